@@ -1,0 +1,42 @@
+"""lazyconn: random connectivity matrices too large to store.
+
+A JITC (just-in-time connectivity) matrix is its generator: shape,
+connection probability, weight law, seed and orientation.  Rows, blocks and
+products are regenerated on demand, bit-identically on every backend.
+"""
+
+from ._version import __version__ as __version__
+from .config import get_options as get_options
+from .config import set_options as set_options
+from .events import BinaryArray as BinaryArray
+from .matrix import JITCMatrix as JITCMatrix
+from .matrix import JITCNormalC as JITCNormalC
+from .matrix import JITCNormalR as JITCNormalR
+from .matrix import JITCScalarC as JITCScalarC
+from .matrix import JITCScalarR as JITCScalarR
+from .matrix import JITCUniformC as JITCUniformC
+from .matrix import JITCUniformR as JITCUniformR
+from .matrix import from_spec as from_spec
+from .spec import Normal as Normal
+from .spec import Scalar as Scalar
+from .spec import Spec as Spec
+from .spec import Uniform as Uniform
+
+__all__ = [
+    "__version__",
+    "BinaryArray",
+    "JITCMatrix",
+    "JITCNormalC",
+    "JITCNormalR",
+    "JITCScalarC",
+    "JITCScalarR",
+    "JITCUniformC",
+    "JITCUniformR",
+    "Normal",
+    "Scalar",
+    "Spec",
+    "Uniform",
+    "from_spec",
+    "get_options",
+    "set_options",
+]

@@ -1,0 +1,161 @@
+"""NumPy and array-API protocols of the JITC duck array.
+
+NEP-13 (``__array_ufunc__``) handles ``np.matmul`` in both directions and
+scaling by a scalar; NEP-18 (``__array_function__``) handles the functions in
+``HANDLED_FUNCTIONS`` and returns ``NotImplemented`` for everything else, so
+NumPy raises a TypeError instead of silently materialising.  ``__array__``
+materialises only under ``max_dense_size``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["ArrayProtocols", "HANDLED_FUNCTIONS", "implements"]
+
+#: NumPy function -> implementation taking the same arguments.
+HANDLED_FUNCTIONS = {}
+
+
+def implements(*numpy_functions):
+    """Register an implementation for one or more NumPy functions."""
+
+    def decorator(func):
+        for numpy_function in numpy_functions:
+            HANDLED_FUNCTIONS[numpy_function] = func
+        return func
+
+    return decorator
+
+
+def _is_jitc(x):
+    return isinstance(x, ArrayProtocols)
+
+
+class ArrayProtocols:
+    """Mixin holding the NumPy protocol methods (see module docstring)."""
+
+    __slots__ = ()
+
+    def __array__(self, dtype=None, copy=None):
+        if copy is False:
+            raise ValueError(
+                "a JITC matrix has no stored entries, so np.asarray(conn, copy=False) is impossible; "
+                "use conn.todense() (small windows) or a product"
+            )
+        dense = self.todense()
+        return dense if dtype is None else dense.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if method != "__call__" or "out" in kwargs:
+            return NotImplemented
+        if ufunc is np.matmul and len(inputs) == 2 and not kwargs:
+            left, right = inputs
+            if _is_jitc(left) and _is_jitc(right):
+                from .matrix import _JITC_PRODUCT_MESSAGE
+
+                raise TypeError(_JITC_PRODUCT_MESSAGE)
+            return left.__matmul__(right) if _is_jitc(left) else right.__rmatmul__(left)
+        if ufunc is np.negative and len(inputs) == 1:
+            return -self
+        if ufunc in (np.multiply, np.true_divide) and len(inputs) == 2 and not kwargs:
+            left, right = inputs
+            other = right if left is self else left
+            if ufunc is np.true_divide and right is not self:
+                result = self.__truediv__(right)
+            elif ufunc is np.multiply:
+                result = self.__mul__(other)
+            else:
+                result = NotImplemented  # scalar / matrix is elementwise reciprocal
+            if result is NotImplemented:
+                raise TypeError(
+                    f"np.{ufunc.__name__} of a JITC matrix with {type(other).__name__} would "
+                    "materialise it; only scaling by a real scalar is lazy (conn * 0.5, conn / 2); "
+                    "use conn.todense() on a small window for elementwise work"
+                )
+            return result
+        return NotImplemented
+
+    def __array_function__(self, func, types, args, kwargs):
+        implementation = HANDLED_FUNCTIONS.get(func)
+        if implementation is None:
+            return NotImplemented
+        from .events import BinaryArray
+
+        if not all(issubclass(t, (ArrayProtocols, np.ndarray, BinaryArray)) for t in types):
+            return NotImplemented
+        return implementation(*args, **kwargs)
+
+    def __array_namespace__(self, api_version=None):
+        """The array-API namespace of host operands (``array_api_compat.numpy``).
+
+        A JITC matrix has no device of its own; it joins the namespace of
+        the NumPy arrays it is used with, so
+        ``array_api_compat.array_namespace(x, conn)`` works for NumPy ``x``.
+        """
+        import array_api_compat.numpy
+
+        return array_api_compat.numpy
+
+
+@implements(np.dot)
+def _dot(a, b, out=None):
+    if out is not None:
+        raise TypeError("np.dot(..., out=) is not supported with a JITC matrix; assign the result instead")
+    return a @ b
+
+
+@implements(np.transpose)
+def _transpose(a, axes=None):
+    if axes is None or tuple(np.asarray(axes) % 2) == (1, 0):
+        return a.T
+    if tuple(np.asarray(axes) % 2) == (0, 1):
+        return a
+    raise ValueError(f"axes must be a permutation of (0, 1), got {axes!r}")
+
+
+@implements(np.swapaxes)
+def _swapaxes(a, axis1, axis2):
+    if {axis1 % 2, axis2 % 2} == {0, 1}:
+        return a.T
+    return a
+
+
+@implements(np.matrix_transpose)
+def _matrix_transpose(x, /):
+    return x.mT
+
+
+@implements(np.sum)
+def _sum(a, axis=None, dtype=None, out=None, keepdims=False, **kwargs):
+    if out is not None or kwargs:
+        raise TypeError(f"np.sum of a JITC matrix supports axis, dtype and keepdims only, got {sorted(kwargs) or ['out']}")
+    return a.sum(axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+@implements(np.count_nonzero)
+def _count_nonzero(a, axis=None, *, keepdims=False):
+    result = a.count_nonzero(axis=axis)
+    if keepdims:
+        result = np.reshape(result, (1, -1) if axis in (0, -2) else (-1, 1) if axis is not None else (1, 1))
+    return result
+
+
+@implements(np.shape)
+def _shape(a):
+    return a.shape
+
+
+@implements(np.ndim)
+def _ndim(a):
+    return a.ndim
+
+
+@implements(np.size)
+def _size(a, axis=None):
+    return a.size if axis is None else a.shape[axis]
+
+
+@implements(np.astype)
+def _astype(x, dtype, /, *, copy=True, device=None):
+    return x.astype(dtype, copy=copy)

@@ -1,0 +1,108 @@
+"""Operand type -> product handler, through one explicit table.
+
+``x @ conn`` and ``conn @ x`` look up ``type(x)`` here.  NumPy arrays are
+registered eagerly; CuPy and Dask register lazily, the first time an operand
+from their top-level module is seen, so importing lazyconn never imports
+them.  Types that are not registered but speak the array API go through the
+host kernels and come back in their own namespace.
+
+A handler has the signature ``handler(conn, x, side, binary)`` where
+``side`` is ``"left"`` for ``x @ conn`` and ``"right"`` for ``conn @ x``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+
+__all__ = ["Dispatch", "matmul_dispatch"]
+
+
+class Dispatch:
+    """A registry from operand types to handlers, with lazy registration.
+
+    Parameters
+    ----------
+    name : str
+        Operation name, for error messages.
+    """
+
+    def __init__(self, name):
+        self.name = name
+        self._lookup = {}
+        self._lazy = {}
+
+    def register(self, cls, handler=None):
+        """Register ``handler`` for ``cls`` (usable as a decorator)."""
+
+        def wrapper(func):
+            self._lookup[cls] = func
+            return func
+
+        return wrapper(handler) if handler is not None else wrapper
+
+    def register_lazy(self, toplevel, module_name):
+        """Import ``module_name`` (which registers its types) when a type from
+        the package ``toplevel`` is first dispatched."""
+        self._lazy[toplevel] = module_name
+
+    def dispatch(self, cls):
+        """Return the handler for ``cls``, or None if there is none."""
+        for base in cls.__mro__:
+            if base in self._lookup:
+                return self._lookup[base]
+        toplevel = cls.__module__.partition(".")[0]
+        module_name = self._lazy.pop(toplevel, None)
+        if module_name is not None:
+            importlib.import_module(module_name)
+            return self.dispatch(cls)
+        return None
+
+
+matmul_dispatch = Dispatch("matmul")
+matmul_dispatch.register_lazy("cupy", "lazyconn.kernels.gpu")
+matmul_dispatch.register_lazy("dask", "lazyconn.dask")
+
+
+@matmul_dispatch.register(np.ndarray)
+def _numpy_matmul(conn, x, side, binary):
+    from . import products
+    from .kernels import host_backend
+
+    return products.matmul(conn, x, side, binary, host_backend(), np)
+
+
+def _array_api_matmul(conn, x, side, binary):
+    """Any other array-API array on the host: compute in NumPy, return in kind."""
+    namespace = x.__array_namespace__()
+    try:
+        host = np.from_dlpack(x)
+    except (TypeError, AttributeError, BufferError, RuntimeError):
+        host = np.asarray(x)
+    result = _numpy_matmul(conn, host, side, binary)
+    return namespace.asarray(result)
+
+
+def handler_for(x):
+    """Return ``(handler, operand)``: the product handler for ``x``.
+
+    Lists, tuples and Python scalars become NumPy arrays; unregistered types
+    with ``__array_namespace__`` use the array-API route.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array of any known kind.
+    """
+    handler = matmul_dispatch.dispatch(type(x))
+    if handler is not None:
+        return handler, x
+    if hasattr(x, "__array_namespace__"):
+        return _array_api_matmul, x
+    if isinstance(x, (list, tuple, int, float, bool, np.generic)):
+        return _numpy_matmul, np.asarray(x)
+    raise TypeError(
+        f"cannot multiply a JITC matrix with an operand of type {type(x).__name__}; "
+        "pass a NumPy, CuPy or Dask array, a BinaryArray, or any array-API array"
+    )

@@ -1,0 +1,113 @@
+"""BinaryArray: spike vectors and rasters whose entries are 0 or 1.
+
+Multiplying a JITC matrix by a BinaryArray is event-driven: only the lines of
+active entries are generated, and their weights are added without a multiply.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["BinaryArray"]
+
+
+class BinaryArray:
+    """A 1-D or 2-D array of events (bool, or numbers equal to 0 or 1).
+
+    Parameters
+    ----------
+    data : array_like
+        NumPy, CuPy or Dask array (or anything ``numpy.asarray`` accepts) of
+        bool, or of integers/floats that are all 0 or 1.  Shape ``(m,)`` for
+        one spike vector, ``(b, m)`` for ``b`` vectors (``spikes @ conn``) or
+        ``(n, b)`` on the right of ``conn @ spikes``.
+
+    Raises
+    ------
+    TypeError
+        For complex, object or string data.
+    ValueError
+        For data that is not 1-D or 2-D, or holds values other than 0 and 1.
+
+    Examples
+    --------
+    >>> import numpy as np, lazyconn
+    >>> conn = lazyconn.JITCScalarR(1000, 500, prob=0.1, weight=0.5, seed=0)
+    >>> spikes = lazyconn.BinaryArray(np.arange(1000) % 100 == 0)
+    >>> (spikes @ conn).shape
+    (500,)
+    """
+
+    __array_priority__ = 101
+
+    def __init__(self, data):
+        if not hasattr(data, "dtype") or not hasattr(data, "ndim"):
+            data = np.asarray(data)
+        kind = np.dtype(data.dtype).kind
+        if kind not in "biuf":
+            raise TypeError(
+                f"BinaryArray data must be bool or 0/1 numbers, got dtype {data.dtype}; "
+                "pass e.g. (voltages > threshold)"
+            )
+        if data.ndim not in (1, 2):
+            raise ValueError(f"BinaryArray data must be 1-D or 2-D, got shape {tuple(data.shape)}")
+        if kind != "b" and _is_concrete(data):
+            if not bool(((data == 0) | (data == 1)).all()):
+                raise ValueError(
+                    "BinaryArray data must hold only 0 and 1; for weighted inputs multiply "
+                    "by the plain array instead (x @ conn)"
+                )
+        self._data = data
+
+    @property
+    def data(self):
+        """The wrapped array, in its own namespace."""
+        return self._data
+
+    @property
+    def shape(self):
+        """Shape of the events."""
+        return tuple(self._data.shape)
+
+    @property
+    def ndim(self):
+        """1 or 2."""
+        return self._data.ndim
+
+    @property
+    def dtype(self):
+        """Always ``bool``: events carry no magnitude."""
+        return np.dtype(bool)
+
+    @property
+    def T(self):
+        """Transposed events (2-D)."""
+        return BinaryArray(self._data.T)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        return f"BinaryArray(shape={self.shape}, data type {type(self._data).__module__}.{type(self._data).__name__})"
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self._data, dtype=bool if dtype is None else dtype)
+
+    def __matmul__(self, other):
+        from .matrix import JITCMatrix
+
+        if isinstance(other, JITCMatrix):
+            return other.__rmatmul__(self)
+        return np.matmul(np.asarray(self._data, dtype=np.result_type(other, np.float32)), other)
+
+    def __rmatmul__(self, other):
+        from .matrix import JITCMatrix
+
+        if isinstance(other, JITCMatrix):
+            return other.__matmul__(self)
+        return np.matmul(other, np.asarray(self._data, dtype=np.result_type(other, np.float32)))
+
+
+def _is_concrete(data):
+    """True for arrays whose values can be checked now (not lazy Dask arrays)."""
+    return not hasattr(data, "dask")

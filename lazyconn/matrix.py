@@ -1,0 +1,576 @@
+"""The lazy duck array: a window of a JITC generator, with a scale factor.
+
+A :class:`JITCMatrix` holds a :class:`~lazyconn.spec.Spec` (the whole
+generator), a window ``[r0:r1, c0:c1]`` of it, and a scalar factor.  Slicing
+narrows the window, ``.T`` mirrors the orientation, ``* s`` scales: none of
+them generates anything.  Entries are generated only by products,
+``todense()``, ``tocsr()``, reductions and scalar/row indexing.
+
+The NumPy protocols (``__array_ufunc__``, ``__array_function__``,
+``__array__``, ``__array_namespace__``) live in :mod:`lazyconn._protocols`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+from . import _protocols
+from .config import check_materialise
+from .dispatch import handler_for
+from .kernels import host_backend
+from .products import line_space
+from .spec import Normal, Scalar, Spec, Uniform
+
+__all__ = [
+    "JITCMatrix",
+    "JITCScalarR",
+    "JITCScalarC",
+    "JITCNormalR",
+    "JITCNormalC",
+    "JITCUniformR",
+    "JITCUniformC",
+]
+
+
+def _fresh_seed():
+    """One fresh 64-bit seed from the OS entropy pool."""
+    return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
+
+
+def _is_real_scalar(value):
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, numbers.Real):
+        return True
+    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf"
+
+
+class JITCMatrix(_protocols.ArrayProtocols):
+    """A just-in-time connectivity matrix: a generator, never its entries.
+
+    Not constructed directly: use :class:`JITCScalarR`, :class:`JITCNormalC`
+    and the other public classes.  Every view (slice, transpose, scaled
+    matrix) is again a ``JITCMatrix`` of one of those classes.
+
+    Attributes
+    ----------
+    shape : tuple of int
+    dtype : numpy.dtype
+    spec : lazyconn.spec.Spec
+        The whole generator this matrix is a window of.
+    """
+
+    __slots__ = ("_spec", "_window", "_scale")
+    __array_priority__ = 100
+    _orientation = None
+    _mirror = None
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError(
+            "JITCMatrix is abstract; construct JITCScalarR/C, JITCNormalR/C or JITCUniformR/C"
+        )
+
+    @classmethod
+    def _make(cls, spec, window=None, scale=1.0):
+        """Build a view without validation (internal)."""
+        self = object.__new__(cls)
+        self._spec = spec
+        m, n = spec.shape
+        self._window = (0, m, 0, n) if window is None else tuple(int(v) for v in window)
+        self._scale = float(scale)
+        return self
+
+    def _init_spec(self, num_pre, num_post, prob, law, seed, dtype, include_self):
+        seed = _fresh_seed() if seed is None else seed
+        spec = Spec((num_pre, num_post), self._orientation, prob, law, seed, dtype, include_self)
+        self._spec = spec
+        self._window = (0, spec.shape[0], 0, spec.shape[1])
+        self._scale = 1.0
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def spec(self):
+        """The generator (:class:`~lazyconn.spec.Spec`) this matrix is a window of."""
+        return self._spec
+
+    @property
+    def seed(self):
+        """The 64-bit seed: the same seed gives the same matrix everywhere."""
+        return self._spec.seed
+
+    @property
+    def prob(self):
+        """Connection probability."""
+        return self._spec.prob
+
+    @property
+    def shape(self):
+        """Shape ``(rows, columns)`` of this window."""
+        r0, r1, c0, c1 = self._window
+        return (r1 - r0, c1 - c0)
+
+    @property
+    def dtype(self):
+        """Dtype of the entries (float32 or float64)."""
+        return self._spec.dtype
+
+    @property
+    def ndim(self):
+        """Always 2."""
+        return 2
+
+    @property
+    def size(self):
+        """Number of entries (a Python int; may exceed 2**63 never, 2**62 at most)."""
+        m, n = self.shape
+        return m * n
+
+    def __len__(self):
+        return self.shape[0]
+
+    @property
+    def T(self):
+        """The transpose: the same generator in the other orientation.
+
+        ``R(m, n, seed).T`` is exactly ``C(n, m, seed)``; nothing is generated.
+        """
+        r0, r1, c0, c1 = self._window
+        return self._mirror._make(self._spec.transposed, (c0, c1, r0, r1), self._scale)
+
+    @property
+    def mT(self):
+        """The matrix transpose (same as :attr:`T` for a 2-D array)."""
+        return self.T
+
+    def astype(self, dtype, copy=True):
+        """The same generator with another output dtype.
+
+        Weights are computed in float64 and rounded once to ``dtype``, so a
+        float32 matrix cast to float64 gives the float64 realisation (equal
+        to the float32 one within float32 rounding), not a cast of it.
+
+        Parameters
+        ----------
+        dtype : {numpy.float32, numpy.float64}
+        copy : bool
+            Accepted for NumPy compatibility; a matrix is never copied.
+        """
+        return type(self)._make(self._spec.with_dtype(dtype), self._window, self._scale)
+
+    def __repr__(self):
+        text = self._generator_repr()
+        m, n = self._spec.shape
+        if self._window != (0, m, 0, n):
+            r0, r1, c0, c1 = self._window
+            text += f"[{r0}:{r1}, {c0}:{c1}]"
+        if self._scale != 1.0:
+            text += f" * {self._scale!r}"
+        return text
+
+    def _generator_repr(self):
+        spec = self._spec
+        law = ", ".join(f"{name}={value!r}" for name, value in vars(spec.law).items())
+        extra = "" if spec.include_self else ", include_self=False"
+        return (
+            f"{type(self).__name__}(num_pre={spec.shape[0]}, num_post={spec.shape[1]}, "
+            f"prob={spec.prob!r}, {law}, seed={spec.seed}, dtype={spec.dtype.name}{extra})"
+        )
+
+    def __reduce__(self):
+        spec = self._spec
+        state = (spec.shape, spec.orientation, spec.prob, spec.law, spec.seed, spec.dtype.name, spec.include_self)
+        return (_restore, (type(self), state, self._window, self._scale))
+
+    # --------------------------------------------------------------- indexing
+    def __getitem__(self, key):
+        """Rows, windows and entries.
+
+        ``conn[i]`` is a dense row, ``conn[a:b]`` and ``conn[a:b, c:d]`` lazy
+        windows, ``conn[i, j]`` a scalar, ``conn[a:b, j]`` a dense column.
+        Slices must have step 1.
+        """
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            position = next(i for i, k in enumerate(key) if k is Ellipsis)
+            fill = (slice(None),) * (2 - (len(key) - 1))
+            key = key[:position] + fill + key[position + 1:]
+        if len(key) > 2:
+            raise IndexError(f"too many indices for a 2-D JITC matrix: got {len(key)}")
+        key = key + (slice(None),) * (2 - len(key))
+        r0, r1, c0, c1 = self._window
+        rows, row_is_int = _normalise_index(key[0], r1 - r0, "row")
+        cols, col_is_int = _normalise_index(key[1], c1 - c0, "column")
+        window = (r0 + rows[0], r0 + rows[1], c0 + cols[0], c0 + cols[1])
+        view = type(self)._make(self._spec, window, self._scale)
+        if not row_is_int and not col_is_int:
+            return view
+        block = view.todense()
+        if row_is_int and col_is_int:
+            return block[0, 0]
+        return block[0] if row_is_int else block[:, 0]
+
+    # ---------------------------------------------------------- materialise
+    def todense(self):
+        """Materialise this window as a dense NumPy array.
+
+        Raises
+        ------
+        ValueError
+            If the window has more than ``max_dense_size`` entries (see
+            :func:`lazyconn.set_options`).
+        """
+        m, n = self.shape
+        check_materialise(m * n, f"todense() of a {m} x {n} window")
+        params, (k0, k1), (j0, j1) = line_space(self)
+        block = host_backend().dense(params, k0, k1, j0, j1, self.dtype)
+        if self._spec.orientation == "C":
+            block = np.ascontiguousarray(block.T)
+        if self._scale != 1.0:
+            block = block * self.dtype.type(self._scale)
+        return block
+
+    def tocoo_arrays(self):
+        """Connections of this window as ``(rows, cols, values)`` NumPy arrays.
+
+        Row and column indices are relative to the window, sorted row-major.
+
+        Raises
+        ------
+        ValueError
+            If the expected number of connections exceeds ``max_dense_size``.
+        """
+        m, n = self.shape
+        expected = int(self._spec.prob * m * n)
+        check_materialise(expected, f"the connections of a {m} x {n} window (about {expected:,})")
+        params, (k0, k1), (j0, j1) = line_space(self)
+        k, j, w = host_backend().coo(params, k0, k1, j0, j1, self.dtype)
+        if self._scale != 1.0:
+            w = w * self.dtype.type(self._scale)
+        r0, _, c0, _ = self._window
+        if self._spec.orientation == "R":
+            return k - r0, j - c0, w
+        rows, cols = j - r0, k - c0
+        order = np.lexsort((cols, rows))
+        return rows[order], cols[order], w[order]
+
+    def tocsr(self):
+        """This window as a ``scipy.sparse.csr_array`` (needs SciPy).
+
+        Raises
+        ------
+        ValueError
+            If the expected number of connections exceeds ``max_dense_size``.
+        """
+        try:
+            import scipy.sparse
+        except ImportError as exc:
+            raise ImportError("tocsr() needs SciPy: pip install scipy") from exc
+        rows, cols, values = self.tocoo_arrays()
+        index_dtype = np.int32 if max(self.shape) < 2**31 - 1 and rows.size < 2**31 else np.int64
+        return scipy.sparse.csr_array(
+            (values, (rows.astype(index_dtype), cols.astype(index_dtype))), shape=self.shape
+        )
+
+    def aslinearoperator(self):
+        """A ``scipy.sparse.linalg.LinearOperator`` that multiplies lazily."""
+        from scipy.sparse.linalg import LinearOperator
+
+        return LinearOperator(
+            self.shape,
+            matvec=lambda v: self @ np.asarray(v).reshape(-1),
+            rmatvec=lambda v: np.asarray(v).reshape(-1) @ self,
+            matmat=lambda x: self @ x,
+            rmatmat=lambda x: (np.asarray(x).T @ self).T,
+            dtype=self.dtype,
+        )
+
+    # ------------------------------------------------------------- reductions
+    def sum(self, axis=None, dtype=None, keepdims=False):
+        """Sum of entries, generated, never stored.
+
+        Parameters
+        ----------
+        axis : {None, 0, 1, -1, -2}
+        dtype : numpy.dtype, optional
+            Result dtype (default: the matrix dtype).  Accumulation is in
+            float64 on the reference backend.
+        keepdims : bool
+        """
+        axis = _normalise_axis(axis)
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        m, n = self.shape
+        if axis == 0:
+            result = self._product(np.ones(m, dtype=bool), "left", binary=True)
+        else:
+            result = self._product(np.ones(n, dtype=bool), "right", binary=True)
+            if axis is None:
+                result = result.astype(np.float64).sum()
+        result = np.asarray(result).astype(dtype)
+        if keepdims:
+            result = result.reshape((1, n) if axis == 0 else (m, 1) if axis == 1 else (1, 1))
+        return result[()] if result.ndim == 0 else result
+
+    def count_nonzero(self, axis=None):
+        """Exact number of nonzero entries (int64), generated, never stored.
+
+        Parameters
+        ----------
+        axis : {None, 0, 1, -1, -2}
+            None: total; 0: per column; 1: per row.
+        """
+        axis = _normalise_axis(axis)
+        m, n = self.shape
+        if self._scale == 0.0:
+            per_row, per_col = np.zeros(m, np.int64), np.zeros(n, np.int64)
+        else:
+            params, (k0, k1), (j0, j1) = line_space(self)
+            per_line, per_minor = host_backend().degrees(params, k0, k1, j0, j1, self.dtype)
+            per_row, per_col = (per_line, per_minor) if self._spec.orientation == "R" else (per_minor, per_line)
+        if axis is None:
+            return int(per_row.sum())
+        return per_col if axis == 0 else per_row
+
+    # --------------------------------------------------------------- products
+    def _product(self, x, side, binary=False):
+        handler, x = handler_for(x)
+        return handler(self, x, side, binary)
+
+    def __matmul__(self, other):
+        if isinstance(other, JITCMatrix):
+            raise TypeError(_JITC_PRODUCT_MESSAGE)
+        from .events import BinaryArray
+
+        if isinstance(other, BinaryArray):
+            return self._product(other.data, "right", binary=True)
+        return self._product(other, "right")
+
+    def __rmatmul__(self, other):
+        from .events import BinaryArray
+
+        if isinstance(other, BinaryArray):
+            return self._product(other.data, "left", binary=True)
+        return self._product(other, "left")
+
+    def _scaled(self, factor):
+        if not _is_real_scalar(factor):
+            return NotImplemented
+        factor = float(factor)
+        return type(self)._make(self._spec, self._window, self._scale * factor)
+
+    def __mul__(self, other):
+        return self._scaled(other)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        if not _is_real_scalar(other):
+            return NotImplemented
+        if float(other) == 0.0:
+            raise ZeroDivisionError("division of a JITC matrix by zero")
+        return self._scaled(1.0 / float(other))
+
+    def __neg__(self):
+        return self._scaled(-1.0)
+
+    def __pos__(self):
+        return self
+
+    def __bool__(self):
+        raise TypeError(
+            "the truth value of a JITC matrix is ambiguous; use conn.count_nonzero() > 0"
+        )
+
+    def __float__(self):
+        raise TypeError("a JITC matrix cannot be converted to a Python float")
+
+    def __int__(self):
+        raise TypeError("a JITC matrix cannot be converted to a Python int")
+
+    def __complex__(self):
+        raise TypeError("a JITC matrix cannot be converted to a Python complex")
+
+    def __index__(self):
+        raise TypeError("a JITC matrix cannot be used as an index")
+
+
+_JITC_PRODUCT_MESSAGE = (
+    "the product of two JITC matrices is a dense matrix and is not computed lazily; "
+    "materialise one side with .todense() (on a small window) first"
+)
+
+
+def _restore(cls, state, window, scale):
+    shape, orientation, prob, law, seed, dtype, include_self = state
+    return cls._make(Spec(shape, orientation, prob, law, seed, np.dtype(dtype), include_self), window, scale)
+
+
+def _normalise_axis(axis):
+    if axis is None:
+        return None
+    if isinstance(axis, tuple):
+        if sorted(_normalise_axis(a) for a in axis) == [0, 1]:
+            return None
+        raise ValueError(f"axis must be None, 0, 1 or (0, 1), got {axis!r}")
+    try:
+        axis = operator.index(axis)
+    except TypeError as exc:
+        raise TypeError(f"axis must be an integer or None, got {axis!r}") from exc
+    if axis not in (-2, -1, 0, 1):
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for a 2-D JITC matrix")
+    return axis % 2
+
+
+def _normalise_index(key, length, name):
+    """Return ``((start, stop), is_int)`` for one axis of a window."""
+    if isinstance(key, slice):
+        start, stop, step = key.indices(length)
+        if step != 1:
+            raise IndexError(
+                f"{name} slices of a JITC matrix must have step 1, got step {step}; "
+                "take the contiguous window and index its todense()"
+            )
+        return (start, max(start, stop)), False
+    if isinstance(key, (bool, np.bool_)):
+        raise IndexError(f"boolean {name} index is not supported; use an integer or a slice")
+    try:
+        index = operator.index(key)
+    except TypeError:
+        raise IndexError(
+            f"{name} index must be an integer or a slice, got {type(key).__name__}; for selected "
+            "rows in a product use a BinaryArray or a vector with zeros elsewhere"
+        ) from None
+    if not -length <= index < length:
+        raise IndexError(f"{name} index {index} is out of range for size {length}")
+    index %= length
+    return (index, index + 1), True
+
+
+# ---------------------------------------------------------------- public classes
+_SHARED_PARAMETERS = """
+    seed : int or None, optional
+        In ``[0, 2**64)``.  None draws one fresh 64-bit seed from the OS and
+        stores it in ``.seed``, so the object is one fixed matrix.
+    dtype : {numpy.float32, numpy.float64}, optional
+        Entry dtype (default float32).  Weights are computed in float64 and
+        rounded once.
+    include_self : bool, optional
+        False removes the diagonal (square matrices only).
+"""
+
+
+def _document(cls, orientation_text, law_text, law_params):
+    cls.__doc__ = f"""A JITC matrix {orientation_text} with {law_text}.
+
+    Parameters
+    ----------
+    num_pre : int
+        Rows (presynaptic neurons), ``0 <= num_pre <= 2**31 - 1``.
+    num_post : int
+        Columns (postsynaptic neurons), ``0 <= num_post <= 2**31 - 1``.
+    prob : float
+        Connection probability in [0, 1]; each entry is connected
+        independently (exact Bernoulli).
+{law_params}{_SHARED_PARAMETERS}
+    Raises
+    ------
+    ValueError, TypeError
+        For arguments out of range or of the wrong type; the message names
+        the argument.
+    """
+    return cls
+
+
+_ROW_TEXT = "generated row by row (event-driven ``spikes @ conn``)"
+_COL_TEXT = "generated column by column (event-driven ``conn @ spikes``)"
+_SCALAR_PARAMS = "    weight : float\n        The weight of every connection.\n"
+_NORMAL_PARAMS = "    loc, scale : float\n        Mean and standard deviation of Normal weights.\n"
+_UNIFORM_PARAMS = "    low, high : float\n        Bounds of Uniform weights, ``low <= high``.\n"
+
+
+class _ScalarMixin:
+    __slots__ = ()
+
+    def __init__(self, num_pre, num_post, prob, weight, seed=None, *, dtype=np.float32, include_self=True):
+        self._init_spec(num_pre, num_post, prob, Scalar(weight), seed, dtype, include_self)
+
+
+class _NormalMixin:
+    __slots__ = ()
+
+    def __init__(self, num_pre, num_post, prob, loc, scale, seed=None, *, dtype=np.float32, include_self=True):
+        self._init_spec(num_pre, num_post, prob, Normal(loc, scale), seed, dtype, include_self)
+
+
+class _UniformMixin:
+    __slots__ = ()
+
+    def __init__(self, num_pre, num_post, prob, low, high, seed=None, *, dtype=np.float32, include_self=True):
+        self._init_spec(num_pre, num_post, prob, Uniform(low, high), seed, dtype, include_self)
+
+
+class JITCScalarR(_ScalarMixin, JITCMatrix):
+    __slots__ = ()
+    _orientation = "R"
+
+
+class JITCScalarC(_ScalarMixin, JITCMatrix):
+    __slots__ = ()
+    _orientation = "C"
+
+
+class JITCNormalR(_NormalMixin, JITCMatrix):
+    __slots__ = ()
+    _orientation = "R"
+
+
+class JITCNormalC(_NormalMixin, JITCMatrix):
+    __slots__ = ()
+    _orientation = "C"
+
+
+class JITCUniformR(_UniformMixin, JITCMatrix):
+    __slots__ = ()
+    _orientation = "R"
+
+
+class JITCUniformC(_UniformMixin, JITCMatrix):
+    __slots__ = ()
+    _orientation = "C"
+
+
+for _r, _c, _law, _params in (
+    (JITCScalarR, JITCScalarC, "one shared weight", _SCALAR_PARAMS),
+    (JITCNormalR, JITCNormalC, "Normal(loc, scale) weights", _NORMAL_PARAMS),
+    (JITCUniformR, JITCUniformC, "Uniform(low, high) weights", _UNIFORM_PARAMS),
+):
+    _r._mirror, _c._mirror = _c, _r
+    _document(_r, _ROW_TEXT, _law, _params)
+    _document(_c, _COL_TEXT, _law, _params)
+
+#: Public class for each (law, orientation), for building views from a Spec.
+CLASS_FOR = {
+    (Scalar, "R"): JITCScalarR,
+    (Scalar, "C"): JITCScalarC,
+    (Normal, "R"): JITCNormalR,
+    (Normal, "C"): JITCNormalC,
+    (Uniform, "R"): JITCUniformR,
+    (Uniform, "C"): JITCUniformC,
+}
+
+
+def from_spec(spec):
+    """The public matrix object of a :class:`~lazyconn.spec.Spec`.
+
+    Parameters
+    ----------
+    spec : lazyconn.spec.Spec
+
+    Returns
+    -------
+    JITCMatrix
+    """
+    return CLASS_FOR[(type(spec.law), spec.orientation)]._make(spec)

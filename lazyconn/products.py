@@ -1,0 +1,119 @@
+"""Products of a JITC window with a vector or matrix, in any array namespace.
+
+This module maps the user's view (rows, columns, a window of a larger
+generator, a scale factor) onto the kernels' line space, and back.  It is
+written against an array namespace ``xp`` (NumPy or CuPy) and a kernel
+module, so every backend shares one implementation of shapes, dtypes,
+event detection and validation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["matmul", "result_dtype", "line_space"]
+
+
+def result_dtype(operand_dtype, matrix_dtype, binary):
+    """NumPy's promotion of the operand with the matrix dtype.
+
+    Raises
+    ------
+    TypeError
+        For complex, object, string and other non-real operand dtypes.
+    """
+    operand_dtype = np.dtype(operand_dtype)
+    if binary or operand_dtype == np.bool_:
+        return np.dtype(matrix_dtype)
+    if operand_dtype.kind not in "iuf":
+        raise TypeError(
+            f"operand dtype {operand_dtype} is not supported: a JITC matrix is real, so pass "
+            "a real (float, integer or bool) array; for complex data multiply the real and "
+            "imaginary parts separately"
+        )
+    return np.result_type(operand_dtype, matrix_dtype)
+
+
+def line_space(conn):
+    """Return ``(params, (k0, k1), (j0, j1))`` of a window, in line space."""
+    r0, r1, c0, c1 = conn._window
+    params = conn._spec.kernel_params()
+    if conn._spec.orientation == "R":
+        return params, (r0, r1), (c0, c1)
+    return params, (c0, c1), (r0, r1)
+
+
+def _check_operand(conn, x, side):
+    if x.ndim not in (1, 2):
+        raise ValueError(
+            f"operand must be 1-D or 2-D, got {x.ndim}-D with shape {tuple(x.shape)}; "
+            "loop over the leading axes or reshape to 2-D"
+        )
+    m, n = conn.shape
+    if side == "right":
+        inner = x.shape[0]
+        if inner != n:
+            raise ValueError(
+                f"matmul: shape mismatch, conn has shape {conn.shape} and the operand "
+                f"{tuple(x.shape)}: conn @ x needs x.shape[0] == {n}"
+            )
+    else:
+        inner = x.shape[-1]
+        if inner != m:
+            raise ValueError(
+                f"matmul: shape mismatch, the operand has shape {tuple(x.shape)} and conn "
+                f"{conn.shape}: x @ conn needs x.shape[-1] == {m}"
+            )
+
+
+def matmul(conn, x, side, binary, kernels, xp):
+    """``conn @ x`` (side="right") or ``x @ conn`` (side="left").
+
+    Parameters
+    ----------
+    conn : JITCMatrix
+    x : array of namespace ``xp``
+        1-D or 2-D.
+    side : {"left", "right"}
+    binary : bool
+        ``x`` holds 0/1 events (a BinaryArray's data): the multiply is skipped.
+    kernels : module
+        A kernel backend with the interface of ``lazyconn.kernels.reference``.
+    xp : module
+        The array namespace of ``x`` (numpy or cupy).
+
+    Returns
+    -------
+    array of namespace ``xp``
+    """
+    _check_operand(conn, x, side)
+    dtype = result_dtype(x.dtype, conn.dtype, binary)
+    params, (k0, k1), (j0, j1) = line_space(conn)
+    one_dimensional = x.ndim == 1
+    # Bring the axis that meets the matrix first: (inner, n_cols).
+    if one_dimensional:
+        vectors = x[:, None]
+    elif side == "right":
+        vectors = x
+    else:
+        vectors = x.T
+    # conn @ x meets the columns; x @ conn meets the rows.  Rows are the
+    # major axis of R, columns the major axis of C.
+    on_major = (side == "left") == (conn._spec.orientation == "R")
+    if on_major:
+        nonzero = vectors != 0
+        active = xp.flatnonzero(xp.any(nonzero, axis=1) if vectors.shape[1] != 1 else nonzero[:, 0])
+        lines = active.astype(xp.int64) + k0
+        if binary and vectors.shape[1] == 1:
+            values = None
+        else:
+            values = xp.ascontiguousarray(vectors[active].astype(dtype))
+        out = kernels.scatter(params, lines, values, j0, j1, conn.dtype)
+    else:
+        out = kernels.gather(params, k0, k1, j0, j1, xp.ascontiguousarray(vectors.astype(dtype)), conn.dtype)
+    out = out.astype(dtype, copy=False)
+    if conn._scale != 1.0:
+        out = out * dtype.type(conn._scale)
+    if one_dimensional:
+        return out[:, 0]
+    return out if side == "right" else out.T
