@@ -20,7 +20,7 @@ import numpy as np
 from . import _protocols
 from .config import check_materialise
 from .dispatch import handler_for
-from .kernels import host_backend
+from .kernels import backend_for_namespace, host_backend
 from .products import line_space
 from .spec import Normal, Scalar, Spec, Uniform
 
@@ -214,8 +214,14 @@ class JITCMatrix(_protocols.ArrayProtocols):
         return block[0] if row_is_int else block[:, 0]
 
     # ---------------------------------------------------------- materialise
-    def todense(self):
-        """Materialise this window as a dense NumPy array.
+    def todense(self, xp=None):
+        """Materialise this window as a dense array.
+
+        Parameters
+        ----------
+        xp : module, optional
+            Array namespace of the result: ``numpy`` (default) or ``cupy``
+            (generated on the GPU, bit-identical to the host).
 
         Raises
         ------
@@ -226,9 +232,9 @@ class JITCMatrix(_protocols.ArrayProtocols):
         m, n = self.shape
         check_materialise(m * n, f"todense() of a {m} x {n} window")
         params, (k0, k1), (j0, j1) = line_space(self)
-        block = host_backend().dense(params, k0, k1, j0, j1, self.dtype)
+        block = backend_for_namespace(xp).dense(params, k0, k1, j0, j1, self.dtype)
         if self._spec.orientation == "C":
-            block = np.ascontiguousarray(block.T)
+            block = block.T.copy()
         if self._scale != 1.0:
             block = block * self.dtype.type(self._scale)
         return block
@@ -286,6 +292,30 @@ class JITCMatrix(_protocols.ArrayProtocols):
             matmat=lambda x: self @ x,
             rmatmat=lambda x: (np.asarray(x).T @ self).T,
             dtype=self.dtype,
+        )
+
+    def to_dask(self, chunks="auto"):
+        """This matrix as a ``dask.array.Array`` of blocks generated inside tasks.
+
+        Parameters
+        ----------
+        chunks : int, tuple or "auto"
+            Chunking of the dask array, as in ``dask.array``.
+
+        Returns
+        -------
+        dask.array.Array
+        """
+        from .dask import to_dask
+
+        return to_dask(self, chunks)
+
+    def __dask_tokenize__(self):
+        spec = self._spec
+        return (
+            type(self).__name__, spec.shape, spec.orientation, spec.prob, type(spec.law).__name__,
+            tuple(vars(spec.law).values()), spec.seed, spec.dtype.str, spec.include_self,
+            self._window, self._scale,
         )
 
     # ------------------------------------------------------------- reductions

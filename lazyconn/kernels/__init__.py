@@ -11,7 +11,7 @@ import os
 
 from . import reference
 
-__all__ = ["host_backend", "reference"]
+__all__ = ["host_backend", "backend_for_namespace", "reference"]
 
 _ENV_VAR = "LAZYCONN_BACKEND"
 _HOST_CHOICES = ("auto", "reference", "cpu")
@@ -39,3 +39,26 @@ def host_backend():
             raise
         return reference
     return cpu
+
+
+def backend_for_namespace(xp):
+    """Return the kernel module for arrays of namespace ``xp``.
+
+    Parameters
+    ----------
+    xp : module or None
+        ``numpy`` (or None) for the host backend, ``cupy`` for the GPU one.
+
+    Raises
+    ------
+    TypeError
+        For a namespace lazyconn has no kernels for.
+    """
+    name = "numpy" if xp is None else getattr(xp, "__name__", str(xp)).split(".")[-1]
+    if name in ("numpy", "array_api_compat"):
+        return host_backend()
+    if name == "cupy":
+        from . import gpu
+
+        return gpu
+    raise TypeError(f"no lazyconn kernels for array namespace {name!r}; use numpy or cupy")
