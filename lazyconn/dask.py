@@ -1,0 +1,342 @@
+"""Dask integration: graphs whose tasks regenerate their own window.
+
+A JITC matrix travels through a Dask graph as its generator.  Every task
+holds a *view* of the matrix -- ``conn[a:b, c:d]``, a few hundred bytes
+when pickled -- and generates the entries of that window itself, so the
+graph never holds or ships the entries, chunking never changes a value, and
+a task lost with a worker is simply run again.  No task gets a seed of its
+own: the window of the one generator decides everything.
+
+Three entry points:
+
+``conn @ x``, ``x @ conn``, ``BinaryArray(x) @ conn``
+    With ``x`` a ``dask.array.Array`` (1-D or 2-D) these return a lazy Dask
+    array (registered with :data:`lazyconn.dispatch.matmul_dispatch`; Dask
+    defers ``x @ conn`` to the matrix because the matrix defines
+    ``__array_ufunc__`` and is not a Dask chunk type).
+:func:`matmul`
+    The same product with the knobs the operator cannot take: ``chunks``
+    (output chunking along the matrix axis that survives the product) and
+    ``split_every`` (fan-in of the tree reduction).
+:func:`to_dask`
+    The matrix as a Dask array of dense blocks generated inside tasks
+    (also ``conn.to_dask(chunks)``).
+
+How products are cut
+--------------------
+Let the *inner* axis be the matrix axis the product contracts (columns for
+``conn @ x``, rows for ``x @ conn``) and the *outer* axis the other one.
+The inner axis is chunked like ``x``; the outer axis by ``chunks``.
+
+* **Gather** (the inner axis is the minor axis of the generator: ``R @ x``,
+  ``x @ C``): one task per outer block (and per chunk of ``x``'s free
+  axis).  It regenerates its whole band of lines and takes all of ``x``'s
+  inner chunks, concatenated in the task.
+* **Scatter** (the inner axis is the major axis: ``x @ R``, ``C @ x``, the
+  event-driven direction): one task per (inner chunk, outer block) computes
+  a partial output from its own chunk of ``x`` -- generating only the lines
+  of that chunk's nonzero entries -- and the partials are summed by Dask's
+  tree reduction (``split_every``).
+
+Chunks of CuPy arrays follow ``meta``: the output's meta is derived from
+``x._meta`` and each task dispatches on its own chunk's type, so CuPy chunks
+reach the GPU kernels.  That path is untested here (no GPU).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import numbers
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.array.core import normalize_chunks
+from dask.array.utils import meta_from_array
+from dask.base import tokenize
+from dask.highlevelgraph import HighLevelGraph
+
+from .config import check_materialise
+from .dispatch import handler_for, matmul_dispatch
+from .events import BinaryArray
+from .matrix import JITCMatrix
+from .products import _check_operand, result_dtype
+
+__all__ = ["matmul", "to_dask"]
+
+#: Expected connections one gather task should generate when ``chunks="auto"``:
+#: large enough that per-task overhead (scheduling, pickling the view, one
+#: partial stream per line at each window edge) is negligible, small enough
+#: that two cores get a dozen tasks or more on N = 200,000, p = 0.01.
+_TARGET_CONNECTIONS = 1 << 24
+
+
+# --------------------------------------------------------------------- tasks
+def _product_block(view, blocks, axis, side, binary, partial):
+    """Task body: ``view @ x_block`` (or ``x_block @ view``) in the chunk's namespace.
+
+    ``blocks`` are the chunks of ``x`` along the inner axis that this task
+    needs, in order; they are joined along ``axis``.  ``partial`` adds a
+    leading axis of length 1 so Dask can sum partials over it.
+    """
+    block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=axis)
+    handler, block = handler_for(block)
+    out = handler(view, block, side, binary)
+    return out[None] if partial else out
+
+
+def _dense_block(view, namespace):
+    """Task body: the dense window ``view`` in the array namespace named ``namespace``."""
+    xp = None if namespace == "numpy" else importlib.import_module(namespace)
+    return view.todense(xp=xp)
+
+
+# ------------------------------------------------------------------- helpers
+def _bounds(chunks):
+    """``[(start, stop), ...]`` of consecutive chunk lengths."""
+    edges = np.cumsum((0,) + tuple(chunks)).tolist()
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _namespace_name(meta):
+    """Top-level module of a chunk type: ``"numpy"``, ``"cupy"``, ..."""
+    return "numpy" if isinstance(meta, np.ndarray) else type(meta).__module__.partition(".")[0]
+
+
+def _check_known_chunks(x):
+    if any(math.isnan(size) for size in x.shape):
+        raise ValueError(
+            f"the Dask operand has unknown chunk sizes (shape {x.shape}); a JITC product needs "
+            "them to cut the matrix into windows: call x.compute_chunk_sizes() first"
+        )
+
+
+def _outer_chunks(conn, chunks, outer_len, inner_len, free_chunks, scatter, dtype):
+    """Chunks of the outer axis: the user's ``chunks``, or the ``"auto"`` rule.
+
+    ``"auto"``: a gather task does about ``_TARGET_CONNECTIONS`` expected
+    connections; a scatter keeps the outer axis whole (its work is already
+    split by ``x``'s inner chunks).  Either way an output block stays under
+    Dask's ``array.chunk-size``.
+    """
+    if isinstance(chunks, str) and chunks == "auto":
+        widest = max(free_chunks, default=1) or 1
+        limit = dask.utils.parse_bytes(dask.config.get("array.chunk-size"))
+        by_memory = max(1, limit // (widest * dtype.itemsize))
+        if scatter:
+            size = by_memory
+        else:
+            per_line = max(1.0, conn.prob * inner_len * widest)
+            size = min(by_memory, max(1, int(_TARGET_CONNECTIONS // per_line)))
+        return normalize_chunks(min(size, max(outer_len, 1)), (outer_len,))[0]
+    if isinstance(chunks, numbers.Integral) and not isinstance(chunks, bool) and chunks <= 0:
+        raise ValueError(f"chunks must be a positive integer, a tuple of block sizes or 'auto', got {chunks!r}")
+    try:
+        normalised = normalize_chunks(chunks, (outer_len,))[0]
+    except (ValueError, TypeError) as exc:
+        raise ValueError(
+            f"chunks={chunks!r} does not split the output axis of length {outer_len}; pass a "
+            "positive block size, a tuple of block sizes summing to it, or 'auto'"
+        ) from exc
+    if sum(normalised) != outer_len:
+        raise ValueError(
+            f"chunks={chunks!r} sums to {sum(normalised)}, but the output axis has length "
+            f"{outer_len}; pass block sizes that sum to {outer_len}"
+        )
+    return normalised
+
+
+# ------------------------------------------------------------------ products
+def _product(conn, x, side, binary, chunks="auto", split_every=None):
+    """Driver behind ``@`` and :func:`matmul` (arguments already sorted out)."""
+    _check_known_chunks(x)
+    _check_operand(conn, x, side)
+    dtype = result_dtype(x.dtype, conn.dtype, binary)
+    right = side == "right"
+    inner_axis = 0 if right else x.ndim - 1
+    free_axis = None if x.ndim == 1 else 1 - inner_axis
+    outer_len = conn.shape[0] if right else conn.shape[1]
+    inner_len = x.shape[inner_axis]
+    # The inner axis is the generator's major axis exactly when the product
+    # scatters lines (products.matmul makes the same decision per chunk).
+    scatter = (side == "left") == (conn._spec.orientation == "R")
+    free_chunks = (None,) if free_axis is None else x.chunks[free_axis]
+    outer = _outer_chunks(
+        conn, chunks, outer_len, inner_len, () if free_axis is None else free_chunks, scatter, dtype
+    )
+    inner_bounds = _bounds(x.chunks[inner_axis])
+    outer_bounds = _bounds(outer)
+    n_free = len(free_chunks)
+    partial = scatter and len(inner_bounds) > 1
+
+    def window(inner, outer_span):
+        rows, cols = (outer_span, inner) if right else (inner, outer_span)
+        return conn[rows[0]:rows[1], cols[0]:cols[1]]
+
+    def x_key(j, c):
+        if free_axis is None:
+            return (x.name, j)
+        return (x.name, j, c) if right else (x.name, c, j)
+
+    def out_index(i, c):
+        if free_axis is None:
+            return (i,)
+        return (i, c) if right else (c, i)
+
+    name = ("jitc-scatter-" if partial else "jitc-product-") + tokenize(
+        conn, x.name, side, binary, outer, split_every
+    )
+    layer = {}
+    for i, outer_span in enumerate(outer_bounds):
+        for c in range(n_free):
+            if partial:
+                for j, inner in enumerate(inner_bounds):
+                    layer[(name, j) + out_index(i, c)] = (
+                        _product_block, window(inner, outer_span), [x_key(j, c)],
+                        inner_axis, side, binary, True,
+                    )
+            else:
+                layer[(name,) + out_index(i, c)] = (
+                    _product_block, window((0, inner_len), outer_span),
+                    [x_key(j, c) for j in range(len(inner_bounds))], inner_axis, side, binary, False,
+                )
+    if free_axis is None:
+        out_chunks = (outer,)
+    else:
+        out_chunks = (outer, free_chunks) if right else (free_chunks, outer)
+    ndim = len(out_chunks)
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=[x])
+    if not partial:
+        return da.Array(graph, name, out_chunks, meta=meta_from_array(x._meta, ndim, dtype=dtype))
+    partials = da.Array(
+        graph, name, ((1,) * len(inner_bounds),) + out_chunks,
+        meta=meta_from_array(x._meta, ndim + 1, dtype=dtype),
+    )
+    return partials.sum(axis=0, dtype=dtype, split_every=split_every)
+
+
+@matmul_dispatch.register(da.Array)
+def _dask_matmul(conn, x, side, binary):
+    """Handler for ``conn @ x`` / ``x @ conn`` with a Dask operand."""
+    return _product(conn, x, side, binary)
+
+
+def matmul(a, b, *, chunks="auto", split_every=None):
+    """Lazy product of a JITC matrix and a Dask array, in either order.
+
+    Exactly one of ``a`` and ``b`` is a JITC matrix; the other is a
+    ``dask.array.Array`` (1-D or 2-D) or a :class:`~lazyconn.BinaryArray`
+    wrapping one.  ``matmul(conn, x)`` is ``conn @ x`` and ``matmul(x, conn)``
+    is ``x @ conn``, with two extra knobs.
+
+    Parameters
+    ----------
+    a, b : JITCMatrix, dask.array.Array or BinaryArray
+        The operands, in product order.
+    chunks : "auto", int or tuple of int, optional
+        Chunking of the output along the matrix axis that survives the
+        product (rows of ``conn @ x``, columns of ``x @ conn``); ``x``'s
+        chunks decide the other output axis and the inner one.  ``"auto"``
+        (default) gives gather products about ``2**24`` expected connections
+        per task and keeps scatter outputs whole; both stay under Dask's
+        ``array.chunk-size``.  The chunking never changes a value.
+    split_every : int or None, optional
+        Fan-in of the tree reduction that sums the partial outputs of a
+        scatter product (Dask's default when None).  Unused for gathers.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy; its graph holds one small view of the matrix per task, never
+        its entries.  The dtype is NumPy's promotion of ``x``'s dtype with
+        the matrix dtype (the matrix dtype for binary events).
+
+    Raises
+    ------
+    TypeError
+        If neither or both operands are JITC matrices, or the other operand
+        is not a Dask array.
+    ValueError
+        For shape mismatches, unknown chunk sizes or ``chunks`` that do not
+        split the output axis.
+
+    Examples
+    --------
+    >>> import dask.array as da, lazyconn, lazyconn.dask
+    >>> conn = lazyconn.JITCScalarR(1000, 400, prob=0.1, weight=0.5, seed=0)
+    >>> spikes = lazyconn.BinaryArray(da.ones((8, 1000), dtype=bool, chunks=(4, 250)))
+    >>> lazyconn.dask.matmul(spikes, conn, chunks=100).chunks
+    ((4, 4), (100, 100, 100, 100))
+    """
+    a_is_matrix, b_is_matrix = isinstance(a, JITCMatrix), isinstance(b, JITCMatrix)
+    if a_is_matrix == b_is_matrix:
+        raise TypeError(
+            "lazyconn.dask.matmul needs exactly one JITC matrix operand, got "
+            f"{type(a).__name__} and {type(b).__name__}; for two dask arrays use dask.array.matmul"
+        )
+    conn, other, side = (a, b, "right") if a_is_matrix else (b, a, "left")
+    binary = isinstance(other, BinaryArray)
+    x = other.data if binary else other
+    if not isinstance(x, da.Array):
+        raise TypeError(
+            f"lazyconn.dask.matmul needs a dask.array.Array operand, got {type(x).__name__}; "
+            "wrap it with dask.array.from_array(x, chunks=...) or use the @ operator for in-memory arrays"
+        )
+    return _product(conn, x, side, binary, chunks, split_every)
+
+
+# --------------------------------------------------------------- dense blocks
+def to_dask(conn, chunks="auto", *, meta=None):
+    """The matrix as a Dask array of dense blocks generated inside tasks.
+
+    Each task holds one view ``conn[a:b, c:d]`` (a few hundred bytes) and
+    generates that block when it runs, so the array can be far larger than
+    memory; the values are bit-identical to ``conn.todense()`` for every
+    chunking.  Task names are stable: ``tokenize`` of the matrix (generator,
+    window, scale), the chunks and the chunk type.
+
+    Parameters
+    ----------
+    conn : JITCMatrix
+    chunks : "auto", int, tuple or dict, optional
+        As in ``dask.array`` (``"auto"`` follows ``array.chunk-size``).
+    meta : array, optional
+        An array of the chunk type (e.g. ``cupy.empty(0)``): blocks are then
+        generated with ``conn.todense(xp=<that namespace>)``.  Default NumPy.
+
+    Returns
+    -------
+    dask.array.Array
+
+    Raises
+    ------
+    ValueError
+        If one block would exceed ``max_dense_size`` (see
+        :func:`lazyconn.set_options`): pass smaller chunks.
+
+    Examples
+    --------
+    >>> import lazyconn
+    >>> conn = lazyconn.JITCNormalR(10_000, 10_000, prob=0.01, loc=1.0, scale=0.1, seed=0)
+    >>> dense = conn.to_dask(chunks=2_500)
+    >>> dense.numblocks
+    (4, 4)
+    """
+    if not isinstance(conn, JITCMatrix):
+        raise TypeError(f"to_dask needs a JITC matrix, got {type(conn).__name__}")
+    dtype = conn.dtype
+    chunks = normalize_chunks(chunks, conn.shape, dtype=dtype)
+    rows, cols = chunks
+    largest = max(rows, default=0) * max(cols, default=0)
+    check_materialise(largest, f"a {max(rows, default=0)} x {max(cols, default=0)} block of to_dask (pass smaller chunks)")
+    meta = np.empty((0, 0), dtype=dtype) if meta is None else meta_from_array(meta, ndim=2, dtype=dtype)
+    namespace = _namespace_name(meta)
+    name = "jitc-dense-" + tokenize(conn, chunks, namespace)
+    layer = {
+        (name, i, j): (_dense_block, conn[r0:r1, c0:c1], namespace)
+        for i, (r0, r1) in enumerate(_bounds(rows))
+        for j, (c0, c1) in enumerate(_bounds(cols))
+    }
+    graph = HighLevelGraph.from_collections(name, layer, dependencies=())
+    return da.Array(graph, name, chunks, meta=meta)
