@@ -1,0 +1,261 @@
+"""Numba twins of :mod:`lazyconn.random`: Philox4x32-10, ``ln`` and ``ndtri``.
+
+Every routine performs exactly the operations of its NumPy original, in the
+same order, so the realised matrix is bit-identical to the reference backend.
+Numba without ``fastmath`` emits no FMA contraction and no reassociation, and
+``math.sqrt`` lowers to the correctly rounded ``llvm.sqrt``; that is what
+makes the twins exact.  ``tests/test_cpu_kernels.py`` checks them word for
+word against the NumPy routines.
+
+On top of the scalar routines sit the two batch fillers used by every kernel
+(DESIGN §2b): gaps and weights for a run of draws are computed into small
+buffers by straight-line loops that LLVM vectorises, then walked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
+from .. import random as _ref
+from ..spec import GAP_CLAMP
+
+__all__ = [
+    "philox4x32",
+    "word_to_uniform",
+    "ln",
+    "ndtri",
+    "round_keys",
+    "fill_gaps",
+    "fill_weights",
+]
+
+# Every generator-path function shares these options: error_model="numpy"
+# removes the zero-division check that blocks vectorisation (DESIGN §2b);
+# fastmath stays off so that no operation is contracted or reordered.
+JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", fastmath=False)
+
+# Philox4x32 constants, taken from lazyconn.random (Salmon et al., SC'11).
+_M0 = np.uint64(_ref.PHILOX_M0)
+_M1 = np.uint64(_ref.PHILOX_M1)
+_W0 = np.uint64(_ref.PHILOX_W0)
+_W1 = np.uint64(_ref.PHILOX_W1)
+_MASK32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+_S52 = np.uint64(52)
+
+_TWO_M32 = 2.0**-32
+# ln constants (fdlibm 5.3 e_log.c), taken from lazyconn.random.
+_LN2_HI = _ref.LN2_HI
+_LN2_LO = _ref.LN2_LO
+_LG1, _LG2, _LG3, _LG4 = _ref.LG1, _ref.LG2, _ref.LG3, _ref.LG4
+_LG5, _LG6, _LG7 = _ref.LG5, _ref.LG6, _ref.LG7
+_SQRT2_FRACTION_BITS = np.uint64(_ref.SQRT2_FRACTION_BITS)
+_FRACTION_MASK = np.uint64((1 << 52) - 1)
+_EXP_ONE = np.uint64(0x3FF << 52)
+_EXP_HALF = np.uint64(0x3FE << 52)
+
+_A0, _A1, _A2, _A3, _A4, _A5, _A6, _A7 = _ref.AS241_A
+_B0, _B1, _B2, _B3, _B4, _B5, _B6, _B7 = _ref.AS241_B
+_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7 = _ref.AS241_C
+_D0, _D1, _D2, _D3, _D4, _D5, _D6, _D7 = _ref.AS241_D
+_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7 = _ref.AS241_E
+_F0, _F1, _F2, _F3, _F4, _F5, _F6, _F7 = _ref.AS241_F
+_SPLIT1 = _ref.AS241_SPLIT1
+_SPLIT2 = _ref.AS241_SPLIT2
+_CONST1 = _ref.AS241_CONST1
+_CONST2 = _ref.AS241_CONST2
+_GAP_CLAMP = GAP_CLAMP
+
+DOMAIN_GAPS = np.uint64(0)
+DOMAIN_WEIGHTS = np.uint64(1)
+
+
+@intrinsic
+def _float64_bits(typingctx, x):
+    """Reinterpret a float64 as its uint64 bit pattern (an LLVM bitcast)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.uint64(types.float64), codegen
+
+
+@intrinsic
+def _bits_float64(typingctx, x):
+    """Reinterpret a uint64 bit pattern as a float64 (an LLVM bitcast)."""
+    if x != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.uint64), codegen
+
+
+@numba.njit(**JIT_OPTIONS)
+def round_keys(key0, key1):
+    """The ten Philox round keys of ``(key0, key1)``, as two uint64 arrays.
+
+    Precomputing them once per matrix keeps the Weyl increments out of the
+    per-draw loops.
+    """
+    rk0 = np.empty(10, dtype=np.uint64)
+    rk1 = np.empty(10, dtype=np.uint64)
+    k0 = np.uint64(key0) & _MASK32
+    k1 = np.uint64(key1) & _MASK32
+    for r in range(10):
+        rk0[r] = k0
+        rk1[r] = k1
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+    return rk0, rk1
+
+
+@numba.njit(**JIT_OPTIONS)
+def philox4x32(c0, c1, c2, c3, rk0, rk1):
+    """Philox4x32-10 of one counter (four uint64 words < 2**32).
+
+    ``rk0``/``rk1`` are the round keys from :func:`round_keys`.  The 32x32
+    products fit exactly in uint64; hi/lo are their two halves, as in
+    :func:`lazyconn.random.philox4x32`.
+    """
+    for r in range(10):
+        p0 = _M0 * c0
+        p1 = _M1 * c2
+        c0, c1, c2, c3 = (
+            (p1 >> _S32) ^ c1 ^ rk0[r],
+            p1 & _MASK32,
+            (p0 >> _S32) ^ c3 ^ rk1[r],
+            p0 & _MASK32,
+        )
+    return c0, c1, c2, c3
+
+
+@numba.njit(**JIT_OPTIONS)
+def word_to_uniform(w):
+    """``u = (w + 0.5) * 2**-32``, exact (``w`` is a uint64 < 2**32)."""
+    return (np.float64(w) + 0.5) * _TWO_M32
+
+
+@numba.njit(**JIT_OPTIONS)
+def _ln_core(f, k):
+    # Same operations, same order as lazyconn.random._ln_core.
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    r = t2 + t1
+    hfsq = 0.5 * f * f
+    return k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
+
+
+@numba.njit(**JIT_OPTIONS)
+def ln(x):
+    """Deterministic ``ln`` of a positive normal float64 (twin of ``random.ln``)."""
+    bits = _float64_bits(x)
+    k = np.int64(bits >> _S52) - 1023
+    fraction = bits & _FRACTION_MASK
+    upper = fraction > _SQRT2_FRACTION_BITS
+    # Select, not branch, so that batch loops stay vectorisable.
+    k = k + np.int64(upper)
+    exponent = _EXP_HALF if upper else _EXP_ONE
+    f = _bits_float64(fraction | exponent) - 1.0  # exact (Sterbenz)
+    return _ln_core(f, np.float64(k))
+
+
+@numba.njit(**JIT_OPTIONS)
+def _ndtri_central(q):
+    # |q| <= 0.425: q * A(r) / B(r), Horner highest power first.
+    r = _CONST1 - q * q
+    num = ((((((_A7 * r + _A6) * r + _A5) * r + _A4) * r + _A3) * r + _A2) * r + _A1) * r + _A0
+    den = ((((((_B7 * r + _B6) * r + _B5) * r + _B4) * r + _B3) * r + _B2) * r + _B1) * r + _B0
+    return q * num / den
+
+
+@numba.njit(**JIT_OPTIONS)
+def _ndtri_tail(u, q):
+    # |q| > 0.425: 1 - u is exact for u > 0.5 (u is an odd multiple of 2**-33).
+    tail = u if q < 0.0 else 1.0 - u
+    r = math.sqrt(-ln(tail))
+    if r <= _SPLIT2:
+        r = r - _CONST2
+        num = ((((((_C7 * r + _C6) * r + _C5) * r + _C4) * r + _C3) * r + _C2) * r + _C1) * r + _C0
+        den = ((((((_D7 * r + _D6) * r + _D5) * r + _D4) * r + _D3) * r + _D2) * r + _D1) * r + _D0
+    else:
+        r = r - _SPLIT2
+        num = ((((((_E7 * r + _E6) * r + _E5) * r + _E4) * r + _E3) * r + _E2) * r + _E1) * r + _E0
+        den = ((((((_F7 * r + _F6) * r + _F5) * r + _F4) * r + _F3) * r + _F2) * r + _F1) * r + _F0
+    value = num / den
+    return -value if q < 0.0 else value
+
+
+@numba.njit(**JIT_OPTIONS)
+def ndtri(u):
+    """Inverse standard normal CDF, AS241 PPND16 (twin of ``random.ndtri``)."""
+    q = u - 0.5
+    if abs(q) <= _SPLIT1:
+        return _ndtri_central(q)
+    return _ndtri_tail(u, q)
+
+
+@numba.njit(**JIT_OPTIONS)
+def fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps):
+    """Gaps of draws ``t0 .. t0 + n_draws`` of item ``(line, block)``.
+
+    Writes ``gaps[4 * i + q]`` = gap of connection slot ``4 * (t0 + i) + q``:
+    ``floor(min(ln(u) * inv_log_q, 2**23))``.  The product is >= +0.0 (ln(u)
+    < 0 and inv_log_q <= -0.0), so truncation equals floor.
+    """
+    c1 = np.uint64(block)
+    c2 = np.uint64(line)
+    for i in range(n_draws):
+        w0, w1, w2, w3 = philox4x32(np.uint64(t0 + i), c1, c2, DOMAIN_GAPS, rk0, rk1)
+        gaps[4 * i] = np.int64(min(ln(word_to_uniform(w0)) * inv_log_q, _GAP_CLAMP))
+        gaps[4 * i + 1] = np.int64(min(ln(word_to_uniform(w1)) * inv_log_q, _GAP_CLAMP))
+        gaps[4 * i + 2] = np.int64(min(ln(word_to_uniform(w2)) * inv_log_q, _GAP_CLAMP))
+        gaps[4 * i + 3] = np.int64(min(ln(word_to_uniform(w3)) * inv_log_q, _GAP_CLAMP))
+
+
+@numba.njit(**JIT_OPTIONS)
+def fill_weights(rk0, rk1, line, block, t0, n_draws, law, a, b, round32, uniforms, weights):
+    """Weights of slots ``4 * t0 .. 4 * (t0 + n_draws)`` of item ``(line, block)``.
+
+    ``law`` 1 (Normal) gives ``a + b * ndtri(u)``, law 2 (Uniform)
+    ``a + b * u``; the result is rounded once to float32 when ``round32``
+    (and stored back as float64).  ``uniforms`` is scratch of the same size.
+    For Normal the central AS241 branch is computed on every lane in a
+    vectorised pass and the ~15 % tail lanes are overwritten in a second,
+    scalar pass (DESIGN §2b): same bits, less time.
+    """
+    c1 = np.uint64(block)
+    c2 = np.uint64(line)
+    n = 4 * n_draws
+    for i in range(n_draws):
+        w0, w1, w2, w3 = philox4x32(np.uint64(t0 + i), c1, c2, DOMAIN_WEIGHTS, rk0, rk1)
+        uniforms[4 * i] = word_to_uniform(w0)
+        uniforms[4 * i + 1] = word_to_uniform(w1)
+        uniforms[4 * i + 2] = word_to_uniform(w2)
+        uniforms[4 * i + 3] = word_to_uniform(w3)
+    if law == 2:
+        for s in range(n):
+            weights[s] = a + b * uniforms[s]
+    else:
+        for s in range(n):
+            weights[s] = a + b * _ndtri_central(uniforms[s] - 0.5)
+        for s in range(n):
+            u = uniforms[s]
+            q = u - 0.5
+            if abs(q) > _SPLIT1:
+                weights[s] = a + b * _ndtri_tail(u, q)
+    if round32:
+        for s in range(n):
+            weights[s] = np.float64(np.float32(weights[s]))
