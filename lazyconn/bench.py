@@ -1,0 +1,364 @@
+"""Timing JITC products: :func:`benchmark_function` and ``lazyconn bench``.
+
+:func:`benchmark_function` is the way to answer "R or C?" and "which
+backend?" for *your* shapes, probability, weight law and input density: the
+right choice depends on all of them (see :doc:`/howto/choose_orientation`).
+
+:func:`run_bench` is the ``lazyconn bench`` command: every available host
+backend, both orientations, three products, against scipy.sparse CSR and
+dense NumPy measured in the same run, printed as same-run ratios.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["BenchmarkResult", "benchmark_function", "run_bench"]
+
+
+@dataclass(frozen=True)
+class BenchmarkResult:
+    """Wall-clock times of repeated calls, in seconds.
+
+    Attributes
+    ----------
+    times : tuple of float
+        One wall-clock time per timed run, in call order.
+    """
+
+    times: tuple
+
+    @property
+    def runs(self):
+        """Number of timed runs."""
+        return len(self.times)
+
+    @property
+    def mean(self):
+        """Mean time (s)."""
+        return statistics.fmean(self.times)
+
+    @property
+    def median(self):
+        """Median time (s): the figure to compare, robust to one slow run."""
+        return statistics.median(self.times)
+
+    @property
+    def min(self):
+        """Fastest run (s)."""
+        return min(self.times)
+
+    @property
+    def std(self):
+        """Sample standard deviation (s); 0.0 for a single run."""
+        return statistics.stdev(self.times) if len(self.times) > 1 else 0.0
+
+    def __repr__(self):
+        return (
+            f"BenchmarkResult(median={format_seconds(self.median)}, mean={format_seconds(self.mean)}, "
+            f"min={format_seconds(self.min)}, std={format_seconds(self.std)}, runs={self.runs})"
+        )
+
+
+def format_seconds(seconds):
+    """A time with a readable unit: ``'12.3 ms'``.
+
+    Parameters
+    ----------
+    seconds : float
+
+    Returns
+    -------
+    str
+    """
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if abs(seconds) >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def _gpu_synchronizer():
+    """A function that waits for queued CuPy work, or None.
+
+    Only when CuPy is already imported by the caller: timing NumPy work
+    never imports CuPy.  A whole-device synchronise covers work on any
+    stream, so kernels launched asynchronously by ``fn`` are inside its time.
+    """
+    cupy = sys.modules.get("cupy")
+    if cupy is None:
+        return None
+    try:
+        if cupy.cuda.runtime.getDeviceCount() < 1:
+            return None
+        device = cupy.cuda.Device()
+    except Exception:  # noqa: BLE001 - no driver or no device: nothing to wait for
+        return None
+    return device.synchronize
+
+
+def benchmark_function(fn, *args, n_warmup=1, n_runs=5, **kwargs):
+    """Time ``fn(*args, **kwargs)``: warm-up calls, then timed calls.
+
+    Use it to choose between orientations (``JITCScalarR`` or
+    ``JITCScalarC``), weight laws or backends for your own sizes and input
+    density: compare the medians of two results measured in the same
+    process.
+
+    When CuPy has been imported, the GPU is synchronised before each timed
+    call starts and before its clock stops, so asynchronous kernel launches
+    are timed in full.  Warm-up calls absorb JIT compilation (Numba, CuPy
+    kernels) and are not timed.
+
+    Parameters
+    ----------
+    fn : callable
+        The work to time.
+    *args, **kwargs
+        Passed to ``fn`` on every call.
+    n_warmup : int, optional
+        Untimed calls first (default 1; at least 1 for anything compiled).
+    n_runs : int, optional
+        Timed calls (default 5, at least 1).
+
+    Returns
+    -------
+    BenchmarkResult
+        ``.median``, ``.mean``, ``.min``, ``.std`` (seconds), ``.runs`` and
+        the raw ``.times``.
+
+    Raises
+    ------
+    ValueError
+        If ``n_runs < 1`` or ``n_warmup < 0``.
+
+    Examples
+    --------
+    Is the event-driven orientation worth it for 1% spikes?
+
+    >>> import numpy as np, lazyconn
+    >>> from lazyconn.bench import benchmark_function
+    >>> conn_r = lazyconn.JITCScalarR(2000, 2000, prob=0.05, weight=1.0, seed=0)
+    >>> conn_c = lazyconn.JITCScalarC(2000, 2000, prob=0.05, weight=1.0, seed=0)
+    >>> spikes = lazyconn.BinaryArray(np.random.default_rng(0).random(2000) < 0.01)
+    >>> r = benchmark_function(lambda: spikes @ conn_r, n_runs=3)
+    >>> c = benchmark_function(lambda: spikes @ conn_c, n_runs=3)
+    >>> r.runs, c.runs
+    (3, 3)
+    """
+    if isinstance(n_runs, bool) or int(n_runs) != n_runs or n_runs < 1:
+        raise ValueError(f"n_runs must be an integer >= 1, got {n_runs!r}")
+    if isinstance(n_warmup, bool) or int(n_warmup) != n_warmup or n_warmup < 0:
+        raise ValueError(f"n_warmup must be an integer >= 0, got {n_warmup!r}")
+    for _ in range(int(n_warmup)):
+        fn(*args, **kwargs)
+    synchronize = _gpu_synchronizer()
+    times = []
+    for _ in range(int(n_runs)):
+        if synchronize is not None:
+            synchronize()
+        start = time.perf_counter()
+        fn(*args, **kwargs)
+        if synchronize is not None:
+            synchronize()
+        times.append(time.perf_counter() - start)
+    return BenchmarkResult(tuple(times))
+
+
+# --------------------------------------------------------------------- lazyconn bench
+#: Largest number of synapses timed on the NumPy reference backend (it is
+#: the oracle, roughly 50-100x slower than the Numba one).
+REFERENCE_MAX_SYNAPSES = 2_000_000
+
+
+def _host_kernel_modules():
+    """``[(name, module)]`` of the host kernel backends that import here."""
+    from .kernels import reference
+
+    modules = [("reference", reference)]
+    try:
+        from .kernels import cpu
+    except ImportError:
+        return modules
+    modules.append(("cpu", cpu))
+    return modules
+
+
+def _csr_bytes(csr):
+    return csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes
+
+
+def _bench_size(n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log):
+    """Rows of the table for one ``n x n`` matrix."""
+    import pickle
+
+    import lazyconn
+    from . import products
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(n).astype(np.float32)
+    spikes = rng.random(n) < 0.01
+    active = np.flatnonzero(spikes)
+    expected = prob * n * n
+    matrices = {
+        "R": lazyconn.JITCScalarR(n, n, prob, 1.0, seed=seed),
+        "C": lazyconn.JITCScalarC(n, n, prob, 1.0, seed=seed),
+    }
+    header = (
+        f"N = {n:,}, p = {prob}, ~{expected:,.0f} synapses; JITC: "
+        f"{len(pickle.dumps(matrices['R']))} bytes"
+    )
+    cases = {
+        "x @ M": lambda conn, kernels: products.matmul(conn, x, "left", False, kernels, np),
+        "M @ y": lambda conn, kernels: products.matmul(conn, x, "right", False, kernels, np),
+        "spikes @ M": lambda conn, kernels: products.matmul(conn, spikes, "left", True, kernels, np),
+    }
+    timings = {case: {} for case in cases}
+    notes = []
+
+    csr_bytes_estimate = expected * 8 + (n + 1) * 8
+    if csr_bytes_estimate <= csr_limit_bytes:
+        with lazyconn.set_options(max_dense_size=max(2**27, int(3 * expected) + 1024)):
+            start = time.perf_counter()
+            csr = matrices["R"].tocsr()
+            build = time.perf_counter() - start
+        notes.append(f"CSR: built in {format_seconds(build)}, {_csr_bytes(csr) / 2**20:,.1f} MiB")
+        csr_t = csr.T.tocsr()
+        log(f"  timing CSR (N = {n:,})")
+        timings["x @ M"]["scipy CSR"] = benchmark_function(lambda: csr_t @ x, n_runs=n_runs)
+        timings["M @ y"]["scipy CSR"] = benchmark_function(lambda: csr @ x, n_runs=n_runs)
+        # The fair CSR baseline for events is its row gather, not a full product.
+        timings["spikes @ M"]["scipy CSR"] = benchmark_function(
+            lambda: np.asarray(csr[active].sum(axis=0)).ravel(), n_runs=n_runs
+        )
+        del csr, csr_t
+    else:
+        notes.append(f"CSR: skipped (would need ~{csr_bytes_estimate / 2**30:.1f} GiB)")
+
+    if n * n * 4 <= dense_limit_bytes:
+        with lazyconn.set_options(max_dense_size=n * n):
+            dense = matrices["R"].todense()
+        log(f"  timing dense NumPy (N = {n:,})")
+        timings["x @ M"]["dense NumPy"] = benchmark_function(lambda: x @ dense, n_runs=n_runs)
+        timings["M @ y"]["dense NumPy"] = benchmark_function(lambda: dense @ x, n_runs=n_runs)
+        timings["spikes @ M"]["dense NumPy"] = benchmark_function(
+            lambda: dense[active].sum(axis=0), n_runs=n_runs
+        )
+        notes.append(f"dense: {n * n * 4 / 2**20:,.1f} MiB")
+        del dense
+    else:
+        notes.append(f"dense: skipped (would need {n * n * 4 / 2**30:.1f} GiB)")
+
+    for name, kernels in _host_kernel_modules():
+        if name == "reference" and expected > REFERENCE_MAX_SYNAPSES:
+            notes.append(f"reference: skipped above {REFERENCE_MAX_SYNAPSES:,} synapses")
+            continue
+        for orientation, conn in matrices.items():
+            log(f"  timing {name} {orientation} (N = {n:,})")
+            for case, call in cases.items():
+                timings[case][f"{name} {orientation}"] = benchmark_function(
+                    call, conn, kernels, n_runs=n_runs
+                )
+    return header, notes, timings
+
+
+def format_table(header, notes, timings):
+    """Text table of one size: median times and same-run ratios.
+
+    Parameters
+    ----------
+    header : str
+    notes : list of str
+    timings : dict
+        product -> implementation -> :class:`BenchmarkResult`.
+
+    Returns
+    -------
+    str
+    """
+    lines = [header] + [f"  {note}" for note in notes]
+    lines.append(f"  {'product':<11} {'implementation':<15} {'median':>10} {'vs CSR':>8} {'vs dense':>9}")
+    for case, results in timings.items():
+        csr = results.get("scipy CSR")
+        dense = results.get("dense NumPy")
+        for impl, result in results.items():
+            vs_csr = f"{result.median / csr.median:.2f}x" if csr else "-"
+            vs_dense = f"{result.median / dense.median:.2f}x" if dense else "-"
+            lines.append(
+                f"  {case:<11} {impl:<15} {format_seconds(result.median):>10} {vs_csr:>8} {vs_dense:>9}"
+            )
+    return "\n".join(lines)
+
+
+def run_bench(sizes=(10_000, 50_000), prob=0.01, n_runs=5, dense_limit_bytes=2 * 2**30,
+              csr_limit_bytes=6 * 2**30, seed=0, out=None, log=None):
+    """Time every available host backend against CSR and dense NumPy.
+
+    For each size N, an ``N x N`` Scalar matrix with probability ``prob``, in
+    both orientations, is timed on ``x @ M`` and ``M @ y`` (dense float32
+    vectors) and ``spikes @ M`` (1% :class:`~lazyconn.BinaryArray` spikes),
+    through :func:`lazyconn.products.matmul` with each kernel module passed
+    explicitly.  Baselines, measured in the same run on the same matrix:
+    ``scipy.sparse`` CSR (its build time and bytes are reported; for spikes,
+    its row gather ``csr[active].sum(0)``) and dense NumPy where it fits.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Matrix sides N.
+    prob : float
+        Connection probability.
+    n_runs : int
+        Timed runs per measurement (the median is reported).
+    dense_limit_bytes, csr_limit_bytes : int
+        Baselines needing more memory than this are skipped.
+    seed : int
+        Seed of the matrices and inputs.
+    out : file-like, optional
+        Where the tables are printed (default ``sys.stdout``).
+    log : callable, optional
+        Receives progress messages (default: print to ``sys.stderr``).
+
+    Returns
+    -------
+    list of tuple
+        ``(header, notes, timings)`` per size; ``timings`` maps product ->
+        implementation -> :class:`BenchmarkResult`.
+
+    Raises
+    ------
+    ImportError
+        If SciPy is missing.
+    """
+    try:
+        import scipy.sparse  # noqa: F401 - the CSR baseline
+    except ImportError as exc:
+        raise ImportError("lazyconn bench needs SciPy for its CSR baseline: pip install scipy") from exc
+    out = sys.stdout if out is None else out
+    if log is None:
+        def log(message):
+            print(message, file=sys.stderr, flush=True)
+    names = [name for name, _ in _host_kernel_modules()]
+    threads = ""
+    if "cpu" in names:
+        from .kernels import cpu
+
+        if hasattr(cpu, "num_threads"):
+            threads = f", {cpu.num_threads()} Numba threads"
+    print(f"lazyconn bench: backends {', '.join(names)}{threads}; medians of {n_runs} runs; "
+          "ratios are time / baseline time in this run (below 1 is faster)", file=out)
+    results = []
+    for n in sizes:
+        if not (isinstance(n, int) and n > 0):
+            raise ValueError(f"sizes must be positive integers, got {n!r}")
+        header, notes, timings = _bench_size(n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log)
+        print("", file=out)
+        print(format_table(header, notes, timings), file=out, flush=True)
+        results.append((header, notes, timings))
+    print("\nFor your own shapes and densities, time both orientations with "
+          "lazyconn.bench.benchmark_function.", file=out)
+    return results
