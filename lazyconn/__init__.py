@@ -5,6 +5,7 @@ connection probability, weight law, seed and orientation.  Rows, blocks and
 products are regenerated on demand, bit-identically on every backend.
 """
 
+from ._info import info as info
 from ._version import __version__ as __version__
 from .config import get_options as get_options
 from .config import set_options as set_options
@@ -38,5 +39,6 @@ __all__ = [
     "Uniform",
     "from_spec",
     "get_options",
+    "info",
     "set_options",
 ]
