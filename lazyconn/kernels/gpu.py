@@ -1,0 +1,405 @@
+"""GPU backend: spec v1 in CUDA, compiled through CuPy (NVRTC).
+
+The kernels live in ``jitc_kernels.cu`` beside this file, the random
+primitives (Philox4x32-10, the deterministic ``ln`` and ``ndtri``) in
+``jitc_random.cuh``; both are compiled once per process and dtype pair with
+``--fmad=false``, so every realised matrix is bit-identical to
+:mod:`lazyconn.kernels.reference`.  The interface is the reference's, on
+CuPy arrays; see that module's docstring.
+
+Importing this module registers ``cupy.ndarray`` with
+:data:`lazyconn.dispatch.matmul_dispatch`, so ``conn @ x`` with a CuPy ``x``
+runs here and returns CuPy arrays.
+
+Launch geometry
+---------------
+Products run on a 2-D grid of (tile of G minor blocks) x (segment of lines).
+A tile of the input (gather) or of the output (scatter) sits in shared
+memory when it fits in ``_TILE_BYTES``; otherwise (very small ``prob``, hence
+blocks of up to 2**22 entries, or many batched columns) the same kernels
+address global memory.  The module-level constants below set the geometry;
+tests shrink them to reach multi-tile, multi-segment and global paths on
+small matrices.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+try:
+    import cupy as cp
+except ImportError as exc:  # pragma: no cover - exercised only without CuPy
+    raise ImportError(
+        "lazyconn's GPU backend needs CuPy: install the wheel matching your CUDA "
+        "(e.g. pip install cupy-cuda12x), or keep using NumPy operands, which run on the CPU"
+    ) from exc
+
+from .. import dispatch, products
+from ..spec import LAW_SCALAR
+
+__all__ = ["NAME", "dense", "coo", "scatter", "gather", "degrees", "compile_seconds", "gap_check"]
+
+NAME = "gpu"
+
+# Threads per CTA.
+_THREADS = 256
+# Shared memory per CTA for a product tile: 32 KiB keeps 6-7 CTAs per SM.
+_TILE_BYTES = 32 * 1024
+# At most this many blocks per tile (more blocks per tile: fewer global
+# atomics per line in the gather, larger flushes in the scatter).
+_MAX_TILE_BLOCKS = 2
+# Aim for this many CTAs per SM when cutting lines into segments.
+_CTAS_PER_SM = 8
+# A segment holds at least this many lines, so that zeroing and flushing a
+# scatter tile is paid back by the connections added into it.
+_MIN_LINES_PER_SEGMENT = 512
+# Largest number of batched columns handled per kernel launch (register
+# accumulators); wider operands are processed in chunks of this many.
+_MAX_COLUMNS = 8
+
+_OPTIONS = ("--std=c++17", "--fmad=false")
+_HERE = Path(__file__).resolve().parent
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+_MODE_VALUES, _MODE_EVENTS, _MODE_COUNTS = 0, 1, 2
+
+_compile_seconds = {}
+
+
+def _source():
+    """The CUDA translation unit: the header pasted before the kernels.
+
+    Pasting (rather than ``-I``) makes the text CuPy hashes for its on-disk
+    cache cover the header too, so an edited header is never served stale.
+    """
+    header = (_HERE / "jitc_random.cuh").read_text()
+    kernels = (_HERE / "jitc_kernels.cu").read_text()
+    return header + "\n" + kernels
+
+
+def _names(w, t):
+    kernels = [f"jitc_dense<{w}>", f"jitc_coo_fill<{w}>", f"jitc_degrees<{w}>", "jitc_coo_count", "jitc_gap_check"]
+    for nc in (1, _MAX_COLUMNS):
+        kernels.append(f"jitc_gather<{w}, {t}, {nc}>")
+        kernels.append(f"jitc_scatter<{w}, {t}, {nc}>")
+    return kernels
+
+
+@functools.lru_cache(maxsize=None)
+def _module(matrix_dtype, value_dtype):
+    """Compile (once per process) the kernels for one (matrix, values) dtype pair."""
+    w, t = _CTYPES[np.dtype(matrix_dtype)], _CTYPES[np.dtype(value_dtype)]
+    start = time.perf_counter()
+    module = cp.RawModule(code=_source(), options=_OPTIONS, name_expressions=_names(w, t))
+    module.compile()
+    _compile_seconds[(w, t)] = time.perf_counter() - start
+    return module
+
+
+def _kernel(name, matrix_dtype, value_dtype=None, columns=None):
+    matrix_dtype = np.dtype(matrix_dtype)
+    value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
+    w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
+    if name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
+        expression = f"{name}<{w}>"
+    elif name in ("jitc_gather", "jitc_scatter"):
+        expression = f"{name}<{w}, {t}, {columns}>"
+    else:
+        expression = name
+    return _module(matrix_dtype, value_dtype).get_function(expression)
+
+
+def compile_seconds():
+    """Seconds spent compiling each (matrix, values) kernel module so far.
+
+    Returns
+    -------
+    dict
+        ``{("float", "float"): seconds, ...}``; a module served from CuPy's
+        on-disk kernel cache shows its (short) load time.
+    """
+    return dict(_compile_seconds)
+
+
+# ---------------------------------------------------------------------------
+def _require_device(name, array):
+    """Refuse host arrays with a TypeError that names the fix."""
+    if not isinstance(array, cp.ndarray):
+        raise TypeError(
+            f"the GPU backend needs CuPy arrays, got {type(array).__module__}.{type(array).__name__} "
+            f"for {name}; move it with cupy.asarray(...) or pass NumPy operands throughout "
+            "to run on the CPU (host and device operands cannot be mixed)"
+        )
+
+
+def _gen_args(params):
+    """The generator's scalars in the order of JITC_GEN_PARAMS."""
+    c = float(params.inv_log_q)
+    # float32 resolves gaps only while |c| is moderate; beyond 2**20 every
+    # word would fall back to float64 anyway, so skip the fast path.
+    fast = math.isfinite(c) and abs(c) < 2.0**20
+    return (
+        np.uint32(params.key0),
+        np.uint32(params.key1),
+        np.int32(params.block_log2),
+        np.float64(c),
+        np.float32(c if fast else 0.0),
+        np.int32(fast),
+        np.int32(params.law),
+        np.float64(params.a),
+        np.float64(params.b),
+        np.int32(bool(params.skip_diagonal)),
+    )
+
+
+def _blocks(params, j0, j1):
+    """Blocks ``[b0, b1)`` of a line that meet the minor window ``[j0, j1)``."""
+    if j1 <= j0:
+        return 0, 0
+    return j0 >> params.block_log2, ((j1 - 1) >> params.block_log2) + 1
+
+
+def _is_empty(params, n_lines, j0, j1):
+    return n_lines <= 0 or j1 <= j0 or params.inv_log_q == -math.inf
+
+
+@functools.lru_cache(maxsize=None)
+def _sm_count(device_id):
+    return cp.cuda.Device(device_id).attributes["MultiProcessorCount"]
+
+
+def _grid_1d(n_items):
+    """Grid of a grid-stride kernel: enough CTAs to fill the GPU, no more."""
+    limit = _sm_count(cp.cuda.Device().id) * 32
+    return (max(1, min(limit, -(-n_items // _THREADS))),)
+
+
+def _int32(value):
+    return np.int32(value)
+
+
+# ---------------------------------------------------------------------------
+def dense(params, k0, k1, j0, j1, dtype):
+    """Dense block ``L[k0:k1, j0:j1]`` as a CuPy array of ``dtype``."""
+    dtype = np.dtype(dtype)
+    n_lines = k1 - k0
+    out = cp.zeros((max(n_lines, 0), max(j1 - j0, 0)), dtype=dtype)
+    if _is_empty(params, n_lines, j0, j1):
+        return out
+    b0, b1 = _blocks(params, j0, j1)
+    n_items = n_lines * (b1 - b0)
+    _kernel("jitc_dense", dtype)(
+        _grid_1d(n_items), (_THREADS,),
+        (*_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0), out),
+    )
+    return out
+
+
+def coo(params, k0, k1, j0, j1, dtype):
+    """Connections of lines ``k0:k1`` in the minor window ``j0:j1``, on the GPU.
+
+    Returns
+    -------
+    k, j : cupy.ndarray of int64
+        Global line and minor indices, sorted by ``(k, j)``.
+    w : cupy.ndarray of ``dtype``
+    """
+    dtype = np.dtype(dtype)
+    n_lines = k1 - k0
+    if _is_empty(params, n_lines, j0, j1):
+        return cp.empty(0, cp.int64), cp.empty(0, cp.int64), cp.empty(0, dtype)
+    b0, b1 = _blocks(params, j0, j1)
+    n_items = n_lines * (b1 - b0)
+    geometry = (_int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0))
+    gen = _gen_args(params)
+    counts = cp.empty(n_items, dtype=cp.int64)
+    _kernel("jitc_coo_count", dtype)(_grid_1d(n_items), (_THREADS,), (*gen, *geometry, counts))
+    ends = cp.cumsum(counts)
+    total = int(ends[-1])
+    offsets = ends - counts
+    k = cp.empty(total, cp.int64)
+    j = cp.empty(total, cp.int64)
+    w = cp.empty(total, dtype)
+    if total:
+        _kernel("jitc_coo_fill", dtype)(_grid_1d(n_items), (_THREADS,), (*gen, *geometry, offsets, k, j, w))
+    return k, j, w
+
+
+def degrees(params, k0, k1, j0, j1, dtype):
+    """Exact int64 counts of nonzero entries per line and per minor index."""
+    n_lines = k1 - k0
+    per_line = cp.zeros(max(n_lines, 0), cp.uint64)
+    per_minor = cp.zeros(max(j1 - j0, 0), cp.uint64)
+    if not _is_empty(params, n_lines, j0, j1):
+        b0, b1 = _blocks(params, j0, j1)
+        n_items = n_lines * (b1 - b0)
+        _kernel("jitc_degrees", dtype)(
+            _grid_1d(n_items), (_THREADS,),
+            (*_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0),
+             per_line, per_minor),
+        )
+    return per_line.view(cp.int64), per_minor.view(cp.int64)
+
+
+# ---------------------------------------------------------------------------
+def _product_geometry(params, n_lines, j0, j1, columns, itemsize):
+    """Tiling of a product: ``(b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes)``."""
+    b0, b1 = _blocks(params, j0, j1)
+    block = 1 << params.block_log2
+    capacity = _TILE_BYTES // itemsize
+    # A tile never holds more than the window, however large the blocks.
+    use_smem = min(block, j1 - j0) * columns <= capacity
+    G = max(1, min(_MAX_TILE_BLOCKS, capacity // (block * columns))) if use_smem else 1
+    n_tiles = -(-(b1 - b0) // G)
+    smem_bytes = min(G * block, j1 - j0) * columns * itemsize if use_smem else 0
+    target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
+    lines_per_seg = max(_MIN_LINES_PER_SEGMENT, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
+    lines_per_seg = min(lines_per_seg, n_lines)
+    n_segs = -(-n_lines // lines_per_seg)
+    return b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes
+
+
+def _value_dtype(array):
+    dtype = np.dtype(array.dtype)
+    return dtype if dtype in _CTYPES else np.dtype(np.float64)
+
+
+def gather(params, k0, k1, j0, j1, vectors, dtype):
+    """Gather along lines: ``L[k0:k1, j0:j1] @ vectors``, on the GPU.
+
+    Parameters
+    ----------
+    vectors : cupy.ndarray, shape (j1 - j0, n_cols)
+        float32 or float64 (others are computed in float64).
+    dtype : numpy.dtype
+        Matrix dtype: weights are rounded to it before use.
+
+    Returns
+    -------
+    cupy.ndarray of the vectors' float dtype, shape (k1 - k0, n_cols)
+    """
+    _require_device("vectors", vectors)
+    value_dtype = _value_dtype(vectors)
+    vectors = cp.ascontiguousarray(vectors, dtype=value_dtype)
+    n_lines, n_cols = k1 - k0, vectors.shape[1]
+    out = cp.zeros((max(n_lines, 0), n_cols), dtype=value_dtype)
+    if _is_empty(params, n_lines, j0, j1) or n_cols == 0:
+        return out
+    gen = _gen_args(params)
+    for col0 in range(0, n_cols, _MAX_COLUMNS):
+        nc = min(_MAX_COLUMNS, n_cols - col0)
+        b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(
+            params, n_lines, j0, j1, nc, value_dtype.itemsize
+        )
+        kernel = _kernel("jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS)
+        kernel(
+            (n_tiles, n_segs), (_THREADS,),
+            (*gen, _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G),
+             _int32(per_seg), _int32(use_smem), vectors, _int32(n_cols), _int32(col0), _int32(nc), out,
+             _int32(n_cols)),
+            shared_mem=smem,
+        )
+    return out
+
+
+def scatter(params, lines, values, j0, j1, dtype):
+    """Scatter lines onto the minor window: ``values.T @ L[lines, j0:j1]``, on the GPU.
+
+    Event-driven: only the given lines are generated, one work item per
+    (line, block).  Binary events (``values=None``) skip the multiply, and with
+    a Scalar law count connections in integers, scaled once at the end.
+
+    Parameters
+    ----------
+    lines : cupy.ndarray of int64
+        Line indices (typically only the active ones).
+    values : cupy.ndarray of shape (len(lines), n_cols), or None
+        Per-line factors; None means one column of ones (binary events).
+    dtype : numpy.dtype
+        Matrix dtype: weights are rounded to it before use.
+
+    Returns
+    -------
+    cupy.ndarray, shape (j1 - j0, n_cols)
+        Of the values' float dtype, or of ``dtype`` for binary events.
+    """
+    dtype = np.dtype(dtype)
+    _require_device("lines", lines)
+    lines = cp.ascontiguousarray(lines, dtype=cp.int64)
+    n_lines = int(lines.size)
+    if values is None:
+        value_dtype, n_cols = dtype, 1
+        mode = _MODE_COUNTS if params.law == LAW_SCALAR else _MODE_EVENTS
+        values = cp.empty((1, 1), dtype=value_dtype)  # never read
+    else:
+        _require_device("values", values)
+        value_dtype = _value_dtype(values)
+        values = cp.ascontiguousarray(values, dtype=value_dtype)
+        n_cols = values.shape[1]
+        mode = _MODE_VALUES
+    width = max(j1 - j0, 0)
+    out = cp.zeros((width, n_cols), dtype=value_dtype)
+    if _is_empty(params, n_lines, j0, j1) or n_cols == 0:
+        return out
+    counts = cp.zeros(width if mode == _MODE_COUNTS else 1, dtype=cp.uint32)
+    gen = _gen_args(params)
+    for col0 in range(0, n_cols, _MAX_COLUMNS):
+        nc = min(_MAX_COLUMNS, n_cols - col0)
+        itemsize = 4 if mode == _MODE_COUNTS else value_dtype.itemsize
+        b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(params, n_lines, j0, j1, nc, itemsize)
+        kernel = _kernel("jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS)
+        kernel(
+            (n_tiles, n_segs), (_THREADS,),
+            (*gen, lines, _int32(n_lines), values, _int32(n_cols), _int32(col0), _int32(nc), _int32(mode),
+             _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G), _int32(per_seg), _int32(use_smem),
+             out, _int32(n_cols), counts),
+            shared_mem=smem,
+        )
+    if mode == _MODE_COUNTS:
+        # Exact: a count below 2**24 times a weight of the matrix dtype rounds
+        # once, as the reference's float64 sum of equal weights then does.
+        weight = value_dtype.type(dtype.type(params.a))
+        out[:, 0] = counts.astype(value_dtype) * weight
+    return out
+
+
+# ---------------------------------------------------------------------------
+def gap_check(inv_log_q, first=0, count=2**32):
+    """Compare the float32 gap fast path with the float64 gap on 32-bit words.
+
+    Parameters
+    ----------
+    inv_log_q : float
+        ``1 / ln1p(-prob)`` of the matrix (``Spec.kernel_params().inv_log_q``).
+    first, count : int
+        The words ``first, ..., first + count - 1`` (default: all 2**32).
+
+    Returns
+    -------
+    mismatches, fallbacks : int
+        Words whose fast gap differs from the float64 one (must be 0), and
+        words that took the float64 fallback.
+    """
+    counters = cp.zeros(2, cp.uint64)
+    kernel = _kernel("jitc_gap_check", np.float32)
+    kernel(
+        (_sm_count(cp.cuda.Device().id) * 16,), (_THREADS,),
+        (np.float64(inv_log_q), np.float32(inv_log_q), np.uint64(first), np.uint64(count), counters[:1], counters[1:]),
+    )
+    mismatches, fallbacks = counters.get().tolist()
+    return mismatches, fallbacks
+
+
+# ---------------------------------------------------------------------------
+def _cupy_matmul(conn, x, side, binary):
+    """``conn @ x`` / ``x @ conn`` for a CuPy ``x``: run on x's device, return CuPy."""
+    with x.device:
+        return products.matmul(conn, x, side, binary, sys.modules[__name__], cp)
+
+
+dispatch.matmul_dispatch.register(cp.ndarray, _cupy_matmul)

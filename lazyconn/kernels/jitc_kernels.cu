@@ -1,0 +1,369 @@
+// CUDA kernels of the GPU backend (lazyconn/kernels/gpu.py), spec v1.
+//
+// Work is cut into *items*: one (line, block) pair of the generator, walked by
+// one thread from the block's first slot (the walk is sequential) to the end
+// of the minor window.  Kernels compute in line space, exactly like
+// lazyconn/kernels/reference.py; orientation and windows of the user's matrix
+// are the caller's business.
+//
+// Products use a 2-D grid: blockIdx.x picks a *tile* of G consecutive blocks
+// of the minor axis, blockIdx.y a segment of lines.  A CTA stages its tile of
+// the input (gather) or accumulates into its tile (scatter) in shared memory,
+// so each connection costs a shared-memory access instead of a global one.
+// When a tile does not fit (very small p: blocks of up to 2**22 entries) the
+// same kernels address global memory instead (use_smem == 0).
+//
+// Compile with --fmad=false: the generator must round like NumPy.  The
+// product accumulations use explicit fma() calls, which that flag leaves
+// alone, since their summation order differs from the host's anyway.
+#ifndef JITC_RANDOM_CUH
+#include "jitc_random.cuh"
+#endif
+
+#define JITC_LAW_SCALAR 0
+#define JITC_LAW_NORMAL 1
+#define JITC_LAW_UNIFORM 2
+
+#define JITC_MODE_VALUES 0  // scatter weighted rows: out += w * values[line]
+#define JITC_MODE_EVENTS 1  // binary events, weights summed
+#define JITC_MODE_COUNTS 2  // binary events, Scalar law: integer counts
+
+// The generator's scalars (lazyconn.spec.KernelParams, plus the float32 copy
+// of inv_log_q and the fast-path switch), passed to every kernel.
+#define JITC_GEN_PARAMS                                                                       \
+    jitc_u32 key0, jitc_u32 key1, int block_log2, double inv_log_q, float inv_log_q_f, int fast, \
+        int law, double law_a, double law_b, int skip_diagonal
+#define JITC_GEN_INIT                                                                          \
+    const jitc_gen g = {key0, key1, block_log2, inv_log_q, inv_log_q_f, fast, law, law_a, law_b, \
+                        skip_diagonal}
+
+struct jitc_gen {
+    jitc_u32 key0, key1;
+    int block_log2;
+    double inv_log_q;
+    float inv_log_q_f;
+    int fast;
+    int law;
+    double a, b;
+    int skip_diagonal;
+};
+
+// Walk item (line, blk) up to block-local position `end` (exclusive), calling
+// emit(pos, t, i) for each connection: slot 4t + i of the gap stream.  The
+// four gaps of a Philox block are computed before the walk consumes them, so
+// their logarithms overlap instead of waiting on each other's branches.
+template <typename F>
+__device__ __forceinline__ void jitc_walk(const jitc_gen &g, jitc_u32 line, jitc_u32 blk, int end, F &&emit)
+{
+    int pos = -1;
+    for (jitc_u32 t = 0;; ++t) {
+        const jitc_words r = jitc_philox(t, blk, line, 0u, g.key0, g.key1);
+        const int g0 = jitc_gap(r.w0, g.inv_log_q, g.inv_log_q_f, g.fast);
+        const int g1 = jitc_gap(r.w1, g.inv_log_q, g.inv_log_q_f, g.fast);
+        const int g2 = jitc_gap(r.w2, g.inv_log_q, g.inv_log_q_f, g.fast);
+        const int g3 = jitc_gap(r.w3, g.inv_log_q, g.inv_log_q_f, g.fast);
+        pos += g0 + 1;
+        if (pos >= end) return;
+        emit(pos, t, 0);
+        pos += g1 + 1;
+        if (pos >= end) return;
+        emit(pos, t, 1);
+        pos += g2 + 1;
+        if (pos >= end) return;
+        emit(pos, t, 2);
+        pos += g3 + 1;
+        if (pos >= end) return;
+        emit(pos, t, 3);
+    }
+}
+
+// Weight of the connection in slot 4t + i of item (line, blk), in float64 and
+// rounded once to W, as reference._weights does.  `cache` keeps the Philox
+// block of draw `cache_t` so the four slots of one draw share one call.
+template <typename W>
+__device__ __forceinline__ W jitc_weight(const jitc_gen &g, jitc_u32 line, jitc_u32 blk, jitc_u32 t, int i,
+                                         jitc_words &cache, jitc_u32 &cache_t)
+{
+    if (g.law == JITC_LAW_SCALAR) return (W)g.a;
+    if (cache_t != t) {
+        cache = jitc_philox(t, blk, line, 1u, g.key0, g.key1);
+        cache_t = t;
+    }
+    const double u = jitc_uniform(jitc_word(cache, i));
+    const double w = g.law == JITC_LAW_UNIFORM ? g.a + g.b * u : g.a + g.b * jitc_ndtri(u);
+    return (W)w;
+}
+
+__device__ __forceinline__ float jitc_fma(float a, float b, float c) { return fmaf(a, b, c); }
+__device__ __forceinline__ double jitc_fma(double a, double b, double c) { return fma(a, b, c); }
+
+// Block-local end of the walk for block `blk` inside the minor window [j0, j1).
+__device__ __forceinline__ int jitc_block_end(const jitc_gen &g, int blk, int j1)
+{
+    const jitc_i64 start = (jitc_i64)blk << g.block_log2;
+    const jitc_i64 len = 1ll << g.block_log2;
+    const jitc_i64 rest = (jitc_i64)j1 - start;
+    return (int)(rest < len ? rest : len);
+}
+
+// ---------------------------------------------------------------------------
+// Window -> dense block out[(k - k0) * (j1 - j0) + (j - j0)]; out is zeroed.
+template <typename W>
+__global__ void jitc_dense(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks, W *out)
+{
+    JITC_GEN_INIT;
+    const jitc_i64 n_items = (jitc_i64)n_lines * n_blocks;
+    const jitc_i64 width = (jitc_i64)j1 - j0;
+    for (jitc_i64 item = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; item < n_items;
+         item += (jitc_i64)gridDim.x * blockDim.x) {
+        const int li = (int)(item / n_blocks);
+        const int blk = b0 + (int)(item % n_blocks);
+        const int line = k0 + li;
+        const int start = blk << g.block_log2;  // < j1 <= 2**31 - 1
+        W *row = out + li * width;
+        jitc_words cache;
+        jitc_u32 cache_t = 0xFFFFFFFFu;
+        jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
+            const int j = start + pos;
+            if (j < j0 || (g.skip_diagonal && j == line)) return;
+            row[j - j0] = jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
+        });
+    }
+}
+
+// Connections per item, for the exclusive scan that places coo output.
+__global__ void jitc_coo_count(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
+                               jitc_i64 *counts)
+{
+    JITC_GEN_INIT;
+    const jitc_i64 n_items = (jitc_i64)n_lines * n_blocks;
+    for (jitc_i64 item = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; item < n_items;
+         item += (jitc_i64)gridDim.x * blockDim.x) {
+        const int line = k0 + (int)(item / n_blocks);
+        const int blk = b0 + (int)(item % n_blocks);
+        const int start = blk << g.block_log2;
+        jitc_i64 count = 0;
+        jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32, int) {
+            const int j = start + pos;
+            if (j < j0 || (g.skip_diagonal && j == line)) return;
+            ++count;
+        });
+        counts[item] = count;
+    }
+}
+
+// Connections of each item at offsets[item]: items run line-major, then by
+// block, so the output is sorted by (k, j) like reference.coo.
+template <typename W>
+__global__ void jitc_coo_fill(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
+                              const jitc_i64 *offsets, jitc_i64 *out_k, jitc_i64 *out_j, W *out_w)
+{
+    JITC_GEN_INIT;
+    const jitc_i64 n_items = (jitc_i64)n_lines * n_blocks;
+    for (jitc_i64 item = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; item < n_items;
+         item += (jitc_i64)gridDim.x * blockDim.x) {
+        const int line = k0 + (int)(item / n_blocks);
+        const int blk = b0 + (int)(item % n_blocks);
+        const int start = blk << g.block_log2;
+        jitc_i64 at = offsets[item];
+        jitc_words cache;
+        jitc_u32 cache_t = 0xFFFFFFFFu;
+        jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
+            const int j = start + pos;
+            if (j < j0 || (g.skip_diagonal && j == line)) return;
+            out_k[at] = line;
+            out_j[at] = j;
+            out_w[at] = jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
+            ++at;
+        });
+    }
+}
+
+// Exact nonzero counts per line and per minor index (weights rounded to W).
+template <typename W>
+__global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
+                             jitc_u64 *per_line, jitc_u64 *per_minor)
+{
+    JITC_GEN_INIT;
+    const jitc_i64 n_items = (jitc_i64)n_lines * n_blocks;
+    for (jitc_i64 item = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; item < n_items;
+         item += (jitc_i64)gridDim.x * blockDim.x) {
+        const int li = (int)(item / n_blocks);
+        const int line = k0 + li;
+        const int blk = b0 + (int)(item % n_blocks);
+        const int start = blk << g.block_log2;
+        jitc_u64 count = 0;
+        jitc_words cache;
+        jitc_u32 cache_t = 0xFFFFFFFFu;
+        jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
+            const int j = start + pos;
+            if (j < j0 || (g.skip_diagonal && j == line)) return;
+            if (jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t) == (W)0) return;
+            ++count;
+            atomicAdd(per_minor + (j - j0), 1ull);
+        });
+        if (count) atomicAdd(per_line + li, count);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Products.  Tile x = blocks [b0 + x * G, min(b0 + (x + 1) * G, b1)), its minor
+// range clipped to the window: [lo, hi).
+struct jitc_tile {
+    int first, last;
+    int lo, hi;
+};
+
+__device__ __forceinline__ jitc_tile jitc_tile_of(const jitc_gen &g, int b0, int b1, int G, int j0, int j1)
+{
+    jitc_tile tile;
+    tile.first = b0 + (int)blockIdx.x * G;
+    tile.last = min(tile.first + G, b1);
+    const jitc_i64 lo = (jitc_i64)tile.first << g.block_log2;
+    const jitc_i64 hi = (jitc_i64)tile.last << g.block_log2;
+    tile.lo = (int)(lo > j0 ? lo : j0);
+    tile.hi = (int)(hi < j1 ? hi : j1);
+    return tile;
+}
+
+// Gather: out[li, col0 + c] += sum_j L[k0 + li, j] * vec[j - j0, col0 + c], c < nc <= NC.
+// Each thread owns a line of the segment and walks its items in the tile,
+// keeping the partial sums in registers: one global atomic per (line, tile).
+template <typename W, typename T, int NC>
+__global__ void jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
+                            int lines_per_seg, int use_smem, const T *vec, int vec_ld, int col0, int nc, T *out,
+                            int out_ld)
+{
+    JITC_GEN_INIT;
+    extern __shared__ __align__(16) unsigned char jitc_smem[];
+    T *tile_x = reinterpret_cast<T *>(jitc_smem);
+    const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
+    if (use_smem) {
+        const int n = (tile.hi - tile.lo) * nc;
+        for (int e = threadIdx.x; e < n; e += blockDim.x)
+            tile_x[e] = vec[(jitc_i64)(tile.lo - j0 + e / nc) * vec_ld + col0 + e % nc];
+        __syncthreads();
+    }
+    const int s0 = (int)blockIdx.y * lines_per_seg;
+    const int s1 = min(s0 + lines_per_seg, n_lines);
+    for (int li = s0 + (int)threadIdx.x; li < s1; li += blockDim.x) {
+        const int line = k0 + li;
+        T acc[NC];
+#pragma unroll
+        for (int c = 0; c < NC; ++c) acc[c] = (T)0;
+        for (int blk = tile.first; blk < tile.last; ++blk) {
+            const int start = blk << g.block_log2;
+            jitc_words cache;
+            jitc_u32 cache_t = 0xFFFFFFFFu;
+            jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
+                const int j = start + pos;
+                if (j < j0 || (g.skip_diagonal && j == line)) return;
+                const T w = (T)jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
+                const T *x = use_smem ? tile_x + (jitc_i64)(j - tile.lo) * nc
+                                      : vec + (jitc_i64)(j - j0) * vec_ld + col0;
+#pragma unroll
+                for (int c = 0; c < NC; ++c)
+                    if (c < nc) acc[c] = jitc_fma(w, x[c], acc[c]);
+            });
+        }
+#pragma unroll
+        for (int c = 0; c < NC; ++c)
+            if (c < nc && acc[c] != (T)0) atomicAdd(out + (jitc_i64)li * out_ld + col0 + c, acc[c]);
+    }
+}
+
+// Scatter: out[j - j0, col0 + c] += sum_i values[i, col0 + c] * L[lines[i], j].
+// Each thread owns a line of the segment (an active line: event-driven) and
+// walks its items in the tile, adding into the CTA's shared tile; the tile is
+// flushed with one global atomic per nonzero entry.  Binary events skip the
+// multiply; with a Scalar law they count connections in integers (mode
+// COUNTS, into `counts`), which the host scales once by the weight.
+template <typename W, typename T, int NC>
+__global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines, const T *values, int val_ld,
+                             int col0, int nc, int mode, int j0, int j1, int b0, int b1, int G, int lines_per_seg,
+                             int use_smem, T *out, int out_ld, jitc_u32 *counts)
+{
+    JITC_GEN_INIT;
+    extern __shared__ __align__(16) unsigned char jitc_smem[];
+    T *tile_acc = reinterpret_cast<T *>(jitc_smem);
+    jitc_u32 *tile_count = reinterpret_cast<jitc_u32 *>(jitc_smem);
+    const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
+    const int width = tile.hi - tile.lo;
+    if (use_smem) {
+        if (mode == JITC_MODE_COUNTS)
+            for (int e = threadIdx.x; e < width; e += blockDim.x) tile_count[e] = 0u;
+        else
+            for (int e = threadIdx.x; e < width * nc; e += blockDim.x) tile_acc[e] = (T)0;
+        __syncthreads();
+    }
+    const int s0 = (int)blockIdx.y * lines_per_seg;
+    const int s1 = min(s0 + lines_per_seg, n_lines);
+    for (int li = s0 + (int)threadIdx.x; li < s1; li += blockDim.x) {
+        const int line = (int)lines[li];
+        T v[NC];
+#pragma unroll
+        for (int c = 0; c < NC; ++c)
+            v[c] = (mode == JITC_MODE_VALUES && c < nc) ? values[(jitc_i64)li * val_ld + col0 + c] : (T)1;
+        for (int blk = tile.first; blk < tile.last; ++blk) {
+            const int start = blk << g.block_log2;
+            jitc_words cache;
+            jitc_u32 cache_t = 0xFFFFFFFFu;
+            jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
+                const int j = start + pos;
+                if (j < j0 || (g.skip_diagonal && j == line)) return;
+                if (mode == JITC_MODE_COUNTS) {
+                    atomicAdd(use_smem ? tile_count + (j - tile.lo) : counts + (j - j0), 1u);
+                    return;
+                }
+                const T w = (T)jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
+                T *dst = use_smem ? tile_acc + (jitc_i64)(j - tile.lo) * nc : out + (jitc_i64)(j - j0) * out_ld + col0;
+                if (mode == JITC_MODE_EVENTS) {
+                    atomicAdd(dst, w);
+                    return;
+                }
+#pragma unroll
+                for (int c = 0; c < NC; ++c)
+                    if (c < nc) atomicAdd(dst + c, w * v[c]);
+            });
+        }
+    }
+    if (!use_smem) return;
+    __syncthreads();
+    if (mode == JITC_MODE_COUNTS) {
+        for (int e = threadIdx.x; e < width; e += blockDim.x) {
+            const jitc_u32 count = tile_count[e];
+            if (count) atomicAdd(counts + (tile.lo - j0 + e), count);
+        }
+    } else {
+        for (int e = threadIdx.x; e < width * nc; e += blockDim.x) {
+            const T value = tile_acc[e];
+            if (value != (T)0) atomicAdd(out + (jitc_i64)(tile.lo - j0 + e / nc) * out_ld + col0 + e % nc, value);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Self-check of the float32 gap fast path: for words [first, first + count),
+// count the words whose fast gap differs from the float64 gap (any gap of
+// 2**22 or more ends every block, so those compare equal) and the words
+// that took the float64 fallback.
+__global__ void jitc_gap_check(double inv_log_q, float inv_log_q_f, jitc_u64 first, jitc_u64 count,
+                               jitc_u64 *mismatches, jitc_u64 *fallbacks)
+{
+    jitc_u64 bad = 0, slow = 0;
+    for (jitc_u64 e = (jitc_u64)blockIdx.x * blockDim.x + threadIdx.x; e < count; e += (jitc_u64)gridDim.x * blockDim.x) {
+        const jitc_u32 w = (jitc_u32)(first + e);
+        int fast = jitc_gap(w, inv_log_q, inv_log_q_f, 1);
+        int exact = jitc_gap_exact(w, inv_log_q);
+        fast = min(fast, 1 << 22);
+        exact = min(exact, 1 << 22);
+        bad += fast != exact;
+        // Recompute the fast-path decision to count fallbacks.
+        const float xf = logf((float)jitc_uniform(w)) * inv_log_q_f;
+        const float tol = fabsf(xf) * 0x1p-19f + fabsf(inv_log_q_f) * 0x1p-21f;
+        const float lo = fmaxf(xf - tol, 0.0f);
+        slow += lo < JITC_BLOCK_END_GAP && floorf(lo) != floorf(xf + tol);
+    }
+    if (bad) atomicAdd(mismatches, bad);
+    if (slow) atomicAdd(fallbacks, slow);
+}

@@ -1,0 +1,250 @@
+// The random primitives of spec v1, CUDA twin of lazyconn/random.py.
+//
+// Every routine here performs exactly the operations of its NumPy original,
+// in the same order, with correctly rounded IEEE-754 arithmetic only.  The
+// module must be compiled with FMA contraction off (--fmad=false): a fused
+// multiply-add rounds once where NumPy rounds twice, and one such bit can
+// move every later synapse of a block.
+//
+// The header is self-contained (NVRTC has no standard headers) and is also
+// compiled for the host by tests and developer tools, hence JITC_HD.
+#ifndef JITC_RANDOM_CUH
+#define JITC_RANDOM_CUH
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define JITC_HD __host__ __device__ __forceinline__
+#else
+#include <math.h>
+#include <string.h>
+#define JITC_HD static inline
+#endif
+
+typedef unsigned int jitc_u32;
+typedef unsigned long long jitc_u64;
+typedef long long jitc_i64;
+
+// ---------------------------------------------------------------------------
+// Philox4x32-10: Salmon, Moraes, Dror & Shaw, "Parallel random numbers: as
+// easy as 1, 2, 3", SC'11; constants from Random123's philox.h.
+#define JITC_PHILOX_M0 0xD2511F53u
+#define JITC_PHILOX_M1 0xCD9E8D57u
+#define JITC_PHILOX_W0 0x9E3779B9u  // golden ratio, Weyl key increment
+#define JITC_PHILOX_W1 0xBB67AE85u  // sqrt(3) - 1, Weyl key increment
+
+struct jitc_words {
+    jitc_u32 w0, w1, w2, w3;
+};
+
+JITC_HD jitc_u32 jitc_mulhi(jitc_u32 a, jitc_u32 b)
+{
+#ifdef __CUDA_ARCH__
+    return __umulhi(a, b);
+#else
+    return (jitc_u32)(((jitc_u64)a * (jitc_u64)b) >> 32);
+#endif
+}
+
+// One Philox4x32-10 block: counter (c0, c1, c2, c3), key (k0, k1).
+JITC_HD jitc_words jitc_philox(jitc_u32 c0, jitc_u32 c1, jitc_u32 c2, jitc_u32 c3,
+                               jitc_u32 k0, jitc_u32 k1)
+{
+#pragma unroll
+    for (int round = 0; round < 10; ++round) {
+        if (round) {
+            k0 += JITC_PHILOX_W0;
+            k1 += JITC_PHILOX_W1;
+        }
+        const jitc_u32 hi0 = jitc_mulhi(JITC_PHILOX_M0, c0);
+        const jitc_u32 lo0 = JITC_PHILOX_M0 * c0;
+        const jitc_u32 hi1 = jitc_mulhi(JITC_PHILOX_M1, c2);
+        const jitc_u32 lo1 = JITC_PHILOX_M1 * c2;
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+    }
+    jitc_words out = {c0, c1, c2, c3};
+    return out;
+}
+
+// Word i of a Philox block; i is a compile-time constant after unrolling.
+JITC_HD jitc_u32 jitc_word(const jitc_words &w, int i)
+{
+    return i == 0 ? w.w0 : i == 1 ? w.w1 : i == 2 ? w.w2 : w.w3;
+}
+
+// u = (w + 0.5) * 2**-32: both steps are exact in float64.
+JITC_HD double jitc_uniform(jitc_u32 w)
+{
+    return ((double)w + 0.5) * 0x1p-32;
+}
+
+JITC_HD jitc_u64 jitc_double_bits(double x)
+{
+#ifdef __CUDA_ARCH__
+    return (jitc_u64)__double_as_longlong(x);
+#else
+    jitc_u64 bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits;
+#endif
+}
+
+JITC_HD double jitc_bits_double(jitc_u64 bits)
+{
+#ifdef __CUDA_ARCH__
+    return __longlong_as_double((long long)bits);
+#else
+    double x;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// ln: fdlibm 5.3 e_log.c reduction and minimax coefficients, one branch, as in
+// lazyconn.random.ln / _ln_core.  Valid for positive normal finite x.
+#define JITC_LN2_HI 0x1.62e42fee00000p-1
+#define JITC_LN2_LO 0x1.a39ef35793c76p-33
+#define JITC_LG1 0x1.5555555555593p-1
+#define JITC_LG2 0x1.999999997fa04p-2
+#define JITC_LG3 0x1.2492494229359p-2
+#define JITC_LG4 0x1.c71c51d8e78afp-3
+#define JITC_LG5 0x1.7466496cb03dep-3
+#define JITC_LG6 0x1.39a09d078c69fp-3
+#define JITC_LG7 0x1.2f112df3e5244p-3
+#define JITC_SQRT2_FRACTION_BITS 0x6A09E667F3BCDull
+
+JITC_HD double jitc_ln_core(double f, double k)
+{
+    const double s = f / (2.0 + f);
+    const double z = s * s;
+    const double w = z * z;
+    const double t1 = w * (JITC_LG2 + w * (JITC_LG4 + w * JITC_LG6));
+    const double t2 = z * (JITC_LG1 + w * (JITC_LG3 + w * (JITC_LG5 + w * JITC_LG7)));
+    const double r = t2 + t1;
+    const double hfsq = 0.5 * f * f;
+    return k * JITC_LN2_HI - ((hfsq - (s * (hfsq + r) + k * JITC_LN2_LO)) - f);
+}
+
+JITC_HD double jitc_ln(double x)
+{
+    const jitc_u64 bits = jitc_double_bits(x);
+    jitc_i64 k = (jitc_i64)(bits >> 52) - 1023;
+    const jitc_u64 fraction = bits & ((1ull << 52) - 1);
+    const bool upper = fraction > JITC_SQRT2_FRACTION_BITS;
+    k += upper ? 1 : 0;
+    const double y = jitc_bits_double(fraction | (upper ? (0x3FEull << 52) : (0x3FFull << 52)));
+    const double f = y - 1.0;  // exact (Sterbenz)
+    return jitc_ln_core(f, (double)k);
+}
+
+// ---------------------------------------------------------------------------
+// ndtri: Wichura, "Algorithm AS 241", Applied Statistics 37 (1988) 477-484,
+// PPND16, evaluated as lazyconn.random.ndtri does (Horner, highest power first).
+JITC_HD double jitc_horner8(const double c[8], double r)
+{
+    double acc = c[7];
+    for (int i = 6; i >= 0; --i) acc = acc * r + c[i];
+    return acc;
+}
+
+JITC_HD double jitc_sqrt(double x)
+{
+#ifdef __CUDA_ARCH__
+    return __dsqrt_rn(x);
+#else
+    return sqrt(x);  // IEEE-754 requires a correctly rounded square root
+#endif
+}
+
+JITC_HD double jitc_ndtri(double u)
+{
+    const double A[8] = {3.3871328727963666080e0, 1.3314166789178437745e2, 1.9715909503065514427e3,
+                         1.3731693765509461125e4, 4.5921953931549871457e4, 6.7265770927008700853e4,
+                         3.3430575583588128105e4, 2.5090809287301226727e3};
+    const double B[8] = {1.0, 4.2313330701600911252e1, 6.8718700749205790830e2, 5.3941960214247511077e3,
+                         2.1213794301586595867e4, 3.9307895800092710610e4, 2.8729085735721942674e4,
+                         5.2264952788528545610e3};
+    const double C[8] = {1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
+                         3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
+                         2.27238449892691845833e-2, 7.74545014278341407640e-4};
+    const double D[8] = {1.0, 2.05319162663775882187e0, 1.67638483018380384940e0, 6.89767334985100004550e-1,
+                         1.48103976427480074590e-1, 1.51986665636164571966e-2, 5.47593808499534494600e-4,
+                         1.05075007164441684324e-9};
+    const double E[8] = {6.65790464350110377720e0, 5.46378491116411436990e0, 1.78482653991729133580e0,
+                         2.96560571828504891230e-1, 2.65321895265761230930e-2, 1.24266094738807843860e-3,
+                         2.71155556874348757815e-5, 2.01033439929228813265e-7};
+    const double F[8] = {1.0, 5.99832206555887937690e-1, 1.36929880922735805310e-1, 1.48753612908506148525e-2,
+                         7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
+                         2.04426310338993978564e-15};
+    const double q = u - 0.5;
+    if (fabs(q) <= 0.425) {
+        const double r = 0.180625 - q * q;
+        return q * jitc_horner8(A, r) / jitc_horner8(B, r);
+    }
+    const double tail = q < 0.0 ? u : 1.0 - u;  // 1 - u is exact for u > 0.5
+    const double r = jitc_sqrt(-jitc_ln(tail));
+    double value;
+    if (r <= 5.0) {
+        const double rn = r - 1.6;
+        value = jitc_horner8(C, rn) / jitc_horner8(D, rn);
+    } else {
+        const double rf = r - 5.0;
+        value = jitc_horner8(E, rf) / jitc_horner8(F, rf);
+    }
+    return q < 0.0 ? -value : value;
+}
+
+// ---------------------------------------------------------------------------
+// Gaps.  The exact gap of spec v1 is floor(min(ln(u) * inv_log_q, 2**23)),
+// all in float64.  The fast path evaluates x in float32 with CUDA's logf
+// (at most 1 ulp, CUDA C Programming Guide, "Mathematical Functions") and
+// keeps the result only when an interval that provably holds both the exact x
+// and its float64 evaluation contains no integer; otherwise it falls back to
+// the float64 route.  The gap is therefore always the float64 one.
+//
+// Error bound for xf = fl32(logf(fl32(u)) * fl32(c)), c = inv_log_q:
+//   fl32(u) = u (1 + d1), |d1| <= 2**-24, so |ln fl32(u) - ln u| <= 1.01 * 2**-24;
+//   logf adds |d2| <= 2**-23 relative, fl32(c) and the product 2**-24 each;
+//   the float64 x is within 2**-50 relative of the exact one.
+// Hence |xf - x64| <= |c| * 2**-23.9 + |x| * 2**-21.9; the tolerance below is
+// four times that, which also absorbs the roundings of xf -+ tol.  x >= 0
+// always (ln u < 0, c <= 0), so the lower end is clamped at 0.
+#define JITC_GAP_CLAMP 8388608.0      // 2**23, spec.GAP_CLAMP
+#define JITC_BLOCK_END_GAP 4194304.0f  // 2**22: any gap this large ends a block
+
+JITC_HD int jitc_gap_exact(jitc_u32 w, double inv_log_q)
+{
+    double x = jitc_ln(jitc_uniform(w)) * inv_log_q;
+    x = x < JITC_GAP_CLAMP ? x : JITC_GAP_CLAMP;
+    return (int)floor(x);
+}
+
+JITC_HD float jitc_logf(float x)
+{
+#ifdef __CUDA_ARCH__
+    return logf(x);
+#else
+    return logf(x);
+#endif
+}
+
+// Gap of one word.  fast != 0 enables the float32 route (the host disables it
+// where float32 cannot resolve integers anyway, |c| >= 2**20).
+JITC_HD int jitc_gap(jitc_u32 w, double inv_log_q, float inv_log_q_f, int fast)
+{
+    if (fast) {
+        const float uf = (float)jitc_uniform(w);
+        const float xf = jitc_logf(uf) * inv_log_q_f;
+        const float tol = fabsf(xf) * 0x1p-19f + fabsf(inv_log_q_f) * 0x1p-21f;
+        const float lo = fmaxf(xf - tol, 0.0f);
+        const float hi = xf + tol;
+        if (lo >= JITC_BLOCK_END_GAP) return 1 << 23;
+        const float fl = floorf(lo);
+        if (fl == floorf(hi)) return (int)fl;
+    }
+    return jitc_gap_exact(w, inv_log_q);
+}
+
+#endif  // JITC_RANDOM_CUH

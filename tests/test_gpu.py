@@ -1,0 +1,292 @@
+"""The CuPy backend against the NumPy reference: same bits, same products.
+
+Runs only where CuPy imports and sees a usable GPU; elsewhere every test is
+skipped.  Launch geometry is shrunk in some tests (``small_launch``) so that
+small matrices still reach multi-tile, multi-segment and global-memory paths.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+cp = pytest.importorskip("cupy")
+try:
+    _GPU = bool(cp.is_available())
+except Exception:  # a CuPy without a driver may raise instead of answering
+    _GPU = False
+if not _GPU:
+    pytest.skip("CuPy sees no usable CUDA GPU", allow_module_level=True)
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import lazyconn  # noqa: E402
+from golden import GOLDEN, checksum  # noqa: E402
+from lazyconn.kernels import gpu, reference  # noqa: E402
+from lazyconn.spec import Normal, Scalar, Spec, Uniform  # noqa: E402
+
+pytestmark = pytest.mark.gpu
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _reference_on_the_host():
+    """Host-side oracles come from the NumPy reference, whatever else is installed."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAZYCONN_BACKEND", "reference")
+        yield
+
+PROBS = [0.0, 1e-6, 3e-4, 0.01, 0.05, 0.3, 0.7, 0.99, 1.0]
+SEEDS = [0, 2**64 - 1, 12345, 2**32, 2**63 + 7]
+LAWS = [Scalar(0.5), Scalar(-1.25), Normal(0.0, 1.0), Normal(1.0, 0.3), Uniform(-1.0, 2.0), Uniform(0.25, 0.25)]
+DTYPES = [np.float32, np.float64]
+
+
+@st.composite
+def line_windows(draw, max_lines=24, max_width=700):
+    """A spec and a line-space window ``(k0, k1, j0, j1)`` inside it.
+
+    The minor axis is long (up to 2**23) and the window lands anywhere on it,
+    so windows start mid-block, straddle block boundaries and, for small p,
+    sit in blocks far from the first.
+    """
+    prob = draw(st.sampled_from(PROBS) | st.floats(1e-5, 1.0))
+    square = draw(st.booleans())
+    minor = draw(st.integers(1, 2**23))
+    major = minor if square else draw(st.integers(1, 2**20))
+    spec = Spec(
+        shape=(major, minor),
+        orientation="R",
+        prob=prob,
+        law=draw(st.sampled_from(LAWS)),
+        seed=draw(st.sampled_from(SEEDS) | st.integers(0, 2**64 - 1)),
+        dtype=draw(st.sampled_from(DTYPES)),
+        include_self=not (square and draw(st.booleans())),
+    )
+    n_lines = draw(st.integers(0, min(max_lines, major)))
+    k0 = draw(st.integers(0, major - n_lines))
+    width = draw(st.integers(0, min(max_width, minor)))
+    if square and draw(st.booleans()):
+        # Put the window on the diagonal, where include_self=False bites.
+        j0 = min(k0, minor - width)
+    else:
+        j0 = draw(st.integers(0, minor - width))
+    return spec, (k0, k0 + n_lines, j0, j0 + width)
+
+
+@pytest.fixture
+def small_launch(monkeypatch):
+    """Tiny CTAs, tiles and segments: multi-tile and multi-segment paths on small inputs."""
+    monkeypatch.setattr(gpu, "_THREADS", 32)
+    monkeypatch.setattr(gpu, "_TILE_BYTES", 4096)
+    monkeypatch.setattr(gpu, "_MIN_LINES_PER_SEGMENT", 3)
+    monkeypatch.setattr(gpu, "_CTAS_PER_SM", 64)
+
+
+# ------------------------------------------------------------------ matrices
+@settings(max_examples=150)
+@given(line_windows())
+def test_dense_windows_are_byte_equal_to_the_reference(case):
+    spec, (k0, k1, j0, j1) = case
+    params = spec.kernel_params()
+    expected = reference.dense(params, k0, k1, j0, j1, spec.dtype)
+    result = gpu.dense(params, k0, k1, j0, j1, spec.dtype)
+    assert isinstance(result, cp.ndarray)
+    assert result.dtype == expected.dtype and result.shape == expected.shape
+    assert result.get().tobytes() == expected.tobytes()
+
+
+@settings(max_examples=60)
+@given(line_windows(max_lines=12, max_width=400))
+def test_coo_and_degrees_equal_the_reference(case):
+    spec, (k0, k1, j0, j1) = case
+    params = spec.kernel_params()
+    k, j, w = gpu.coo(params, k0, k1, j0, j1, spec.dtype)
+    rk, rj, rw = reference.coo(params, k0, k1, j0, j1, spec.dtype)
+    np.testing.assert_array_equal(k.get(), rk)
+    np.testing.assert_array_equal(j.get(), rj)
+    assert w.dtype == rw.dtype and w.get().tobytes() == rw.tobytes()
+    per_line, per_minor = gpu.degrees(params, k0, k1, j0, j1, spec.dtype)
+    r_line, r_minor = reference.degrees(params, k0, k1, j0, j1, spec.dtype)
+    np.testing.assert_array_equal(per_line.get(), r_line)
+    np.testing.assert_array_equal(per_minor.get(), r_minor)
+
+
+@pytest.mark.parametrize("prob", [0.01, 0.3, 0.99])
+def test_dense_crosses_many_blocks_and_lines(prob):
+    # Many lines and several blocks per line in one launch.
+    spec = Spec((300, 5000), "R", prob, Normal(0.0, 1.0), 2**64 - 1, np.float32)
+    params = spec.kernel_params()
+    expected = reference.dense(params, 0, 300, 0, 5000, spec.dtype)
+    assert gpu.dense(params, 0, 300, 0, 5000, spec.dtype).get().tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("cls, kwargs, expected", GOLDEN, ids=[g[0].__name__ for g in GOLDEN])
+def test_golden_checksums_on_the_gpu(cls, kwargs, expected):
+    dense = cls(**kwargs).todense(xp=cp)
+    assert isinstance(dense, cp.ndarray)
+    assert checksum(dense.get()) == expected
+
+
+def test_todense_on_the_gpu_matches_the_host_for_both_orientations():
+    for cls in (lazyconn.JITCUniformR, lazyconn.JITCUniformC):
+        conn = cls(120, 90, prob=0.2, low=-1.0, high=1.0, seed=3)[7:100, 5:77] * 2.0
+        np.testing.assert_array_equal(conn.todense(xp=cp).get(), conn.todense())
+
+
+@pytest.mark.parametrize("prob", [0.01, 0.05, 0.3])
+def test_gap_fast_path_equals_float64_on_a_million_words(prob):
+    # The float32 gap must never differ from the float64 one (the
+    # benchmark script checks all 2**32 words); 2**20 words keep this quick,
+    # and the ends of the word range hold the extreme u.
+    c = Spec((1, 1), "R", prob, Scalar(1.0), 0, np.float32).kernel_params().inv_log_q
+    for first in (0, 2**31 - 2**19, 2**32 - 2**20):
+        mismatches, fallbacks = gpu.gap_check(c, first, 2**20)
+        assert mismatches == 0
+        assert fallbacks < 2**20 // 50  # the fast path does the work
+
+
+# ------------------------------------------------------------------ products
+def _host_result(conn, x, side, binary=False):
+    """The reference product on host copies: the oracle."""
+    from lazyconn import products
+
+    xh = x.get()
+    return products.matmul(conn, xh, side, binary, reference, np)
+
+
+def _tolerance(dtype):
+    return dict(rtol=2e-4, atol=2e-4) if np.dtype(dtype) == np.float32 else dict(rtol=1e-10, atol=1e-10)
+
+
+@st.composite
+def product_cases(draw):
+    prob = draw(st.sampled_from([0.0, 3e-4, 0.01, 0.05, 0.3, 0.7, 1.0]))
+    m = draw(st.integers(1, 400))
+    n = draw(st.integers(1, 400))
+    law = draw(st.sampled_from(LAWS))
+    dtype = draw(st.sampled_from(DTYPES))
+    orientation = draw(st.sampled_from("RC"))
+    spec = Spec((m, n), orientation, prob, law, draw(st.sampled_from(SEEDS)), dtype)
+    conn = lazyconn.from_spec(spec)
+    r0 = draw(st.integers(0, m - 1))
+    c0 = draw(st.integers(0, n - 1))
+    conn = conn[r0:draw(st.integers(r0 + 1, m)), c0:draw(st.integers(c0 + 1, n))]
+    return conn, draw(st.sampled_from([1, 2, 3, 9])), draw(st.sampled_from([np.float32, np.float64]))
+
+
+def _operand(shape, dtype, seed, sparsity=0.5):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape) * (rng.random(shape) < sparsity)
+    return cp.asarray(x.astype(dtype))
+
+
+@settings(max_examples=60)
+@given(product_cases(), st.integers(0, 2**32 - 1), st.booleans())
+def test_products_are_close_to_the_reference(case, seed, use_small_launch):
+    conn, batch, xdtype = case
+    m, n = conn.shape
+    saved = (gpu._THREADS, gpu._TILE_BYTES, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM)
+    if use_small_launch:
+        gpu._THREADS, gpu._TILE_BYTES, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM = 32, 2048, 2, 64
+    try:
+        for side, shape in (("right", (n,)), ("right", (n, batch)), ("left", (m,)), ("left", (batch, m))):
+            x = _operand(shape, xdtype, seed)
+            result = conn @ x if side == "right" else conn.__rmatmul__(x)
+            expected = _host_result(conn, x, side)
+            assert isinstance(result, cp.ndarray)
+            assert result.shape == expected.shape and result.dtype == expected.dtype
+            np.testing.assert_allclose(result.get(), expected, **_tolerance(expected.dtype))
+    finally:
+        gpu._THREADS, gpu._TILE_BYTES, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM = saved
+
+
+def test_cupy_operand_on_the_left_uses_the_gpu():
+    conn = lazyconn.JITCNormalR(300, 200, prob=0.1, loc=0.0, scale=1.0, seed=5)
+    x = _operand((300,), np.float32, 1)
+    result = x @ conn
+    assert isinstance(result, cp.ndarray)
+    np.testing.assert_allclose(result.get(), _host_result(conn, x, "left"), rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("law", [Scalar(0.75), Normal(0.5, 1.0), Uniform(0.0, 1.0)], ids=["scalar", "normal", "uniform"])
+@pytest.mark.parametrize("orientation", ["R", "C"])
+def test_binary_events_equal_the_dense_path(law, orientation, small_launch):
+    spec = Spec((700, 500), orientation, 0.05, law, 11, np.float32)
+    conn = lazyconn.from_spec(spec)
+    rng = np.random.default_rng(4)
+    spikes = cp.asarray(rng.random(700) < 0.03)
+    events = lazyconn.BinaryArray(spikes) @ conn
+    dense = spikes.astype(np.float32) @ conn.todense(xp=cp)
+    assert isinstance(events, cp.ndarray) and events.dtype == np.float32
+    np.testing.assert_allclose(events.get(), dense.get(), rtol=1e-5, atol=1e-5)
+    # The event-driven scatter equals the dense-operand path through the same kernels.
+    weighted = conn.__rmatmul__(spikes.astype(np.float32))
+    np.testing.assert_allclose(events.get(), weighted.get(), rtol=1e-5, atol=1e-5)
+    # And the same spikes on the right of the transpose.
+    np.testing.assert_allclose((conn.T @ lazyconn.BinaryArray(spikes)).get(), events.get(), rtol=1e-5, atol=1e-5)
+
+
+def test_binary_counts_are_exact_integers_times_the_weight():
+    conn = lazyconn.JITCScalarR(2000, 3000, prob=0.02, weight=0.1, seed=8)
+    spikes = cp.zeros(2000, dtype=bool)
+    spikes[::7] = True
+    result = lazyconn.BinaryArray(spikes) @ conn
+    counts = conn.todense()[::7].astype(bool).sum(axis=0)
+    np.testing.assert_array_equal(result.get(), counts.astype(np.float32) * np.float32(0.1))
+
+
+def test_batched_binary_events():
+    conn = lazyconn.JITCUniformC(400, 300, prob=0.1, low=-1.0, high=1.0, seed=2)
+    raster = cp.asarray(np.random.default_rng(0).random((5, 400)) < 0.1)
+    result = lazyconn.BinaryArray(raster) @ conn
+    expected = raster.get().astype(np.float32) @ conn.todense()
+    np.testing.assert_allclose(result.get(), expected, rtol=2e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("prob, tile_bytes", [(1e-4, 32 * 1024), (0.01, 1024)])
+def test_global_memory_path_when_tiles_do_not_fit(prob, tile_bytes, monkeypatch):
+    # Small p means blocks of 2**19 entries: tiles no longer fit in shared
+    # memory, and the kernels address global memory instead.  A tiny tile
+    # budget forces the same path at p = 0.01.
+    monkeypatch.setattr(gpu, "_TILE_BYTES", tile_bytes)
+    conn = lazyconn.JITCNormalR(50, 30000, prob=prob, loc=0.0, scale=1.0, seed=1)
+    y = _operand((30000, 2), np.float64, 3, sparsity=1.0)
+    np.testing.assert_allclose((conn @ y).get(), _host_result(conn, y, "right"), rtol=1e-10, atol=1e-10)
+    x = _operand((50,), np.float32, 4, sparsity=1.0)
+    np.testing.assert_allclose(conn.__rmatmul__(x).get(), _host_result(conn, x, "left"), rtol=2e-4, atol=2e-4)
+
+
+def test_many_batched_columns_are_chunked():
+    conn = lazyconn.JITCScalarR(100, 150, prob=0.2, weight=1.0, seed=4)
+    y = _operand((150, 19), np.float32, 6, sparsity=1.0)
+    np.testing.assert_allclose((conn @ y).get(), conn.todense() @ y.get(), rtol=2e-4, atol=2e-4)
+
+
+def test_empty_and_zero_probability_products():
+    conn = lazyconn.JITCScalarR(40, 30, prob=0.0, weight=1.0, seed=0)
+    assert float(cp.abs(conn @ cp.ones(30, cp.float32)).max()) == 0.0
+    quiet = lazyconn.JITCScalarR(40, 30, prob=0.5, weight=1.0, seed=0)
+    assert float(cp.abs(cp.zeros(40, cp.float32) @ quiet).max()) == 0.0
+
+
+# ------------------------------------------------------------------ plumbing
+def test_host_operands_are_refused_by_the_gpu_kernels():
+    params = Spec((10, 10), "R", 0.5, Scalar(1.0), 0, np.float32).kernel_params()
+    with pytest.raises(TypeError, match="needs CuPy arrays.*cupy.asarray"):
+        gpu.gather(params, 0, 10, 0, 10, np.ones((10, 1), np.float32), np.float32)
+    with pytest.raises(TypeError, match="host and device operands cannot be mixed"):
+        gpu.scatter(params, np.arange(3), None, 0, 10, np.float32)
+
+
+def test_numpy_operands_stay_on_the_host_after_the_gpu_backend_is_loaded():
+    conn = lazyconn.JITCScalarR(30, 20, prob=0.3, weight=1.0, seed=0)
+    assert isinstance(conn @ np.ones(20, np.float32), np.ndarray)
+    assert isinstance(conn @ cp.ones(20, cp.float32), cp.ndarray)
+
+
+def test_first_call_compile_time_is_reported():
+    gpu.dense(Spec((4, 4), "R", 0.5, Scalar(1.0), 0, np.float32).kernel_params(), 0, 4, 0, 4, np.float32)
+    seconds = gpu.compile_seconds()
+    assert ("float", "float") in seconds
+    assert all(math.isfinite(s) and s >= 0 for s in seconds.values())
