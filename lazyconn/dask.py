@@ -139,11 +139,6 @@ def _outer_chunks(conn, chunks, outer_len, inner_len, free_chunks, scatter, dtyp
             f"chunks={chunks!r} does not split the output axis of length {outer_len}; pass a "
             "positive block size, a tuple of block sizes summing to it, or 'auto'"
         ) from exc
-    if sum(normalised) != outer_len:
-        raise ValueError(
-            f"chunks={chunks!r} sums to {sum(normalised)}, but the output axis has length "
-            f"{outer_len}; pass block sizes that sum to {outer_len}"
-        )
     return normalised
 
 
