@@ -40,7 +40,14 @@ The inner axis is chunked like ``x``; the outer axis by ``chunks``.
 
 Chunks of CuPy arrays follow ``meta``: the output's meta is derived from
 ``x._meta`` and each task dispatches on its own chunk's type, so CuPy chunks
-reach the GPU kernels.  That path is untested here (no GPU).
+reach the GPU kernels; ``to_dask(conn, meta=cupy.empty(0))`` generates its
+blocks on the GPU (``tests/test_dask_gpu.py``, run on an H200).
+
+The supported routes are ``@``, :func:`matmul` and :func:`to_dask`.  Dask
+functions handed the matrix itself (``da.matmul(x, conn)``, ``da.dot``)
+wrap it as one chunk of its own type and then work or fail depending on
+what they call on it (``da.matmul`` happens to work, ``da.dot`` raises);
+they ignore ``chunks=``.  Use ``x @ conn``.
 """
 
 from __future__ import annotations
