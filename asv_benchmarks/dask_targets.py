@@ -1,10 +1,12 @@
 """Issue-4 targets: ``conn @ dask_vector`` against the in-memory CPU backend.
 
-Measures, for one JITCScalarR(N, N, p) and a float32 vector y:
+Measures, for one JITCScalarR(N, N, p) and a float32 vector y, the gather
+``conn @ y`` (the issue's target) and the scatter ``y @ conn`` (a dense y,
+so every row is generated):
 
-* ``in-memory``: ``conn @ y`` with y a NumPy array (the host backend);
-* ``dask threads``: ``conn @ da.from_array(y, chunks=...)`` computed with
-  the threaded scheduler (all cores);
+* ``in-memory``: y a NumPy array (the host backend);
+* ``dask threads``: y = ``da.from_array(y, chunks=...)``, computed with the
+  threaded scheduler (all cores);
 * ``dask LocalCluster``: the same graph on ``LocalCluster(n_workers=2,
   processes=True, threads_per_worker=1)``.
 
@@ -18,6 +20,7 @@ Run::
 
     python asv_benchmarks/dask_targets.py                 # N = 200,000, p = 0.01
     python asv_benchmarks/dask_targets.py --n 20000       # quick
+    python asv_benchmarks/dask_targets.py --ops gather    # the target only
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ import sys
 import time
 
 MODES = ("memory", "threads", "cluster")
+OPS = ("gather", "scatter")
+OP_LABELS = {"gather": "`conn @ y` (gather)", "scatter": "`y @ conn` (scatter)"}
 LABELS = {"memory": "in-memory (NumPy operand)", "threads": "dask, threaded scheduler", "cluster": "dask, LocalCluster 2 x 1 thread"}
 
 
@@ -39,7 +44,7 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _measure(mode, n, prob, repeat, chunk):
+def _measure(op, mode, n, prob, repeat, chunk):
     """Run one configuration in this process; return a dict of results."""
     import numpy as np
 
@@ -48,16 +53,20 @@ def _measure(mode, n, prob, repeat, chunk):
 
     conn = lazyconn.JITCScalarR(n, n, prob=prob, weight=0.5, seed=7)
     y = np.random.default_rng(0).standard_normal(n).astype(np.float32)
-    result = {"mode": mode, "backend": host_backend().NAME}
+    result = {"op": op, "mode": mode, "backend": host_backend().NAME}
+
+    def multiply(operand):
+        return conn @ operand if op == "gather" else operand @ conn
+
     if mode == "memory":
-        run = lambda: conn @ y  # noqa: E731
+        run = lambda: multiply(y)  # noqa: E731
         cleanup = None
     else:
         import dask
         import dask.array as da
 
         x = da.from_array(y, chunks=chunk)
-        product = conn @ x
+        product = multiply(x)
         result["tasks"] = len(product.__dask_graph__())
         result["blocks"] = product.npartitions
         if mode == "threads":
@@ -88,7 +97,7 @@ def _measure(mode, n, prob, repeat, chunk):
         value = run()
         times.append(time.perf_counter() - start)
     if mode != "memory":
-        reference = conn @ y
+        reference = multiply(y)
         error = float(np.max(np.abs(np.asarray(value, dtype=np.float64) - reference)))
         result["max_abs_diff_vs_memory"] = error
     del expected
@@ -108,42 +117,46 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per configuration")
     parser.add_argument("--chunk", type=int, default=50_000, help="chunk size of the Dask vector")
     parser.add_argument("--rounds", type=int, default=2, help="alternate the configurations this many times")
+    parser.add_argument("--ops", default="gather,scatter", help="comma-separated: gather (conn @ y), scatter (y @ conn)")
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # child process
     args = parser.parse_args(argv)
+    ops = [op.strip() for op in args.ops.split(",") if op.strip()]
+    if any(op not in OPS for op in ops):
+        parser.error(f"--ops takes a comma-separated subset of {OPS}, got {args.ops!r}")
     if args.mode:
-        print(json.dumps(_measure(args.mode, args.n, args.prob, args.repeat, args.chunk)))
+        print(json.dumps(_measure(ops[0], args.mode, args.n, args.prob, args.repeat, args.chunk)))
         return 0
 
-    runs = {mode: [] for mode in MODES}
+    runs = {(op, mode): [] for op in ops for mode in MODES}
     for _ in range(args.rounds):
-        for mode in MODES:
-            command = [sys.executable, __file__, "--mode", mode, "--n", str(args.n), "--prob", str(args.prob),
-                       "--repeat", str(args.repeat), "--chunk", str(args.chunk)]
+        for op, mode in runs:
+            command = [sys.executable, __file__, "--mode", mode, "--ops", op, "--n", str(args.n),
+                       "--prob", str(args.prob), "--repeat", str(args.repeat), "--chunk", str(args.chunk)]
             completed = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ.copy())
-            runs[mode].append(json.loads(completed.stdout.strip().splitlines()[-1]))
-            print(f"# {mode}: {runs[mode][-1]['median_s']:.3f} s", file=sys.stderr)
+            runs[op, mode].append(json.loads(completed.stdout.strip().splitlines()[-1]))
+            print(f"# {op} {mode}: {runs[op, mode][-1]['median_s']:.3f} s", file=sys.stderr)
 
-    def median_time(mode):
-        return statistics.median(t for run in runs[mode] for t in run["times"])
+    def median_time(config):
+        return statistics.median(t for run in runs[config] for t in run["times"])
 
-    baseline = median_time("memory")
-    backend = runs["memory"][0]["backend"]
+    backend = runs[ops[0], "memory"][0]["backend"]
     print(f"N = {args.n:,}, p = {args.prob}, JITCScalarR, float32 vector (dask chunks {args.chunk:,}); "
           f"host backend `{backend}`; {os.cpu_count()} cores; "
           f"{args.rounds} rounds x {args.repeat} runs, medians\n")
-    print("| configuration | tasks | median time (s) | ratio to in-memory | peak RSS (MiB) | max abs diff |")
-    print("|---|---|---|---|---|---|")
-    for mode in MODES:
-        last = runs[mode][-1]
-        rss = max(run["peak_rss_mib"] for run in runs[mode])
+    print("| product | configuration | tasks | median time (s) | ratio to in-memory | peak RSS (MiB) | max abs diff |")
+    print("|---|---|---|---|---|---|---|")
+    for op, mode in runs:
+        last = runs[op, mode][-1]
+        rss = max(run["peak_rss_mib"] for run in runs[op, mode])
         if mode == "cluster":
-            workers = max(run["worker_peak_rss_mib"] for run in runs[mode])
+            workers = max(run["worker_peak_rss_mib"] for run in runs[op, mode])
             rss_text = f"{rss:.0f} client, {workers:.0f} largest worker"
         else:
             rss_text = f"{rss:.0f}"
         diff = last.get("max_abs_diff_vs_memory")
-        print(f"| {LABELS[mode]} | {last.get('tasks', '-')} | {median_time(mode):.3f} | "
-              f"{median_time(mode) / baseline:.2f} | {rss_text} | {'-' if diff is None else f'{diff:.2g}'} |")
+        ratio = median_time((op, mode)) / median_time((op, "memory"))
+        print(f"| {OP_LABELS[op]} | {LABELS[mode]} | {last.get('tasks', '-')} | {median_time((op, mode)):.3f} | "
+              f"{ratio:.2f} | {rss_text} | {'-' if diff is None else f'{diff:.2g}'} |")
     return 0
 
 
