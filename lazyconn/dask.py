@@ -215,7 +215,11 @@ def _product(conn, x, side, binary, chunks="auto", split_every=None):
         graph, name, ((1,) * len(inner_bounds),) + out_chunks,
         meta=meta_from_array(x._meta, ndim + 1, dtype=dtype),
     )
-    return partials.sum(axis=0, dtype=dtype, split_every=split_every)
+    # Dask's tree reduction, with the meta given rather than inferred.
+    return da.reduction(
+        partials, np.sum, np.sum, axis=0, dtype=dtype, split_every=split_every,
+        meta=meta_from_array(x._meta, ndim, dtype=dtype),
+    )
 
 
 @matmul_dispatch.register(da.Array)

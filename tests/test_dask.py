@@ -221,6 +221,8 @@ def test_product_graph_shape_gather_and_scatter():
     scatter = lazyconn.dask.matmul(x, conn, chunks=300, split_every=2)
     assert scatter.chunks == ((300, 300),)
     assert len(lazy_layer(scatter)) == 10 * 2
+    # split_every=2 over 10 partials: a tree of several levels, not one big sum.
+    assert sum("partial" in name for name in scatter.__dask_graph__().layers) >= 2
     for task in {**tasks, **lazy_layer(scatter)}.values():
         assert len(pickle.dumps(task)) < MAX_TASK_BYTES
     np.testing.assert_allclose(gather.compute(), conn @ np.ones(600), rtol=1e-6)
