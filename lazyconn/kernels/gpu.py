@@ -137,18 +137,26 @@ def _require_device(name, array):
         )
 
 
-def _gen_args(params):
-    """The generator's scalars in the order of JITC_GEN_PARAMS."""
-    c = float(params.inv_log_q)
+def _gap_constants(inv_log_q):
+    """``(fast, c2, tol)`` of the float32 gap path (see jitc_random.cuh)."""
+    c = float(inv_log_q)
     # float32 resolves gaps only while |c| is moderate; beyond 2**20 every
     # word would fall back to float64 anyway, so skip the fast path.
     fast = math.isfinite(c) and abs(c) < 2.0**20
+    c2 = np.float32(c * math.log(2.0)) if fast else np.float32(0.0)
+    return fast, c2, np.float32(abs(float(c2)) * 2.0**-20)
+
+
+def _gen_args(params):
+    """The generator's scalars in the order of JITC_GEN_PARAMS."""
+    fast, c2, tol = _gap_constants(params.inv_log_q)
     return (
         np.uint32(params.key0),
         np.uint32(params.key1),
         np.int32(params.block_log2),
-        np.float64(c),
-        np.float32(c if fast else 0.0),
+        np.float64(params.inv_log_q),
+        c2,
+        tol,
         np.int32(fast),
         np.int32(params.law),
         np.float64(params.a),
@@ -386,10 +394,11 @@ def gap_check(inv_log_q, first=0, count=2**32):
         words that took the float64 fallback.
     """
     counters = cp.zeros(2, cp.uint64)
+    _, c2, tol = _gap_constants(inv_log_q)
     kernel = _kernel("jitc_gap_check", np.float32)
     kernel(
         (_sm_count(cp.cuda.Device().id) * 16,), (_THREADS,),
-        (np.float64(inv_log_q), np.float32(inv_log_q), np.uint64(first), np.uint64(count), counters[:1], counters[1:]),
+        (np.float64(inv_log_q), c2, tol, np.uint64(first), np.uint64(count), counters[:1], counters[1:]),
     )
     mismatches, fallbacks = counters.get().tolist()
     return mismatches, fallbacks

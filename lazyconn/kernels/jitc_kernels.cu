@@ -28,20 +28,22 @@
 #define JITC_MODE_EVENTS 1  // binary events, weights summed
 #define JITC_MODE_COUNTS 2  // binary events, Scalar law: integer counts
 
-// The generator's scalars (lazyconn.spec.KernelParams, plus the float32 copy
-// of inv_log_q and the fast-path switch), passed to every kernel.
-#define JITC_GEN_PARAMS                                                                       \
-    jitc_u32 key0, jitc_u32 key1, int block_log2, double inv_log_q, float inv_log_q_f, int fast, \
-        int law, double law_a, double law_b, int skip_diagonal
-#define JITC_GEN_INIT                                                                          \
-    const jitc_gen g = {key0, key1, block_log2, inv_log_q, inv_log_q_f, fast, law, law_a, law_b, \
+// The generator's scalars (lazyconn.spec.KernelParams, plus the float32 gap
+// constants c2 = fl32(inv_log_q * ln 2), |c2| * 2**-20 and the fast-path
+// switch; see jitc_random.cuh), passed to every kernel.
+#define JITC_GEN_PARAMS                                                                         \
+    jitc_u32 key0, jitc_u32 key1, int block_log2, double inv_log_q, float gap_scale, float gap_tol, \
+        int fast, int law, double law_a, double law_b, int skip_diagonal
+#define JITC_GEN_INIT                                                                                  \
+    const jitc_gen g = {key0, key1, block_log2, inv_log_q, gap_scale, gap_tol, fast, law, law_a, law_b, \
                         skip_diagonal}
 
 struct jitc_gen {
     jitc_u32 key0, key1;
     int block_log2;
     double inv_log_q;
-    float inv_log_q_f;
+    float gap_scale;
+    float gap_tol;
     int fast;
     int law;
     double a, b;
@@ -58,10 +60,10 @@ __device__ __forceinline__ void jitc_walk(const jitc_gen &g, jitc_u32 line, jitc
     int pos = -1;
     for (jitc_u32 t = 0;; ++t) {
         const jitc_words r = jitc_philox(t, blk, line, 0u, g.key0, g.key1);
-        const int g0 = jitc_gap(r.w0, g.inv_log_q, g.inv_log_q_f, g.fast);
-        const int g1 = jitc_gap(r.w1, g.inv_log_q, g.inv_log_q_f, g.fast);
-        const int g2 = jitc_gap(r.w2, g.inv_log_q, g.inv_log_q_f, g.fast);
-        const int g3 = jitc_gap(r.w3, g.inv_log_q, g.inv_log_q_f, g.fast);
+        const int g0 = jitc_gap(r.w0, g.inv_log_q, g.gap_scale, g.gap_tol, g.fast);
+        const int g1 = jitc_gap(r.w1, g.inv_log_q, g.gap_scale, g.gap_tol, g.fast);
+        const int g2 = jitc_gap(r.w2, g.inv_log_q, g.gap_scale, g.gap_tol, g.fast);
+        const int g3 = jitc_gap(r.w3, g.inv_log_q, g.gap_scale, g.gap_tol, g.fast);
         pos += g0 + 1;
         if (pos >= end) return;
         emit(pos, t, 0);
@@ -226,8 +228,94 @@ __device__ __forceinline__ jitc_tile jitc_tile_of(const jitc_gen &g, int b0, int
     return tile;
 }
 
+// Weight of a connection from its weight-domain word, in float64 and
+// rounded once to W, as reference._weights does.
+template <typename W>
+__device__ __forceinline__ W jitc_weight_of_word(const jitc_gen &g, jitc_u32 word)
+{
+    if (g.law == JITC_LAW_SCALAR) return (W)g.a;
+    const double u = jitc_uniform(word);
+    const double w = g.law == JITC_LAW_UNIFORM ? g.a + g.b * u : g.a + g.b * jitc_ndtri(u);
+    return (W)w;
+}
+
+// The work of one thread in a product: lines li = li, li + stride, ... < li_end,
+// each over blocks [first, last), walked as ONE loop.  Each iteration draws
+// one Philox block of gaps (and, for a weight law, the matching block of
+// weight words: the same counter in domain 1) and consumes its four slots;
+// when an item ends the lane moves straight on to its next item, so lanes of
+// a warp never wait for the warp's longest item, only for the longest total.
+//   line_of(li) -> line index (and loads per-line data);
+//   emit(line, j, weight_word) for each connection with j < j1 (the caller
+//     filters j < j0 and the diagonal);
+//   line_done(li) after the last block of a line.
+template <typename LineOf, typename Emit, typename LineDone>
+__device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int li_end, int stride, int first,
+                                                int last, int j1, LineOf &&line_of, Emit &&emit,
+                                                LineDone &&line_done)
+{
+    if (li >= li_end || first >= last) return;
+    int line = line_of(li);
+    int blk = first;
+    int start = blk << g.block_log2;
+    int end = jitc_block_end(g, blk, j1);
+    int pos = -1;
+    jitc_u32 t = 0;
+    const bool weighted = g.law != JITC_LAW_SCALAR;
+    for (;;) {
+        const jitc_words r = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 0u, g.key0, g.key1);
+        jitc_words wr = {0u, 0u, 0u, 0u};
+        if (weighted) wr = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 1u, g.key0, g.key1);
+        // Four branch-free float32 candidates (independent chains the
+        // scheduler can interleave), then the rare float64 fallbacks.
+        int g0 = -1, g1 = -1, g2 = -1, g3 = -1;
+        if (g.fast) {
+            g0 = jitc_gap_try_fast(r.w0, g.gap_scale, g.gap_tol);
+            g1 = jitc_gap_try_fast(r.w1, g.gap_scale, g.gap_tol);
+            g2 = jitc_gap_try_fast(r.w2, g.gap_scale, g.gap_tol);
+            g3 = jitc_gap_try_fast(r.w3, g.gap_scale, g.gap_tol);
+        }
+        if ((g0 | g1 | g2 | g3) < 0) {
+            if (g0 < 0) g0 = jitc_gap_exact(r.w0, g.inv_log_q);
+            if (g1 < 0) g1 = jitc_gap_exact(r.w1, g.inv_log_q);
+            if (g2 < 0) g2 = jitc_gap_exact(r.w2, g.inv_log_q);
+            if (g3 < 0) g3 = jitc_gap_exact(r.w3, g.inv_log_q);
+        }
+        bool more = true;
+        pos += g0 + 1;
+        if (pos < end) emit(line, start + pos, wr.w0); else more = false;
+        if (more) {
+            pos += g1 + 1;
+            if (pos < end) emit(line, start + pos, wr.w1); else more = false;
+        }
+        if (more) {
+            pos += g2 + 1;
+            if (pos < end) emit(line, start + pos, wr.w2); else more = false;
+        }
+        if (more) {
+            pos += g3 + 1;
+            if (pos < end) emit(line, start + pos, wr.w3); else more = false;
+        }
+        if (more) {
+            ++t;
+            continue;
+        }
+        if (++blk == last) {
+            line_done(li);
+            li += stride;
+            if (li >= li_end) return;
+            line = line_of(li);
+            blk = first;
+        }
+        start = blk << g.block_log2;
+        end = jitc_block_end(g, blk, j1);
+        pos = -1;
+        t = 0;
+    }
+}
+
 // Gather: out[li, col0 + c] += sum_j L[k0 + li, j] * vec[j - j0, col0 + c], c < nc <= NC.
-// Each thread owns a line of the segment and walks its items in the tile,
+// Each thread owns lines of the segment and walks their items in the tile,
 // keeping the partial sums in registers: one global atomic per (line, tile).
 template <typename W, typename T, int NC>
 __global__ void jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
@@ -246,37 +334,44 @@ __global__ void jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1
     }
     const int s0 = (int)blockIdx.y * lines_per_seg;
     const int s1 = min(s0 + lines_per_seg, n_lines);
-    for (int li = s0 + (int)threadIdx.x; li < s1; li += blockDim.x) {
-        const int line = k0 + li;
-        T acc[NC];
+    T acc[NC];
 #pragma unroll
-        for (int c = 0; c < NC; ++c) acc[c] = (T)0;
-        for (int blk = tile.first; blk < tile.last; ++blk) {
-            const int start = blk << g.block_log2;
-            jitc_words cache;
-            jitc_u32 cache_t = 0xFFFFFFFFu;
-            jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
-                const int j = start + pos;
-                if (j < j0 || (g.skip_diagonal && j == line)) return;
-                const T w = (T)jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
-                const T *x = use_smem ? tile_x + (jitc_i64)(j - tile.lo) * nc
-                                      : vec + (jitc_i64)(j - j0) * vec_ld + col0;
+    for (int c = 0; c < NC; ++c) acc[c] = (T)0;
+    const int ncols = NC == 1 ? 1 : nc;  // a compile-time 1 for the common case
+    const bool weighted = g.law != JITC_LAW_SCALAR;
+    const T scalar_w = (T)(W)g.a;
+    jitc_walk_items(
+        g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j1,
+        [&](int li) { return k0 + li; },
+        [&](int line, int j, jitc_u32 word) {
+            if (j < j0 || (g.skip_diagonal && j == line)) return;
+            const T w = weighted ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
+            if (use_smem) {
+                const T *x = tile_x + (j - tile.lo) * ncols;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < nc) acc[c] = jitc_fma(w, x[c], acc[c]);
-            });
-        }
+                    if (c < ncols) acc[c] = jitc_fma(w, x[c], acc[c]);
+            } else {
+                const T *x = vec + (jitc_i64)(j - j0) * vec_ld + col0;
 #pragma unroll
-        for (int c = 0; c < NC; ++c)
-            if (c < nc && acc[c] != (T)0) atomicAdd(out + (jitc_i64)li * out_ld + col0 + c, acc[c]);
-    }
+                for (int c = 0; c < NC; ++c)
+                    if (c < ncols) acc[c] = jitc_fma(w, x[c], acc[c]);
+            }
+        },
+        [&](int li) {
+#pragma unroll
+            for (int c = 0; c < NC; ++c) {
+                if (c < ncols && acc[c] != (T)0) atomicAdd(out + (jitc_i64)li * out_ld + col0 + c, acc[c]);
+                acc[c] = (T)0;
+            }
+        });
 }
 
 // Scatter: out[j - j0, col0 + c] += sum_i values[i, col0 + c] * L[lines[i], j].
-// Each thread owns a line of the segment (an active line: event-driven) and
-// walks its items in the tile, adding into the CTA's shared tile; the tile is
-// flushed with one global atomic per nonzero entry.  Binary events skip the
-// multiply; with a Scalar law they count connections in integers (mode
+// Each thread owns lines of the segment (active lines: event-driven) and
+// walks their items in the tile, adding into the CTA's shared tile; the tile
+// is flushed with one global atomic per nonzero entry.  Binary events skip
+// the multiply; with a Scalar law they count connections in integers (mode
 // COUNTS, into `counts`), which the host scales once by the weight.
 template <typename W, typename T, int NC>
 __global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines, const T *values, int val_ld,
@@ -298,35 +393,41 @@ __global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines
     }
     const int s0 = (int)blockIdx.y * lines_per_seg;
     const int s1 = min(s0 + lines_per_seg, n_lines);
-    for (int li = s0 + (int)threadIdx.x; li < s1; li += blockDim.x) {
-        const int line = (int)lines[li];
-        T v[NC];
+    T v[NC];
+    const int ncols = NC == 1 ? 1 : nc;
+    const bool weighted = g.law != JITC_LAW_SCALAR;
+    const T scalar_w = (T)(W)g.a;
+    jitc_walk_items(
+        g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j1,
+        [&](int li) {
 #pragma unroll
-        for (int c = 0; c < NC; ++c)
-            v[c] = (mode == JITC_MODE_VALUES && c < nc) ? values[(jitc_i64)li * val_ld + col0 + c] : (T)1;
-        for (int blk = tile.first; blk < tile.last; ++blk) {
-            const int start = blk << g.block_log2;
-            jitc_words cache;
-            jitc_u32 cache_t = 0xFFFFFFFFu;
-            jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
-                const int j = start + pos;
-                if (j < j0 || (g.skip_diagonal && j == line)) return;
-                if (mode == JITC_MODE_COUNTS) {
-                    atomicAdd(use_smem ? tile_count + (j - tile.lo) : counts + (j - j0), 1u);
-                    return;
-                }
-                const T w = (T)jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
-                T *dst = use_smem ? tile_acc + (jitc_i64)(j - tile.lo) * nc : out + (jitc_i64)(j - j0) * out_ld + col0;
-                if (mode == JITC_MODE_EVENTS) {
-                    atomicAdd(dst, w);
-                    return;
-                }
+            for (int c = 0; c < NC; ++c)
+                v[c] = (mode == JITC_MODE_VALUES && c < ncols) ? values[(jitc_i64)li * val_ld + col0 + c] : (T)1;
+            return (int)lines[li];
+        },
+        [&](int line, int j, jitc_u32 word) {
+            if (j < j0 || (g.skip_diagonal && j == line)) return;
+            if (mode == JITC_MODE_COUNTS) {
+                if (use_smem)
+                    atomicAdd(tile_count + (j - tile.lo), 1u);
+                else
+                    atomicAdd(counts + (j - j0), 1u);
+                return;
+            }
+            const T w = weighted ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
+            if (use_smem) {
+                T *dst = tile_acc + (j - tile.lo) * ncols;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < nc) atomicAdd(dst + c, w * v[c]);
-            });
-        }
-    }
+                    if (c < ncols) atomicAdd(dst + c, mode == JITC_MODE_EVENTS ? w : w * v[c]);
+            } else {
+                T *dst = out + (jitc_i64)(j - j0) * out_ld + col0;
+#pragma unroll
+                for (int c = 0; c < NC; ++c)
+                    if (c < ncols) atomicAdd(dst + c, mode == JITC_MODE_EVENTS ? w : w * v[c]);
+            }
+        },
+        [&](int) {});
     if (!use_smem) return;
     __syncthreads();
     if (mode == JITC_MODE_COUNTS) {
@@ -344,25 +445,20 @@ __global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines
 
 // ---------------------------------------------------------------------------
 // Self-check of the float32 gap fast path: for words [first, first + count),
-// count the words whose fast gap differs from the float64 gap (any gap of
-// 2**22 or more ends every block, so those compare equal) and the words
-// that took the float64 fallback.
-__global__ void jitc_gap_check(double inv_log_q, float inv_log_q_f, jitc_u64 first, jitc_u64 count,
+// count the words whose gap differs from the float64 gap (any gap of 2**22
+// or more ends every block, so those compare equal) and the words that took
+// the float64 fallback.
+__global__ void jitc_gap_check(double inv_log_q, float gap_scale, float gap_tol, jitc_u64 first, jitc_u64 count,
                                jitc_u64 *mismatches, jitc_u64 *fallbacks)
 {
     jitc_u64 bad = 0, slow = 0;
-    for (jitc_u64 e = (jitc_u64)blockIdx.x * blockDim.x + threadIdx.x; e < count; e += (jitc_u64)gridDim.x * blockDim.x) {
+    for (jitc_u64 e = (jitc_u64)blockIdx.x * blockDim.x + threadIdx.x; e < count;
+         e += (jitc_u64)gridDim.x * blockDim.x) {
         const jitc_u32 w = (jitc_u32)(first + e);
-        int fast = jitc_gap(w, inv_log_q, inv_log_q_f, 1);
-        int exact = jitc_gap_exact(w, inv_log_q);
-        fast = min(fast, 1 << 22);
-        exact = min(exact, 1 << 22);
-        bad += fast != exact;
-        // Recompute the fast-path decision to count fallbacks.
-        const float xf = logf((float)jitc_uniform(w)) * inv_log_q_f;
-        const float tol = fabsf(xf) * 0x1p-19f + fabsf(inv_log_q_f) * 0x1p-21f;
-        const float lo = fmaxf(xf - tol, 0.0f);
-        slow += lo < JITC_BLOCK_END_GAP && floorf(lo) != floorf(xf + tol);
+        const int fast = jitc_gap_try_fast(w, gap_scale, gap_tol);
+        const int exact = jitc_gap_exact(w, inv_log_q);
+        slow += fast < 0;
+        bad += fast >= 0 && min(fast, 1 << 22) != min(exact, 1 << 22);
     }
     if (bad) atomicAdd(mismatches, bad);
     if (slow) atomicAdd(fallbacks, slow);

@@ -197,22 +197,35 @@ JITC_HD double jitc_ndtri(double u)
 }
 
 // ---------------------------------------------------------------------------
-// Gaps.  The exact gap of spec v1 is floor(min(ln(u) * inv_log_q, 2**23)),
-// all in float64.  The fast path evaluates x in float32 with CUDA's logf
-// (at most 1 ulp, CUDA C Programming Guide, "Mathematical Functions") and
-// keeps the result only when an interval that provably holds both the exact x
-// and its float64 evaluation contains no integer; otherwise it falls back to
-// the float64 route.  The gap is therefore always the float64 one.
+// Gaps.  The exact gap of spec v1 is floor(min(ln(u) * c, 2**23)) with
+// c = inv_log_q, all in float64 (jitc_gap_exact).  The fast path evaluates
+// x = ln(u) * c in float32 as xf = log2f(uf) * c2, c2 = fl32(c * ln 2), and
+// keeps floor(xf) only when an interval of half-width tol around xf, which
+// provably holds the float64 x, contains no integer; otherwise it falls back
+// to the float64 route.  The gap is therefore always the float64 one.
 //
-// Error bound for xf = fl32(logf(fl32(u)) * fl32(c)), c = inv_log_q:
-//   fl32(u) = u (1 + d1), |d1| <= 2**-24, so |ln fl32(u) - ln u| <= 1.01 * 2**-24;
-//   logf adds |d2| <= 2**-23 relative, fl32(c) and the product 2**-24 each;
-//   the float64 x is within 2**-50 relative of the exact one.
-// Hence |xf - x64| <= |c| * 2**-23.9 + |x| * 2**-21.9; the tolerance below is
-// four times that, which also absorbs the roundings of xf -+ tol.  x >= 0
-// always (ln u < 0, c <= 0), so the lower end is clamped at 0.
-#define JITC_GAP_CLAMP 8388608.0      // 2**23, spec.GAP_CLAMP
+// Error bound (all relative errors of one rounding are <= 2**-24):
+//   uf = fl(fl(w) * 2**-32 + 2**-33) = u (1 + d1), |d1| <= 2**-23, so
+//     |log2 uf - log2 u| <= 2**-23 / ln 2 < 2**-22.4;
+//   __log2f (MUFU.LG2): absolute error <= 2**-22 on [0.5, 2], at most 2 ulp
+//     (relative 2**-22) elsewhere (CUDA C Programming Guide, "Intrinsic
+//     Functions");
+//   c2 and the product: relative 2**-24 each; the float64 x is within
+//     2**-50 relative of the exact product.
+// Hence |xf - x| <= |c2| * 2**-21.2 + |x| * 2**-21.4, and
+//   tol = |xf| * 2**-19 + |c2| * 2**-20
+// holds that with a factor of more than 2 to spare (which also absorbs the
+// rounding of tol itself).  gap_check() in gpu.py confirms the result on all
+// 2**32 words for the probabilities the benchmark uses.  The host disables the
+// fast path when |c| >= 2**20, where float32 cannot resolve integers anyway.
+//
+// floor(xf) without conversion instructions: adding 1.5 * 2**23 rounds xf
+// (< 2**22) to the nearest integer m, read from the bits; d = xf - m is exact
+// (Sterbenz).  d > tol: the gap is m; d < -tol: m - 1; m == 0: 0, since x >= 0.
+#define JITC_GAP_CLAMP 8388608.0       // 2**23, spec.GAP_CLAMP
 #define JITC_BLOCK_END_GAP 4194304.0f  // 2**22: any gap this large ends a block
+#define JITC_ROUND_MAGIC 12582912.0f   // 1.5 * 2**23
+#define JITC_ROUND_MAGIC_BITS 0x4B400000
 
 JITC_HD int jitc_gap_exact(jitc_u32 w, double inv_log_q)
 {
@@ -221,28 +234,56 @@ JITC_HD int jitc_gap_exact(jitc_u32 w, double inv_log_q)
     return (int)floor(x);
 }
 
-JITC_HD float jitc_logf(float x)
+#if defined(__CUDA_ARCH__)
+// lg2.approx is the MUFU.LG2 behind __log2f; .ftz drops __log2f's subnormal
+// rescaling, which uf (>= 2**-33) never needs.
+__device__ __forceinline__ float jitc_log2f(float x)
 {
-#ifdef __CUDA_ARCH__
-    return logf(x);
+    float y;
+    asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+#define JITC_U2F(x) __uint2float_rn(x)
+#define JITC_FLOAT_BITS(x) __float_as_int(x)
+#define JITC_FMAF(a, b, c) __fmaf_rn(a, b, c)
 #else
-    return logf(x);
+static inline float jitc_log2f(float x) { return log2f(x); }
+#define JITC_U2F(x) ((float)(x))
+#define JITC_FMAF(a, b, c) fmaf(a, b, c)
+static inline int JITC_FLOAT_BITS(float x)
+{
+    int bits;
+    memcpy(&bits, &x, sizeof bits);
+    return bits;
+}
 #endif
+
+// The float32 candidate, without branches: the gap, or -1 where the float64
+// route must decide.  uf = fl(fl(w) * 2**-32 + 2**-33) (one fused rounding of
+// fl(w) * 2**-32 + 2**-33), within 2**-23 relative of u like the bound assumes.
+JITC_HD int jitc_gap_try_fast(jitc_u32 w, float c2, float tol_abs)
+{
+    const float uf = JITC_FMAF(JITC_U2F(w), 0x1p-32f, 0x1p-33f);
+    const float xf = jitc_log2f(uf) * c2;
+    const float tol = JITC_FMAF(fabsf(xf), 0x1p-19f, tol_abs);
+    const float shifted = xf + JITC_ROUND_MAGIC;
+    const int m = JITC_FLOAT_BITS(shifted) - JITC_ROUND_MAGIC_BITS;
+    const float d = xf - (shifted - JITC_ROUND_MAGIC);
+    // Below 2**22 (where the rounding trick holds): decided when the
+    // interval misses every integer, or when it can only hold 0 (x >= 0).
+    const bool small_ok = xf < JITC_BLOCK_END_GAP && tol < 0.5f && (d > tol || -d > tol || m == 0);
+    const int small_gap = d > tol ? m : (m == 0 ? 0 : m - 1);
+    // At or above 2**22 the block ends whatever the exact gap.
+    const bool ends = xf - tol >= JITC_BLOCK_END_GAP;
+    return ends ? (1 << 23) : (small_ok ? small_gap : -1);
 }
 
-// Gap of one word.  fast != 0 enables the float32 route (the host disables it
-// where float32 cannot resolve integers anyway, |c| >= 2**20).
-JITC_HD int jitc_gap(jitc_u32 w, double inv_log_q, float inv_log_q_f, int fast)
+// Gap of one word; fast != 0 enables the float32 route.
+JITC_HD int jitc_gap(jitc_u32 w, double inv_log_q, float c2, float tol_abs, int fast)
 {
     if (fast) {
-        const float uf = (float)jitc_uniform(w);
-        const float xf = jitc_logf(uf) * inv_log_q_f;
-        const float tol = fabsf(xf) * 0x1p-19f + fabsf(inv_log_q_f) * 0x1p-21f;
-        const float lo = fmaxf(xf - tol, 0.0f);
-        const float hi = xf + tol;
-        if (lo >= JITC_BLOCK_END_GAP) return 1 << 23;
-        const float fl = floorf(lo);
-        if (fl == floorf(hi)) return (int)fl;
+        const int gap = jitc_gap_try_fast(w, c2, tol_abs);
+        if (gap >= 0) return gap;
     }
     return jitc_gap_exact(w, inv_log_q);
 }

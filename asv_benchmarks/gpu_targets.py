@@ -1,0 +1,229 @@
+"""GPU targets of issue 5, measured in one run and printed as a markdown table.
+
+Usage::
+
+    python asv_benchmarks/gpu_targets.py            # N = 1,000,000 and 100,000
+    python asv_benchmarks/gpu_targets.py --quick    # smaller sizes, a smoke test
+
+At N = 1,000,000, p = 0.01 (10**10 synapses), float32: the gather ``M @ y``,
+the dense scatter ``x @ M``, 1% binary spikes ``BinaryArray(s) @ M``, for the
+Scalar, Normal and Uniform laws.  At N = 100,000 the same products against
+``cupyx.scipy.sparse`` CSR holding the very same matrix, in the same run.
+Times are CUDA-event medians after warm-up.  GPU memory beyond inputs and
+outputs is the peak of CuPy's pool during one product minus the operand and
+the result.  First-call compile time is measured in a fresh process with an
+empty CuPy kernel cache.  Also checks the float32 gap fast path against the
+float64 gap on all 2**32 words, and a few windows of the large matrix
+against the NumPy reference, bit for bit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+import cupy as cp
+from cupy.cuda import memory_hook
+
+import lazyconn
+from lazyconn.kernels import gpu, reference
+
+LAWS = {
+    "Scalar": lambda n, seed: lazyconn.JITCScalarR(n, n, prob=0.01, weight=0.1, seed=seed),
+    "Normal": lambda n, seed: lazyconn.JITCNormalR(n, n, prob=0.01, loc=0.0, scale=0.1, seed=seed),
+    "Uniform": lambda n, seed: lazyconn.JITCUniformR(n, n, prob=0.01, low=0.0, high=0.2, seed=seed),
+}
+
+
+def cuda_time(fn, repeat=10, warmup=2):
+    """Median and minimum milliseconds of ``fn()`` by CUDA events."""
+    for _ in range(warmup):
+        fn()
+    cp.cuda.Device().synchronize()
+    times = []
+    for _ in range(repeat):
+        start, end = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(cp.cuda.get_elapsed_time(start, end))
+    return float(np.median(times)), float(np.min(times))
+
+
+class PeakHook(memory_hook.MemoryHook):
+    """Tracks the peak of bytes held from CuPy's pool while active."""
+
+    name = "PeakHook"
+
+    def __init__(self):
+        self.current = 0
+        self.peak = 0
+        self.sizes = {}
+
+    def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
+        self.sizes[mem_ptr] = mem_size
+        self.current += mem_size
+        self.peak = max(self.peak, self.current)
+
+    def free_postprocess(self, device_id, mem_size, mem_ptr, pmem_id):
+        self.current -= self.sizes.pop(mem_ptr, mem_size)
+
+
+def extra_memory(fn, operand):
+    """Peak bytes held during ``fn()`` beyond its result (operand is held before)."""
+    cp.cuda.Device().synchronize()
+    hook = PeakHook()
+    with hook:
+        result = fn()
+        cp.cuda.Device().synchronize()
+    return max(0, hook.peak - result.nbytes)
+
+
+def compile_time():
+    """First-call seconds in a fresh process with an empty kernel cache, then with a warm one."""
+    code = (
+        "import time, numpy as np, cupy as cp; t = time.perf_counter();"
+        "import lazyconn; c = lazyconn.JITCScalarR(1000, 1000, prob=0.01, weight=1.0, seed=0);"
+        "y = cp.ones(1000, cp.float32); (c @ y).sum().item();"
+        "print(time.perf_counter() - t)"
+    )
+    results = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, CUPY_CACHE_DIR=cache)
+        for _ in range(2):  # cold cache, then warm cache
+            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            results.append(float(out.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def check_windows(n, seed):
+    """A few windows of the large matrix, GPU bytes == reference bytes."""
+    ok = True
+    for law in LAWS.values():
+        conn = law(n, seed)
+        params = conn.spec.kernel_params()
+        for k0, j0, j1 in ((0, 0, n), (n - 7, n - 5000, n), (n // 2, 12345, 12345 + 4096 * 3 + 17)):
+            k1 = min(k0 + 5, n)
+            a = gpu.dense(params, k0, k1, j0, j1, np.float32).get()
+            b = reference.dense(params, k0, k1, j0, j1, np.float32)
+            ok &= a.tobytes() == b.tobytes()
+    return ok
+
+
+def csr_of(conn):
+    """The same matrix as a cupyx CSR (int32 indices), built from the GPU coo kernel."""
+    import cupyx.scipy.sparse as sparse
+
+    m, n = conn.shape
+    params = conn.spec.kernel_params()
+    k, j, w = gpu.coo(params, 0, m, 0, n, conn.dtype)
+    indptr = cp.zeros(m + 1, cp.int64)
+    indptr[1:] = cp.cumsum(cp.bincount(k, minlength=m))
+    del k
+    csr = sparse.csr_matrix((w, j.astype(cp.int32), indptr.astype(cp.int32)), shape=(m, n))
+    del j, w
+    return csr
+
+
+def sweep(n, seed, y, x, events):
+    """Time the Scalar products over a few launch geometries (tuning aid)."""
+    conn = LAWS["Scalar"](n, seed)
+    saved = (gpu._THREADS, gpu._TILE_BYTES, gpu._MAX_TILE_BLOCKS, gpu._CTAS_PER_SM, gpu._MIN_LINES_PER_SEGMENT)
+    print("\nthreads tile_bytes max_tile_blocks ctas_per_sm min_lines | gather ms | scatter ms | spikes ms")
+    for geometry in ((256, 32768, 2, 8, 512), (128, 32768, 2, 8, 512), (256, 16384, 1, 8, 512), (256, 32768, 2, 16, 512),
+                     (256, 32768, 2, 4, 512), (512, 32768, 2, 8, 512), (256, 49152, 3, 8, 512), (256, 32768, 2, 8, 2048)):
+        gpu._THREADS, gpu._TILE_BYTES, gpu._MAX_TILE_BLOCKS, gpu._CTAS_PER_SM, gpu._MIN_LINES_PER_SEGMENT = geometry
+        times = [cuda_time(fn, repeat=5, warmup=1)[0] for fn in (lambda: conn @ y, lambda: conn.__rmatmul__(x), lambda: events @ conn)]
+        print(geometry, "| " + " | ".join(f"{t:.3f}" for t in times))
+    gpu._THREADS, gpu._TILE_BYTES, gpu._MAX_TILE_BLOCKS, gpu._CTAS_PER_SM, gpu._MIN_LINES_PER_SEGMENT = saved
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--sweep", action="store_true", help="also time launch geometries (Scalar law)")
+    args = parser.parse_args()
+    n_big = 100_000 if args.quick else 1_000_000
+    n_small = 20_000 if args.quick else 100_000
+    rng = np.random.default_rng(0)
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    print(f"GPU: {name}; CuPy {cp.__version__}; CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}")
+
+    cold, warm = compile_time()
+    print(f"first call in a fresh process: {cold:.2f} s with an empty kernel cache (NVRTC), {warm:.2f} s with CuPy's disk cache")
+
+    print("window check vs NumPy reference at N =", n_big, ":", "bit-identical" if check_windows(n_big, args.seed) else "MISMATCH")
+    for prob in (0.99, 0.3, 0.05, 0.01, 0.001, 1e-4):
+        c = lazyconn.Spec((1, 1), "R", prob, lazyconn.Scalar(1.0), 0, np.float32).kernel_params().inv_log_q
+        t = time.perf_counter()
+        mismatches, fallbacks = gpu.gap_check(c)
+        print(f"gap fast path, p = {prob}, all 2**32 words: {mismatches} mismatches, {fallbacks} float64 fallbacks "
+              f"({fallbacks / 2**32:.4%}), {time.perf_counter() - t:.2f} s")
+
+    y = cp.asarray(rng.standard_normal(n_big).astype(np.float32))
+    x = cp.asarray(rng.standard_normal(n_big).astype(np.float32))
+    spikes = cp.asarray(rng.random(n_big) < 0.01)
+    events = lazyconn.BinaryArray(spikes)
+    rows = []
+    for law_name, make in LAWS.items():
+        conn = make(n_big, args.seed)
+        cases = {
+            "gather M @ y": (lambda: conn @ y, y),
+            "dense scatter x @ M": (lambda: conn.__rmatmul__(x), x),
+            "1% binary spikes s @ M": (lambda: events @ conn, spikes),
+        }
+        for case, (fn, operand) in cases.items():
+            med, best = cuda_time(fn, repeat=10 if "spikes" not in case else 50)
+            mem = extra_memory(fn, operand)
+            rows.append((f"N = {n_big:,}", law_name, case, med, best, mem))
+
+    if args.sweep:
+        sweep(n_big, args.seed, y, x, events)
+
+    # Same run, N = 100,000: our kernels and a cupyx CSR holding the same matrix.
+    conn = LAWS["Scalar"](n_small, args.seed)
+    csr = csr_of(conn)
+    csr_t = csr.T.tocsr()
+    csr_bytes = csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes
+    ys = cp.asarray(rng.standard_normal(n_small).astype(np.float32))
+    xs = cp.asarray(rng.standard_normal(n_small).astype(np.float32))
+    ss = cp.asarray(rng.random(n_small) < 0.01)
+    sf = ss.astype(cp.float32)
+    ev = lazyconn.BinaryArray(ss)
+    agree = all(
+        bool(cp.allclose(a, b, rtol=1e-4, atol=1e-3))
+        for a, b in ((conn @ ys, csr @ ys), (conn.__rmatmul__(xs), csr_t @ xs), (ev @ conn, csr_t @ sf))
+    )
+    small = [
+        ("gather M @ y", lambda: conn @ ys, lambda: csr @ ys),
+        ("dense scatter x @ M", lambda: conn.__rmatmul__(xs), lambda: csr_t @ xs),
+        ("1% binary spikes s @ M", lambda: ev @ conn, lambda: csr_t @ sf),
+    ]
+    print()
+    print(f"| GPU: {name} | law | product | lazyconn median ms | min ms | GPU memory beyond in/out |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    for size, law, case, med, best, mem in rows:
+        print(f"| {size} | {law} | {case} | {med:.3f} | {best:.3f} | {mem / 2**20:.1f} MiB |")
+    print()
+    print(f"| N = {n_small:,}, p = 0.01, Scalar, {name} | lazyconn ms | cupyx CSR ms (transposed CSR for x @ M) | ratio CSR / lazyconn |")
+    print("| --- | ---: | ---: | ---: |")
+    for case, ours, theirs in small:
+        a, _ = cuda_time(ours, repeat=20)
+        b, _ = cuda_time(theirs, repeat=20)
+        print(f"| {case} | {a:.3f} | {b:.3f} | {b / a:.2f}x |")
+    print(f"\nCSR storage at N = {n_small:,}: {csr_bytes / 2**20:.0f} MiB (each of CSR and its transpose); "
+          f"lazyconn and CSR products agree: {agree}")
+    print("compile seconds by module (this process):", gpu.compile_seconds())
+
+
+if __name__ == "__main__":
+    main()
