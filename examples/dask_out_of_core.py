@@ -11,10 +11,12 @@ Run::
 
     python examples/dask_out_of_core.py --small          # seconds
     python examples/dask_out_of_core.py --steps 20000 --neurons 100000 \
-        --store /tmp/lazyconn-ooc                         # ~8 GB of currents
+        --store /tmp/lazyconn-ooc                         # 8 GB of currents
 
-The last lines check a few time steps against the in-memory product and
-print the peak resident memory of the process.
+The last lines report the most chunk data Dask held at once (bounded by
+the chunk sizes: the same for T = 1,000 and T = 4,000), check a few time
+steps against the in-memory product and print the peak resident memory of
+the process.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import dask
 import dask.array as da
 import numpy as np
 import zarr
+from dask.callbacks import Callback
 from dask.diagnostics import ProgressBar
 
 import lazyconn
@@ -43,7 +46,11 @@ def parse_args(argv=None):
     parser.add_argument("--neurons", type=int, default=100_000, help="neurons N (the matrix is N x N)")
     parser.add_argument("--prob", type=float, default=0.01, help="connection probability")
     parser.add_argument("--rate", type=float, default=0.005, help="spike probability per neuron and step")
-    parser.add_argument("--chunk-steps", type=int, default=256, help="time steps per chunk")
+    parser.add_argument(
+        "--chunk-steps", type=int, default=32,
+        help="time steps per chunk: a matrix row is generated once per chunk in which it spikes, then "
+             "applied to every step of the chunk, so sparse rasters favour short chunks",
+    )
     parser.add_argument("--chunk-neurons", type=int, default=16_384, help="neurons per chunk (raster and currents)")
     parser.add_argument("--store", default="lazyconn-ooc", help="directory for spikes.zarr and currents.zarr")
     parser.add_argument("--seed", type=int, default=42, help="seed of the matrix and of the raster")
@@ -66,6 +73,28 @@ def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class HeldChunks(Callback):
+    """Track the most chunk data (NumPy results) the threaded scheduler holds at once.
+
+    This is the number that must not grow with T or N for the computation to
+    be out-of-core; the process's RSS adds the interpreter, Numba's compiled
+    kernels and the task graph (which grows with the number of tasks).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.peak_bytes = 0
+        self.peak_arrays = 0
+
+    def _posttask(self, key, result, dsk, state, worker_id):
+        # Only ndarrays: a Zarr array object in the cache reports the size of
+        # the whole stored array as nbytes, though it holds none of it.
+        held = [value for value in state["cache"].values() if isinstance(value, np.ndarray)]
+        total = sum(value.nbytes for value in held)
+        if total > self.peak_bytes:
+            self.peak_bytes, self.peak_arrays = total, len(held)
+
+
 def write_raster(path, args):
     """Draw the (T x N) boolean raster chunk by chunk into Zarr (never whole in memory)."""
     rng = da.random.default_rng(args.seed)
@@ -85,6 +114,7 @@ def main(argv=None):
     print(f"raster: {args.steps} steps x {args.neurons} neurons, rate {args.rate} -> {spikes_path}")
     with progress, dask.config.set(**scheduler):
         write_raster(spikes_path, args)
+    print(f"peak RSS after writing the raster: {peak_rss_mib():.0f} MiB")
 
     conn = lazyconn.JITCNormalR(args.neurons, args.neurons, prob=args.prob, loc=0.5, scale=0.1, seed=args.seed)
     spikes = lazyconn.BinaryArray(da.from_zarr(spikes_path))
@@ -99,11 +129,14 @@ def main(argv=None):
         f"{block_mib:.1f} MiB, {len(currents.__dask_graph__())} tasks -> {currents_path}"
     )
     start = time.perf_counter()
-    with progress, dask.config.set(**scheduler):
+    held = HeldChunks()
+    with progress, held, dask.config.set(**scheduler):
         currents.to_zarr(currents_path, overwrite=True)
     elapsed = time.perf_counter() - start
     synapses = args.neurons * args.neurons * args.prob
     print(f"wrote currents in {elapsed:.2f} s ({synapses:.3g} synapses, spike rate {args.rate})")
+    print(f"chunk data held at once: at most {held.peak_bytes / 2**20:.1f} MiB in {held.peak_arrays} arrays "
+          f"(the currents are {currents.nbytes / 2**20:.0f} MiB)")
 
     # Check a few time steps against the in-memory (NumPy) product.
     k = min(args.check_steps, args.steps)

@@ -344,4 +344,5 @@ def test_out_of_core_example_runs(tmp_path):
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "-> ok" in completed.stdout
+    assert "chunk data held at once" in completed.stdout
     assert (tmp_path / "currents.zarr").is_dir()
