@@ -22,9 +22,9 @@ Three entry points:
     The matrix as a Dask array of dense blocks generated inside tasks
     (also ``conn.to_dask(chunks)``).
 
-How products are cut
---------------------
-Let the *inner* axis be the matrix axis the product contracts (columns for
+Notes
+-----
+How products are cut.  Let the *inner* axis be the matrix axis the product contracts (columns for
 ``conn @ x``, rows for ``x @ conn``) and the *outer* axis the other one.
 The inner axis is chunked like ``x``; the outer axis by ``chunks``.
 
@@ -267,6 +267,10 @@ def matmul(a, b, *, chunks="auto", split_every=None):
         For shape mismatches, unknown chunk sizes or ``chunks`` that do not
         split the output axis.
 
+    See Also
+    --------
+    to_dask : The matrix itself as a Dask array of dense blocks.
+
     Examples
     --------
     >>> import dask.array as da, lazyconn, lazyconn.dask
@@ -305,6 +309,7 @@ def to_dask(conn, chunks="auto", *, meta=None):
     Parameters
     ----------
     conn : JITCMatrix
+        The matrix (any window, transpose or scaled view of one).
     chunks : "auto", int, tuple or dict, optional
         As in ``dask.array`` (``"auto"`` follows ``array.chunk-size``).
     meta : array, optional
@@ -314,12 +319,18 @@ def to_dask(conn, chunks="auto", *, meta=None):
     Returns
     -------
     dask.array.Array
+        Shape and dtype of ``conn``; chunk type that of ``meta``.
 
     Raises
     ------
     ValueError
         If one block would exceed ``max_dense_size`` (see
         :func:`lazyconn.set_options`): pass smaller chunks.
+
+    See Also
+    --------
+    JITCMatrix.to_dask : The same, as a method (NumPy blocks).
+    matmul : Products with Dask arrays, which never materialise blocks.
 
     Examples
     --------
