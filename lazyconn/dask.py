@@ -56,9 +56,13 @@ import importlib
 import math
 import numbers
 
-import dask
-import dask.array as da
 import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+except ImportError as exc:  # the @ dispatch imports this module only once dask is in use
+    raise ImportError("lazyconn.dask needs Dask: pip install 'lazyconn[dask]' (dask[array], distributed, zarr)") from exc
 from dask.array.core import normalize_chunks
 from dask.array.utils import meta_from_array
 from dask.base import tokenize
