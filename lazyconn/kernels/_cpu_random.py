@@ -39,6 +39,10 @@ __all__ = [
 # removes the zero-division check that blocks vectorisation (DESIGN §2b);
 # fastmath stays off so that no operation is contracted or reordered.
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", fastmath=False)
+# The per-draw primitives are inlined at Numba-IR level: LLVM's own inliner
+# leaves the unrolled Philox as a call, and a call in a batch loop stops it
+# from being vectorised.
+INLINE_OPTIONS = dict(JIT_OPTIONS, inline="always")
 
 # Philox4x32 constants, taken from lazyconn.random (Salmon et al., SC'11).
 _M0 = np.uint64(_ref.PHILOX_M0)
@@ -102,13 +106,14 @@ def _bits_float64(typingctx, x):
 
 @numba.njit(**JIT_OPTIONS)
 def round_keys(key0, key1):
-    """The ten Philox round keys of ``(key0, key1)``, as two uint64 arrays.
+    """The ten Philox round keys of ``(key0, key1)``, as two uint32 arrays.
 
     Precomputing them once per matrix keeps the Weyl increments out of the
-    per-draw loops.
+    per-draw loops; storing them as uint32 tells LLVM that their high bits
+    are zero, so the 32x32 products stay 32-bit multiplies (``vpmuludq``).
     """
-    rk0 = np.empty(10, dtype=np.uint64)
-    rk1 = np.empty(10, dtype=np.uint64)
+    rk0 = np.empty(10, dtype=np.uint32)
+    rk1 = np.empty(10, dtype=np.uint32)
     k0 = np.uint64(key0) & _MASK32
     k1 = np.uint64(key1) & _MASK32
     for r in range(10):
@@ -119,33 +124,47 @@ def round_keys(key0, key1):
     return rk0, rk1
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(**INLINE_OPTIONS)
+def _philox_round(c0, c1, c2, c3, k0, k1):
+    p0 = _M0 * c0
+    p1 = _M1 * c2
+    return (
+        (p1 >> _S32) ^ c1 ^ np.uint64(k0),
+        p1 & _MASK32,
+        (p0 >> _S32) ^ c3 ^ np.uint64(k1),
+        p0 & _MASK32,
+    )
+
+
+@numba.njit(**INLINE_OPTIONS)
 def philox4x32(c0, c1, c2, c3, rk0, rk1):
     """Philox4x32-10 of one counter (four uint64 words < 2**32).
 
     ``rk0``/``rk1`` are the round keys from :func:`round_keys`.  The 32x32
     products fit exactly in uint64; hi/lo are their two halves, as in
-    :func:`lazyconn.random.philox4x32`.
+    :func:`lazyconn.random.philox4x32`.  The ten rounds are written out so
+    that the batch loops calling this are innermost loops, which LLVM
+    vectorises.
     """
-    for r in range(10):
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        c0, c1, c2, c3 = (
-            (p1 >> _S32) ^ c1 ^ rk0[r],
-            p1 & _MASK32,
-            (p0 >> _S32) ^ c3 ^ rk1[r],
-            p0 & _MASK32,
-        )
-    return c0, c1, c2, c3
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[0], rk1[0])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[1], rk1[1])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[2], rk1[2])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[3], rk1[3])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[4], rk1[4])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[5], rk1[5])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[6], rk1[6])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[7], rk1[7])
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, rk0[8], rk1[8])
+    return _philox_round(c0, c1, c2, c3, rk0[9], rk1[9])
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(**INLINE_OPTIONS)
 def word_to_uniform(w):
     """``u = (w + 0.5) * 2**-32``, exact (``w`` is a uint64 < 2**32)."""
     return (np.float64(w) + 0.5) * _TWO_M32
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(**INLINE_OPTIONS)
 def _ln_core(f, k):
     # Same operations, same order as lazyconn.random._ln_core.
     s = f / (2.0 + f)
@@ -158,7 +177,7 @@ def _ln_core(f, k):
     return k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(**INLINE_OPTIONS)
 def ln(x):
     """Deterministic ``ln`` of a positive normal float64 (twin of ``random.ln``)."""
     bits = _float64_bits(x)
@@ -172,7 +191,7 @@ def ln(x):
     return _ln_core(f, np.float64(k))
 
 
-@numba.njit(**JIT_OPTIONS)
+@numba.njit(**INLINE_OPTIONS)
 def _ndtri_central(q):
     # |q| <= 0.425: q * A(r) / B(r), Horner highest power first.
     r = _CONST1 - q * q
@@ -181,20 +200,36 @@ def _ndtri_central(q):
     return q * num / den
 
 
-@numba.njit(**JIT_OPTIONS)
-def _ndtri_tail(u, q):
+@numba.njit(**INLINE_OPTIONS)
+def _ndtri_near(r):
+    # 0.425 < |q|, r <= 5: C(r - 1.6) / D(r - 1.6).
+    r = r - _CONST2
+    num = ((((((_C7 * r + _C6) * r + _C5) * r + _C4) * r + _C3) * r + _C2) * r + _C1) * r + _C0
+    den = ((((((_D7 * r + _D6) * r + _D5) * r + _D4) * r + _D3) * r + _D2) * r + _D1) * r + _D0
+    return num / den
+
+
+@numba.njit(**INLINE_OPTIONS)
+def _ndtri_far(r):
+    # r > 5: E(r - 5) / F(r - 5).  Unreachable from the spec's uniforms
+    # (u >= 2**-33 gives r <= 4.79), kept so that ndtri is the whole AS241.
+    r = r - _SPLIT2
+    num = ((((((_E7 * r + _E6) * r + _E5) * r + _E4) * r + _E3) * r + _E2) * r + _E1) * r + _E0
+    den = ((((((_F7 * r + _F6) * r + _F5) * r + _F4) * r + _F3) * r + _F2) * r + _F1) * r + _F0
+    return num / den
+
+
+@numba.njit(**INLINE_OPTIONS)
+def _ndtri_tail_r(u, q):
     # |q| > 0.425: 1 - u is exact for u > 0.5 (u is an odd multiple of 2**-33).
     tail = u if q < 0.0 else 1.0 - u
-    r = math.sqrt(-ln(tail))
-    if r <= _SPLIT2:
-        r = r - _CONST2
-        num = ((((((_C7 * r + _C6) * r + _C5) * r + _C4) * r + _C3) * r + _C2) * r + _C1) * r + _C0
-        den = ((((((_D7 * r + _D6) * r + _D5) * r + _D4) * r + _D3) * r + _D2) * r + _D1) * r + _D0
-    else:
-        r = r - _SPLIT2
-        num = ((((((_E7 * r + _E6) * r + _E5) * r + _E4) * r + _E3) * r + _E2) * r + _E1) * r + _E0
-        den = ((((((_F7 * r + _F6) * r + _F5) * r + _F4) * r + _F3) * r + _F2) * r + _F1) * r + _F0
-    value = num / den
+    return math.sqrt(-ln(tail))
+
+
+@numba.njit(**JIT_OPTIONS)
+def _ndtri_tail(u, q):
+    r = _ndtri_tail_r(u, q)
+    value = _ndtri_near(r) if r <= _SPLIT2 else _ndtri_far(r)
     return -value if q < 0.0 else value
 
 
@@ -226,36 +261,69 @@ def fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps):
 
 
 @numba.njit(**JIT_OPTIONS)
-def fill_weights(rk0, rk1, line, block, t0, n_draws, law, a, b, round32, uniforms, weights):
-    """Weights of slots ``4 * t0 .. 4 * (t0 + n_draws)`` of item ``(line, block)``.
+def fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms):
+    """Weight uniforms of slots ``4 * t0 .. 4 * t0 + n_slots`` of item ``(line, block)``.
 
-    ``law`` 1 (Normal) gives ``a + b * ndtri(u)``, law 2 (Uniform)
-    ``a + b * u``; the result is rounded once to float32 when ``round32``
-    (and stored back as float64).  ``uniforms`` is scratch of the same size.
-    For Normal the central AS241 branch is computed on every lane in a
-    vectorised pass and the ~15 % tail lanes are overwritten in a second,
-    scalar pass (DESIGN §2b): same bits, less time.
+    Writes ``4 * ceil(n_slots / 4)`` values: domain 1, connection slot
+    ``4 * t + q`` uses word ``q`` of draw ``t``.
     """
     c1 = np.uint64(block)
     c2 = np.uint64(line)
-    n = 4 * n_draws
-    for i in range(n_draws):
+    for i in range((n_slots + 3) >> 2):
         w0, w1, w2, w3 = philox4x32(np.uint64(t0 + i), c1, c2, DOMAIN_WEIGHTS, rk0, rk1)
         uniforms[4 * i] = word_to_uniform(w0)
         uniforms[4 * i + 1] = word_to_uniform(w1)
         uniforms[4 * i + 2] = word_to_uniform(w2)
         uniforms[4 * i + 3] = word_to_uniform(w3)
+
+
+@numba.njit(**JIT_OPTIONS)
+def fill_weights(rk0, rk1, line, block, t0, n_slots, law, a, b, round32, uniforms, weights, tail_index, tail_r):
+    """Weights of slots ``4 * t0 .. 4 * t0 + n_slots`` of item ``(line, block)``.
+
+    :func:`fill_uniforms` then :func:`uniforms_to_weights`; the scratch
+    arrays are as there.
+    """
+    fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms)
+    uniforms_to_weights(n_slots, law, a, b, round32, uniforms, weights, tail_index, tail_r)
+
+
+@numba.njit(**JIT_OPTIONS)
+def uniforms_to_weights(n, law, a, b, round32, uniforms, weights, tail_index, tail_r):
+    """``weights[:n]`` from ``uniforms[:n]`` for law 1 (Normal) or 2 (Uniform).
+
+    Normal gives ``a + b * ndtri(u)``, Uniform ``a + b * u``; the result is
+    rounded once to float32 when ``round32`` (and stored back as float64).
+    ``tail_index`` (int64) and ``tail_r`` are scratch of size ``n``.  For
+    Normal the central AS241 branch is computed on every lane in a
+    vectorised pass, then the ~15 % tail lanes are compressed and computed
+    in a second pass (DESIGN §2b): same bits, less time.  Callers pass
+    hundreds of uniforms at once so that the tail pass is vectorised too.
+    """
     if law == 2:
         for s in range(n):
             weights[s] = a + b * uniforms[s]
     else:
+        # Pass 1, all lanes, vectorised: the central branch (85 % of draws).
         for s in range(n):
             weights[s] = a + b * _ndtri_central(uniforms[s] - 0.5)
+        # Pass 2: compress the tail lanes (index and u, stored unconditionally
+        # at the running count), compute them contiguously (vectorised), and
+        # scatter them back.  Reading u through the index instead is 4x slower.
+        n_tail = 0
         for s in range(n):
-            u = uniforms[s]
-            q = u - 0.5
-            if abs(q) > _SPLIT1:
-                weights[s] = a + b * _ndtri_tail(u, q)
+            tail_index[n_tail] = s
+            tail_r[n_tail] = uniforms[s]
+            n_tail += abs(uniforms[s] - 0.5) > _SPLIT1
+        for t in range(n_tail):
+            u = tail_r[t]
+            r = _ndtri_tail_r(u, u - 0.5)
+            # Both branches as a select keeps this loop vectorised; the far
+            # one is never chosen for the spec's uniforms (see _ndtri_far).
+            value = _ndtri_near(r) if r <= _SPLIT2 else _ndtri_far(r)
+            tail_r[t] = -value if u < 0.5 else value
+        for t in range(n_tail):
+            weights[tail_index[t]] = a + b * tail_r[t]
     if round32:
         for s in range(n):
             weights[s] = np.float64(np.float32(weights[s]))
