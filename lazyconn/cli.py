@@ -67,7 +67,7 @@ def build_parser():
     demo.add_argument("--neurons", type=_positive_int, default=None,
                       help="network size (default: 1,000,000 on a GPU, 100,000 on the CPU)")
     demo.add_argument("--steps", type=_positive_int, default=None,
-                      help="time steps of 0.1 ms (default 5,000; 3,000 with --quick)")
+                      help="time steps of 0.1 ms (default 3,000: 300 ms)")
     demo.add_argument("--out", default="lazyconn-demo", help="folder for the pictures (default: %(default)s)")
     demo.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
     demo.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",

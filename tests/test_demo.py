@@ -1,0 +1,79 @@
+"""The demo network: derived parameters, memory report, plots optional."""
+
+import math
+
+import numpy as np
+import pytest
+
+from lazyconn import demo
+
+
+def test_siegert_inverts_the_derived_mean_input():
+    params = demo.NetworkParameters()
+    derived = demo.derive_network(100_000, params)
+    assert demo.siegert_rate(derived["mu_mv"], derived["sigma_mv"], params) == pytest.approx(params.rate_hz, rel=1e-6)
+
+
+def test_siegert_rate_increases_with_the_mean_input():
+    params = demo.NetworkParameters()
+    rates = [demo.siegert_rate(mu, 5.0, params) for mu in (0.0, 10.0, 15.0, 20.0, 30.0)]
+    assert all(a < b for a, b in zip(rates, rates[1:]))
+    # A strongly suprathreshold neuron fires at its deterministic rate:
+    # 1 / (t_ref + tau ln((mu - V_r) / (mu - theta))).
+    mu = 200.0
+    deterministic = 1000.0 / (params.refractory_ms + params.tau_m_ms * math.log((mu - 10.0) / (mu - 20.0)))
+    assert demo.siegert_rate(mu, 0.5, params) == pytest.approx(deterministic, rel=1e-3)
+
+
+def test_balanced_scaling_of_weights_and_drive():
+    small, large = demo.derive_network(10_000), demo.derive_network(1_000_000)
+    # Weights shrink as 1/sqrt(K): 100x the in-degree, a tenth of the weight.
+    assert small["j_exc"] / large["j_exc"] == pytest.approx(10.0)
+    assert large["j_inh"] == pytest.approx(-5.0 * large["j_exc"])
+    # Inhibition dominates, so a larger network needs more external drive.
+    assert large["drive_mv"] > small["drive_mv"] > small["mu_mv"]
+    assert (small["n_exc"], small["n_inh"]) == (8000, 2000)
+
+
+def test_too_small_network_is_refused():
+    with pytest.raises(ValueError, match="too small"):
+        demo.derive_network(50)
+
+
+def test_memory_report_counts_csr_and_dense():
+    conn_exc, conn_inh, _ = demo.build_network(1000, seed=3)
+    memory = demo.memory_report(conn_exc, conn_inh)
+    assert memory["synapses"] == pytest.approx(0.02 * 1000 * 1000)
+    # float32 values and int32 indices: 8 bytes per synapse, plus row pointers.
+    assert memory["csr_bytes"] == int(0.02 * 800 * 1000 * 8 + 801 * 4) + int(0.02 * 200 * 1000 * 8 + 201 * 4)
+    assert memory["dense_bytes"] == 1000 * 1000 * 4
+    assert memory["jitc_bytes"] < 1000
+
+
+def test_build_network_is_reproducible_and_seeded():
+    a_exc, a_inh, _ = demo.build_network(1000, seed=1)
+    b_exc, _, _ = demo.build_network(1000, seed=1)
+    c_exc, _, _ = demo.build_network(1000, seed=2)
+    assert a_exc.seed == b_exc.seed != c_exc.seed
+    assert a_exc.seed != a_inh.seed
+    assert np.array_equal(a_exc[:20].todense(), b_exc[:20].todense())
+
+
+def test_run_completes_without_matplotlib(tmp_path, monkeypatch, capsys):
+    def missing():
+        raise ImportError("No module named 'matplotlib'")
+
+    monkeypatch.setattr(demo, "_pyplot", missing)
+    result = demo.run_demo(neurons=1000, steps=200, out=tmp_path, device="cpu", progress=False)
+    assert result.files == []
+    assert "matplotlib is not installed" in capsys.readouterr().out
+    assert result.population_counts.shape == (200, 2)
+    assert result.raster_neurons.size == result.raster_times_ms.size
+    assert np.isfinite(result.rate_exc_hz) and result.rate_exc_hz >= 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_gpu_request_without_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(demo, "_cupy_if_usable", lambda: None)
+    with pytest.raises(RuntimeError, match="lazyconn info"):
+        demo.run_demo(neurons=1000, steps=10, device="gpu", progress=False)
