@@ -11,7 +11,7 @@ so every row is generated):
   processes=True, threads_per_worker=1)``.
 
 Each configuration runs in its own fresh process (so peak RSS is its own),
-is warmed up once (Numba compilation, worker start-up), then timed
+is warmed up (once; three times for the cluster), then timed
 ``--repeat`` times; the table gives medians and same-run ratios to the
 in-memory median.  Peak RSS is ``ru_maxrss`` of the process that computes
 (for the cluster: the client process and the largest worker).
@@ -90,7 +90,10 @@ def _measure(op, mode, n, prob, repeat, chunk):
                 cluster.close()
 
         del dask
-    expected = run()  # warm-up: JIT compilation, worker imports
+    # Warm-up: JIT compilation or loading from Numba's cache, worker imports;
+    # LocalCluster workers took two or three runs to settle on 2 cores.
+    for _ in range(3 if mode == "cluster" else 1):
+        expected = run()
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
