@@ -140,9 +140,9 @@ def _require_device(name, array):
 def _gap_constants(inv_log_q):
     """``(fast, c2, tol)`` of the float32 gap path (see jitc_random.cuh)."""
     c = float(inv_log_q)
-    # float32 resolves gaps only while |c| is moderate; beyond 2**20 every
-    # word would fall back to float64 anyway, so skip the fast path.
-    fast = math.isfinite(c) and abs(c) < 2.0**20
+    # float32 resolves gaps only while |c| is moderate (prob > ~4e-6); the
+    # kernels' bound also needs |c| < 2**18 (see jitc_random.cuh).
+    fast = math.isfinite(c) and abs(c) < 2.0**18
     c2 = np.float32(c * math.log(2.0)) if fast else np.float32(0.0)
     return fast, c2, np.float32(abs(float(c2)) * 2.0**-20)
 

@@ -246,19 +246,24 @@ __device__ __forceinline__ W jitc_weight_of_word(const jitc_gen &g, jitc_u32 wor
 // when an item ends the lane moves straight on to its next item, so lanes of
 // a warp never wait for the warp's longest item, only for the longest total.
 //   line_of(li) -> line index (and loads per-line data);
-//   emit(line, j, weight_word) for each connection with j < j1 (the caller
-//     filters j < j0 and the diagonal);
+//   emit(line, at, weight_word) for each connection of the window, `at` being
+//     its offset from the start of the current tile (j - tile_lo);
 //   line_done(li) after the last block of a line.
+// The window's lower edge and the diagonal are per-item bounds on the
+// block-local position: p >= p_first and p != p_skip.
 template <typename LineOf, typename Emit, typename LineDone>
 __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int li_end, int stride, int first,
-                                                int last, int j1, LineOf &&line_of, Emit &&emit,
-                                                LineDone &&line_done)
+                                                int last, int j0, int j1, int tile_lo, LineOf &&line_of,
+                                                Emit &&emit, LineDone &&line_done)
 {
     if (li >= li_end || first >= last) return;
+    const int block_len = 1 << g.block_log2;
     int line = line_of(li);
     int blk = first;
     int start = blk << g.block_log2;
-    int end = jitc_block_end(g, blk, j1);
+    int end = min(block_len, j1 - start);
+    int p_first = j0 - start;
+    int p_skip = g.skip_diagonal ? line - start : -1;
     int pos = -1;
     jitc_u32 t = 0;
     const bool weighted = g.law != JITC_LAW_SCALAR;
@@ -266,37 +271,38 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         const jitc_words r = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 0u, g.key0, g.key1);
         jitc_words wr = {0u, 0u, 0u, 0u};
         if (weighted) wr = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 1u, g.key0, g.key1);
-        // Four branch-free float32 candidates (independent chains the
-        // scheduler can interleave), then the rare float64 fallbacks.
-        int g0 = -1, g1 = -1, g2 = -1, g3 = -1;
+        // Four branch-free float32 candidates, then the rare float64 fallbacks.
+        int g0, g1, g2, g3;
         if (g.fast) {
-            g0 = jitc_gap_try_fast(r.w0, g.gap_scale, g.gap_tol);
-            g1 = jitc_gap_try_fast(r.w1, g.gap_scale, g.gap_tol);
-            g2 = jitc_gap_try_fast(r.w2, g.gap_scale, g.gap_tol);
-            g3 = jitc_gap_try_fast(r.w3, g.gap_scale, g.gap_tol);
+            bool ok0, ok1, ok2, ok3;
+            g0 = jitc_gap_candidate(r.w0, g.gap_scale, g.gap_tol, ok0);
+            g1 = jitc_gap_candidate(r.w1, g.gap_scale, g.gap_tol, ok1);
+            g2 = jitc_gap_candidate(r.w2, g.gap_scale, g.gap_tol, ok2);
+            g3 = jitc_gap_candidate(r.w3, g.gap_scale, g.gap_tol, ok3);
+            if (!(ok0 && ok1 && ok2 && ok3)) {
+                if (!ok0) g0 = jitc_gap_exact(r.w0, g.inv_log_q);
+                if (!ok1) g1 = jitc_gap_exact(r.w1, g.inv_log_q);
+                if (!ok2) g2 = jitc_gap_exact(r.w2, g.inv_log_q);
+                if (!ok3) g3 = jitc_gap_exact(r.w3, g.inv_log_q);
+            }
+        } else {
+            g0 = jitc_gap_exact(r.w0, g.inv_log_q);
+            g1 = jitc_gap_exact(r.w1, g.inv_log_q);
+            g2 = jitc_gap_exact(r.w2, g.inv_log_q);
+            g3 = jitc_gap_exact(r.w3, g.inv_log_q);
         }
-        if ((g0 | g1 | g2 | g3) < 0) {
-            if (g0 < 0) g0 = jitc_gap_exact(r.w0, g.inv_log_q);
-            if (g1 < 0) g1 = jitc_gap_exact(r.w1, g.inv_log_q);
-            if (g2 < 0) g2 = jitc_gap_exact(r.w2, g.inv_log_q);
-            if (g3 < 0) g3 = jitc_gap_exact(r.w3, g.inv_log_q);
-        }
-        bool more = true;
-        pos += g0 + 1;
-        if (pos < end) emit(line, start + pos, wr.w0); else more = false;
-        if (more) {
-            pos += g1 + 1;
-            if (pos < end) emit(line, start + pos, wr.w1); else more = false;
-        }
-        if (more) {
-            pos += g2 + 1;
-            if (pos < end) emit(line, start + pos, wr.w2); else more = false;
-        }
-        if (more) {
-            pos += g3 + 1;
-            if (pos < end) emit(line, start + pos, wr.w3); else more = false;
-        }
-        if (more) {
+        // Positions only grow, so "p < end" alone says which slots connect.
+        const int p0 = pos + g0 + 1;
+        const int p1 = p0 + g1 + 1;
+        const int p2 = p1 + g2 + 1;
+        const int p3 = p2 + g3 + 1;
+        const int base = start - tile_lo;
+        if (p0 < end && p0 >= p_first && p0 != p_skip) emit(line, base + p0, wr.w0);
+        if (p1 < end && p1 >= p_first && p1 != p_skip) emit(line, base + p1, wr.w1);
+        if (p2 < end && p2 >= p_first && p2 != p_skip) emit(line, base + p2, wr.w2);
+        if (p3 < end) {
+            if (p3 >= p_first && p3 != p_skip) emit(line, base + p3, wr.w3);
+            pos = p3;
             ++t;
             continue;
         }
@@ -308,7 +314,9 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
             blk = first;
         }
         start = blk << g.block_log2;
-        end = jitc_block_end(g, blk, j1);
+        end = min(block_len, j1 - start);
+        p_first = j0 - start;
+        p_skip = g.skip_diagonal ? line - start : -1;
         pos = -1;
         t = 0;
     }
@@ -341,18 +349,17 @@ __global__ void jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1
     const bool weighted = g.law != JITC_LAW_SCALAR;
     const T scalar_w = (T)(W)g.a;
     jitc_walk_items(
-        g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j1,
+        g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
-        [&](int line, int j, jitc_u32 word) {
-            if (j < j0 || (g.skip_diagonal && j == line)) return;
+        [&](int, int at, jitc_u32 word) {
             const T w = weighted ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
             if (use_smem) {
-                const T *x = tile_x + (j - tile.lo) * ncols;
+                const T *x = tile_x + at * ncols;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
                     if (c < ncols) acc[c] = jitc_fma(w, x[c], acc[c]);
             } else {
-                const T *x = vec + (jitc_i64)(j - j0) * vec_ld + col0;
+                const T *x = vec + (jitc_i64)(at + tile.lo - j0) * vec_ld + col0;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
                     if (c < ncols) acc[c] = jitc_fma(w, x[c], acc[c]);
@@ -398,30 +405,29 @@ __global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines
     const bool weighted = g.law != JITC_LAW_SCALAR;
     const T scalar_w = (T)(W)g.a;
     jitc_walk_items(
-        g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j1,
+        g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) {
 #pragma unroll
             for (int c = 0; c < NC; ++c)
                 v[c] = (mode == JITC_MODE_VALUES && c < ncols) ? values[(jitc_i64)li * val_ld + col0 + c] : (T)1;
             return (int)lines[li];
         },
-        [&](int line, int j, jitc_u32 word) {
-            if (j < j0 || (g.skip_diagonal && j == line)) return;
+        [&](int, int at, jitc_u32 word) {
             if (mode == JITC_MODE_COUNTS) {
                 if (use_smem)
-                    atomicAdd(tile_count + (j - tile.lo), 1u);
+                    atomicAdd(tile_count + at, 1u);
                 else
-                    atomicAdd(counts + (j - j0), 1u);
+                    atomicAdd(counts + (at + tile.lo - j0), 1u);
                 return;
             }
             const T w = weighted ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
             if (use_smem) {
-                T *dst = tile_acc + (j - tile.lo) * ncols;
+                T *dst = tile_acc + at * ncols;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
                     if (c < ncols) atomicAdd(dst + c, mode == JITC_MODE_EVENTS ? w : w * v[c]);
             } else {
-                T *dst = out + (jitc_i64)(j - j0) * out_ld + col0;
+                T *dst = out + (jitc_i64)(at + tile.lo - j0) * out_ld + col0;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
                     if (c < ncols) atomicAdd(dst + c, mode == JITC_MODE_EVENTS ? w : w * v[c]);

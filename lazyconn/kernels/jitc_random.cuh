@@ -217,7 +217,7 @@ JITC_HD double jitc_ndtri(double u)
 // holds that with a factor of more than 2 to spare (which also absorbs the
 // rounding of tol itself).  gap_check() in gpu.py confirms the result on all
 // 2**32 words for the probabilities the benchmark uses.  The host disables the
-// fast path when |c| >= 2**20, where float32 cannot resolve integers anyway.
+// fast path when |c| >= 2**18, where float32 cannot resolve integers anyway.
 //
 // floor(xf) without conversion instructions: adding 1.5 * 2**23 rounds xf
 // (< 2**22) to the nearest integer m, read from the bits; d = xf - m is exact
@@ -258,10 +258,13 @@ static inline int JITC_FLOAT_BITS(float x)
 }
 #endif
 
-// The float32 candidate, without branches: the gap, or -1 where the float64
-// route must decide.  uf = fl(fl(w) * 2**-32 + 2**-33) (one fused rounding of
-// fl(w) * 2**-32 + 2**-33), within 2**-23 relative of u like the bound assumes.
-JITC_HD int jitc_gap_try_fast(jitc_u32 w, float c2, float tol_abs)
+// The float32 candidate, without branches: returns floor(xf) or floor(xf) - 1
+// and sets ok when that is provably the float64 gap.  uf = fl(fl(w) * 2**-32
+// + 2**-33) is one fused rounding, within 2**-23 relative of u as the bound
+// assumes.  Decided only below 2**17, where tol < 0.5 (the host enables the
+// fast path only for |c| < 2**18, so tol_abs < 0.18): the interval must miss
+// every integer, or be able to hold only 0 (x >= 0).
+JITC_HD int jitc_gap_candidate(jitc_u32 w, float c2, float tol_abs, bool &ok)
 {
     const float uf = JITC_FMAF(JITC_U2F(w), 0x1p-32f, 0x1p-33f);
     const float xf = jitc_log2f(uf) * c2;
@@ -269,13 +272,15 @@ JITC_HD int jitc_gap_try_fast(jitc_u32 w, float c2, float tol_abs)
     const float shifted = xf + JITC_ROUND_MAGIC;
     const int m = JITC_FLOAT_BITS(shifted) - JITC_ROUND_MAGIC_BITS;
     const float d = xf - (shifted - JITC_ROUND_MAGIC);
-    // Below 2**22 (where the rounding trick holds): decided when the
-    // interval misses every integer, or when it can only hold 0 (x >= 0).
-    const bool small_ok = xf < JITC_BLOCK_END_GAP && tol < 0.5f && (d > tol || -d > tol || m == 0);
-    const int small_gap = d > tol ? m : (m == 0 ? 0 : m - 1);
-    // At or above 2**22 the block ends whatever the exact gap.
-    const bool ends = xf - tol >= JITC_BLOCK_END_GAP;
-    return ends ? (1 << 23) : (small_ok ? small_gap : -1);
+    ok = xf < 131072.0f && (fabsf(d) > tol || m == 0);
+    return (d > 0.0f || m == 0) ? m : m - 1;
+}
+
+JITC_HD int jitc_gap_try_fast(jitc_u32 w, float c2, float tol_abs)
+{
+    bool ok;
+    const int gap = jitc_gap_candidate(w, c2, tol_abs, ok);
+    return ok ? gap : -1;
 }
 
 // Gap of one word; fast != 0 enables the float32 route.
