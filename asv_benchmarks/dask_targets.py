@@ -37,7 +37,11 @@ import time
 MODES = ("memory", "threads", "cluster")
 OPS = ("gather", "scatter")
 OP_LABELS = {"gather": "`conn @ y` (gather)", "scatter": "`y @ conn` (scatter)"}
-LABELS = {"memory": "in-memory (NumPy operand)", "threads": "dask, threaded scheduler", "cluster": "dask, LocalCluster 2 x 1 thread"}
+LABELS = {
+    "memory": "in-memory (NumPy operand)",
+    "threads": "dask, threaded scheduler",
+    "cluster": "dask, LocalCluster 2 x 1 thread",
+}
 
 
 def _peak_rss_mib():
@@ -62,7 +66,6 @@ def _measure(op, mode, n, prob, repeat, chunk):
         run = lambda: multiply(y)  # noqa: E731
         cleanup = None
     else:
-        import dask
         import dask.array as da
 
         x = da.from_array(y, chunks=chunk)
@@ -89,7 +92,6 @@ def _measure(op, mode, n, prob, repeat, chunk):
                 client.close()
                 cluster.close()
 
-        del dask
     # Warm-up: JIT compilation or loading from Numba's cache, worker imports;
     # LocalCluster workers took two or three runs to settle on 2 cores.
     for _ in range(3 if mode == "cluster" else 1):
@@ -120,7 +122,9 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per configuration")
     parser.add_argument("--chunk", type=int, default=50_000, help="chunk size of the Dask vector")
     parser.add_argument("--rounds", type=int, default=2, help="alternate the configurations this many times")
-    parser.add_argument("--ops", default="gather,scatter", help="comma-separated: gather (conn @ y), scatter (y @ conn)")
+    parser.add_argument(
+        "--ops", default="gather,scatter", help="comma-separated: gather (conn @ y), scatter (y @ conn)"
+    )
     parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # child process
     args = parser.parse_args(argv)
     ops = [op.strip() for op in args.ops.split(",") if op.strip()]

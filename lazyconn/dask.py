@@ -62,7 +62,9 @@ try:
     import dask
     import dask.array as da
 except ImportError as exc:  # the @ dispatch imports this module only once dask is in use
-    raise ImportError("lazyconn.dask needs Dask: pip install 'lazyconn[dask]' (dask[array], distributed, zarr)") from exc
+    raise ImportError(
+        "lazyconn.dask needs Dask: pip install 'lazyconn[dask]' (dask[array], distributed, zarr)"
+    ) from exc
 from dask.array.core import normalize_chunks
 from dask.array.utils import meta_from_array
 from dask.base import tokenize
@@ -350,7 +352,9 @@ def to_dask(conn, chunks="auto", *, meta=None):
     chunks = normalize_chunks(chunks, conn.shape, dtype=dtype)
     rows, cols = chunks
     largest = max(rows, default=0) * max(cols, default=0)
-    check_materialise(largest, f"a {max(rows, default=0)} x {max(cols, default=0)} block of to_dask (pass smaller chunks)")
+    check_materialise(
+        largest, f"a {max(rows, default=0)} x {max(cols, default=0)} block of to_dask (pass smaller chunks)"
+    )
     meta = np.empty((0, 0), dtype=dtype) if meta is None else meta_from_array(meta, ndim=2, dtype=dtype)
     namespace = _namespace_name(meta)
     name = "jitc-dense-" + tokenize(conn, chunks, namespace)
