@@ -310,70 +310,60 @@ def _flush_scatter(gen, n, deferred, values, binary, out, cast):
 
 
 # ------------------------------------------------------------------- kernels
-@numba.njit(**PARALLEL_OPTIONS)
-def _dense_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, out):
-    n_lines = k1 - k0
-    for chunk in numba.prange(n_chunks):
-        scratch = _scratch()
-        js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
-        ws = np.empty(4 * _MAX_DRAWS, dtype=out.dtype)
-        for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
-            row = out[k - k0]
-            for block in range(b0, b1):
-                count, js, ws = _line_block(gen, k, block, j0, j1, scratch, js, ws)
-                for s in range(count):
-                    row[js[s] - j0] = ws[s]
+_MODE_DENSE = 0
+_MODE_COUNT = 1
+_MODE_COO = 2
+_MODE_DEGREES = 3
 
 
 @numba.njit(**PARALLEL_OPTIONS)
-def _coo_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, offsets, count_only, ks, jout, wout):
-    """Connections of lines ``k0:k1``: counts per line, or ``(k, j, w)``.
+def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offsets, ks, jout, wout, per_line, per_minor):
+    """Every connection of lines ``k0:k1`` in ``[j0, j1)``, lines split by chunks.
 
-    With ``count_only`` it writes the count of line ``k`` to
-    ``offsets[k - k0 + 1]``; otherwise it writes the connections of line
-    ``k`` from ``offsets[k - k0]`` on, already sorted by ``j``.
+    One kernel for the four materialising operations (one compile instead
+    of four; they are not the hot path), chosen by ``mode``:
+
+    * dense: ``dense_out[k - k0, j - j0] = w``;
+    * count: ``offsets[k - k0 + 1]`` = connections of line ``k``;
+    * coo: ``(ks, jout, wout)`` from ``offsets[k - k0]`` on, sorted by ``j``;
+    * degrees: nonzero weights per line into ``per_line``, per minor index
+      into the chunk's private row ``per_minor[chunk]``.
+
+    Weights are float64 holding the value already rounded to the matrix
+    dtype, so the caller's cast to float32 is exact.
     """
     n_lines = k1 - k0
     for chunk in numba.prange(n_chunks):
         scratch = _scratch()
         js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
-        ws = np.empty(4 * _MAX_DRAWS, dtype=wout.dtype)
+        ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
         for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
             at = offsets[k - k0]
             total = 0
             for block in range(b0, b1):
                 count, js, ws = _line_block(gen, k, block, j0, j1, scratch, js, ws)
-                if not count_only:
+                if mode == _MODE_DENSE:
+                    row = dense_out[k - k0]
+                    for s in range(count):
+                        row[js[s] - j0] = ws[s]
+                elif mode == _MODE_COO:
                     for s in range(count):
                         ks[at + s] = k
                         jout[at + s] = js[s]
                         wout[at + s] = ws[s]
                     at += count
-                total += count
-            if count_only:
+                elif mode == _MODE_DEGREES:
+                    minor = per_minor[chunk]
+                    for s in range(count):
+                        nonzero = ws[s] != 0.0
+                        total += nonzero
+                        minor[js[s] - j0] += nonzero
+                else:
+                    total += count
+            if mode == _MODE_COUNT:
                 offsets[k - k0 + 1] = total
-
-
-@numba.njit(**PARALLEL_OPTIONS)
-def _degrees_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, per_line, per_minor_private):
-    """Nonzero entries per line, and per minor index in private rows per chunk."""
-    n_lines = k1 - k0
-    round32 = gen[8]
-    for chunk in numba.prange(n_chunks):
-        scratch = _scratch()
-        js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
-        ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
-        per_minor = per_minor_private[chunk]
-        for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
-            total = 0
-            for block in range(b0, b1):
-                count, js, ws = _line_block(gen, k, block, j0, j1, scratch, js, ws)
-                for s in range(count):
-                    # ws holds the weight already rounded to the matrix dtype.
-                    nonzero = ws[s] != 0.0
-                    total += nonzero
-                    per_minor[js[s] - j0] += nonzero
-            per_line[k - k0] = total
+            elif mode == _MODE_DEGREES:
+                per_line[k - k0] = total
 
 
 @numba.njit(**PARALLEL_OPTIONS)
@@ -510,6 +500,23 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
 
 
 # --------------------------------------------------------- public interface
+_NO_INT = np.empty(0, dtype=np.int64)
+_NO_FLOAT = np.empty(0, dtype=np.float64)
+_NO_DENSE = np.empty((0, 0), dtype=np.float64)
+_NO_MINOR = np.empty((0, 0), dtype=np.int64)
+
+
+def _lines(params, mode, k0, k1, j0, j1, dtype, dense_out=_NO_DENSE, offsets=_NO_INT, ks=_NO_INT, jout=_NO_INT,
+           wout=_NO_FLOAT, per_line=_NO_INT, per_minor=_NO_MINOR, n_chunks=None):
+    b0, b1 = _block_range(params, j0, j1)
+    if n_chunks is None:
+        n_chunks = _line_chunks(k1 - k0)
+    _lines_kernel(
+        _generator(params, dtype), mode, k0, k1, j0, j1, b0, b1, n_chunks,
+        dense_out, offsets, ks, jout, wout, per_line, per_minor,
+    )
+
+
 def dense(params, k0, k1, j0, j1, dtype):
     """Dense block ``L[k0:k1, j0:j1]`` with dtype ``dtype``.
 
@@ -529,12 +536,13 @@ def dense(params, k0, k1, j0, j1, dtype):
         Byte-equal to :func:`lazyconn.kernels.reference.dense`.
     """
     dtype = np.dtype(dtype)
-    out = np.zeros((k1 - k0, j1 - j0), dtype=dtype)
-    if k1 <= k0 or _empty(params, j0, j1):
-        return out
-    b0, b1 = _block_range(params, j0, j1)
-    _dense_kernel(_generator(params, dtype), k0, k1, j0, j1, b0, b1, _line_chunks(k1 - k0), out)
-    return out
+    shape = (max(k1 - k0, 0), max(j1 - j0, 0))
+    if shape[0] == 0 or _empty(params, j0, j1):
+        return np.zeros(shape, dtype=dtype)
+    # Generated in float64 (weights already rounded to dtype): the cast is exact.
+    out = np.zeros(shape, dtype=np.float64)
+    _lines(params, _MODE_DENSE, k0, k1, j0, j1, dtype, dense_out=out)
+    return out if dtype == np.float64 else out.astype(dtype)
 
 
 def coo(params, k0, k1, j0, j1, dtype):
@@ -548,22 +556,40 @@ def coo(params, k0, k1, j0, j1, dtype):
     """
     dtype = np.dtype(dtype)
     n_lines = max(k1 - k0, 0)
-    offsets = np.zeros(n_lines + 1, dtype=np.int64)
     if n_lines == 0 or _empty(params, j0, j1):
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty.copy(), np.empty(0, dtype=dtype)
-    b0, b1 = _block_range(params, j0, j1)
-    gen = _generator(params, dtype)
-    chunks = _line_chunks(n_lines)
-    ks = np.empty(0, dtype=np.int64)
-    _coo_kernel(gen, k0, k1, j0, j1, b0, b1, chunks, offsets, True, ks, ks, np.empty(0, dtype=dtype))
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=dtype)
+    offsets = np.zeros(n_lines + 1, dtype=np.int64)
+    _lines(params, _MODE_COUNT, k0, k1, j0, j1, dtype, offsets=offsets)
     np.cumsum(offsets, out=offsets)
     total = int(offsets[-1])
     ks = np.empty(total, dtype=np.int64)
     js = np.empty(total, dtype=np.int64)
-    ws = np.empty(total, dtype=dtype)
-    _coo_kernel(gen, k0, k1, j0, j1, b0, b1, chunks, offsets, False, ks, js, ws)
-    return ks, js, ws
+    ws = np.empty(total, dtype=np.float64)
+    _lines(params, _MODE_COO, k0, k1, j0, j1, dtype, offsets=offsets, ks=ks, jout=js, wout=ws)
+    return ks, js, ws.astype(dtype, copy=False)
+
+
+def degrees(params, k0, k1, j0, j1, dtype):
+    """Exact counts of nonzero entries of ``L[k0:k1, j0:j1]``.
+
+    Returns
+    -------
+    per_line : ndarray of int64, shape (k1 - k0,)
+    per_minor : ndarray of int64, shape (j1 - j0,)
+    """
+    dtype = np.dtype(dtype)
+    n_lines = max(k1 - k0, 0)
+    width = max(j1 - j0, 0)
+    per_line = np.zeros(n_lines, dtype=np.int64)
+    if n_lines == 0 or _empty(params, j0, j1):
+        return per_line, np.zeros(width, dtype=np.int64)
+    # One private per-minor row per chunk, within the memory budget.
+    chunks = max(1, min(_line_chunks(n_lines), _PRIVATE_BYTES // (8 * width)))
+    per_minor = np.zeros((chunks, width), dtype=np.int64)
+    offsets = np.zeros(n_lines + 1, dtype=np.int64)
+    _lines(params, _MODE_DEGREES, k0, k1, j0, j1, dtype, offsets=offsets, per_line=per_line,
+           per_minor=per_minor, n_chunks=chunks)
+    return per_line, per_minor.sum(axis=0)
 
 
 def scatter(params, lines, values, j0, j1, dtype):
@@ -641,24 +667,3 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     b0, b1 = _block_range(params, j0, j1)
     _gather_kernel(_generator(params, dtype), k0, k1, j0, j1, b0, b1, _line_chunks(n_lines), vectors, out)
     return out
-
-
-def degrees(params, k0, k1, j0, j1, dtype):
-    """Exact counts of nonzero entries of ``L[k0:k1, j0:j1]``.
-
-    Returns
-    -------
-    per_line : ndarray of int64, shape (k1 - k0,)
-    per_minor : ndarray of int64, shape (j1 - j0,)
-    """
-    dtype = np.dtype(dtype)
-    n_lines = max(k1 - k0, 0)
-    width = max(j1 - j0, 0)
-    per_line = np.zeros(n_lines, dtype=np.int64)
-    if n_lines == 0 or _empty(params, j0, j1):
-        return per_line, np.zeros(width, dtype=np.int64)
-    b0, b1 = _block_range(params, j0, j1)
-    chunks = max(1, min(_line_chunks(n_lines), _PRIVATE_BYTES // (8 * width)))
-    per_minor = np.zeros((chunks, width), dtype=np.int64)
-    _degrees_kernel(_generator(params, dtype), k0, k1, j0, j1, b0, b1, chunks, per_line, per_minor)
-    return per_line, per_minor.sum(axis=0)
