@@ -30,8 +30,9 @@ The inner axis is chunked like ``x``; the outer axis by ``chunks``.
 
 * **Gather** (the inner axis is the minor axis of the generator: ``R @ x``,
   ``x @ C``): one task per outer block (and per chunk of ``x``'s free
-  axis).  It regenerates its whole band of lines and takes all of ``x``'s
-  inner chunks, concatenated in the task.
+  axis).  It regenerates its whole band of lines against all of ``x``:
+  ``x``'s inner axis is rechunked to one chunk first, so the join happens
+  once, not once per task.
 * **Scatter** (the inner axis is the major axis: ``x @ R``, ``C @ x``, the
   event-driven direction): one task per (inner chunk, outer block) computes
   a partial output from its own chunk of ``x`` -- generating only the lines
@@ -86,14 +87,11 @@ _TARGET_CONNECTIONS = 1 << 24
 
 
 # --------------------------------------------------------------------- tasks
-def _product_block(view, blocks, axis, side, binary, partial):
-    """Task body: ``view @ x_block`` (or ``x_block @ view``) in the chunk's namespace.
+def _product_block(view, block, side, binary, partial):
+    """Task body: ``view @ block`` (or ``block @ view``) in the chunk's namespace.
 
-    ``blocks`` are the chunks of ``x`` along the inner axis that this task
-    needs, in order; they are joined along ``axis``.  ``partial`` adds a
-    leading axis of length 1 so Dask can sum partials over it.
+    ``partial`` adds a leading axis of length 1 so Dask can sum partials over it.
     """
-    block = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=axis)
     handler, block = handler_for(block)
     out = handler(view, block, side, binary)
     return out[None] if partial else out
@@ -140,7 +138,9 @@ def _outer_chunks(conn, chunks, outer_len, inner_len, free_chunks, scatter, dtyp
         if scatter:
             size = by_memory
         else:
-            per_line = max(1.0, conn.prob * inner_len * widest)
+            # Generating a connection costs several times applying it to one
+            # more column, so the batch width does not enter the work estimate.
+            per_line = max(1.0, conn.prob * inner_len)
             size = min(by_memory, max(1, int(_TARGET_CONNECTIONS // per_line)))
         return normalize_chunks(min(size, max(outer_len, 1)), (outer_len,))[0]
     if isinstance(chunks, numbers.Integral) and not isinstance(chunks, bool) and chunks <= 0:
@@ -169,6 +169,8 @@ def _product(conn, x, side, binary, chunks="auto", split_every=None):
     # The inner axis is the generator's major axis exactly when the product
     # scatters lines (products.matmul makes the same decision per chunk).
     scatter = (side == "left") == (conn._spec.orientation == "R")
+    if not scatter and x.numblocks[inner_axis] > 1:
+        x = x.rechunk({inner_axis: -1})
     free_chunks = (None,) if free_axis is None else x.chunks[free_axis]
     outer = _outer_chunks(
         conn, chunks, outer_len, inner_len, () if free_axis is None else free_chunks, scatter, dtype
@@ -201,13 +203,12 @@ def _product(conn, x, side, binary, chunks="auto", split_every=None):
             if partial:
                 for j, inner in enumerate(inner_bounds):
                     layer[(name, j) + out_index(i, c)] = (
-                        _product_block, window(inner, outer_span), [x_key(j, c)],
-                        inner_axis, side, binary, True,
+                        _product_block, window(inner, outer_span), x_key(j, c), side, binary, True,
                     )
             else:
+                # One inner chunk: a gather (rechunked above) or a scatter of a single chunk.
                 layer[(name,) + out_index(i, c)] = (
-                    _product_block, window((0, inner_len), outer_span),
-                    [x_key(j, c) for j in range(len(inner_bounds))], inner_axis, side, binary, False,
+                    _product_block, window((0, inner_len), outer_span), x_key(0, c), side, binary, False,
                 )
     if free_axis is None:
         out_chunks = (outer,)
