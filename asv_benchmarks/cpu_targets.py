@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 
+import numba
 import numpy as np
 
 import lazyconn
@@ -111,6 +112,21 @@ def products(table, n, p, repeat):
     table.add("`M @ y` Scalar (lazy / CSR)", f"{_ms(gather)} / {_ms(base)} = {gather / base:.2f}x", "<= 3.0x (stretch 2.0x)", gather / base <= 3.0)
     scatter, base_t = _median_pair(lambda: x @ scalar, lambda: csc_view @ x, repeat)
     table.add("`x @ M` Scalar (lazy / CSR)", f"{_ms(scatter)} / {_ms(base_t)} = {scatter / base_t:.2f}x", "<= 3.0x (stretch 2.0x)", scatter / base_t <= 3.0)
+
+    # The same two ratios per core (both sides on one thread): less sensitive
+    # to how many of the machine's cores other jobs leave free.
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one_g, base = _median_pair(lambda: scalar @ x, lambda: csr @ x, max(3, repeat // 2))
+        one_s, base_t = _median_pair(lambda: x @ scalar, lambda: csc_view @ x, max(3, repeat // 2))
+    finally:
+        numba.set_num_threads(threads)
+    table.add(
+        "per core: `M @ y`, `x @ M` Scalar on 1 thread / CSR",
+        f"{one_g / base:.2f}x, {one_s / base_t:.2f}x ({one_g / (csr.nnz) * 1e9:.1f}, {one_s / csr.nnz * 1e9:.1f} ns per synapse)",
+        "(information)",
+    )
 
     for name, conn in (("Normal", normal), ("Uniform", uniform)):
         law_g, scalar_g = _median_pair(lambda: conn @ x, lambda: scalar @ x, repeat)

@@ -48,10 +48,12 @@ _MAX_DRAWS = 64
 _NEXT_DRAWS = 8
 #: Below this many expected connections a kernel runs on one thread.  Waking
 #: the other threads costs little on an idle machine but up to 8 ms on a
-#: loaded one (measured: 200 spike rows of a 20,000-column matrix took 0.4 ms
-#: on one thread and 8 ms on two, on a shared 2-core machine); 2**20
-#: connections take about 5 ms on one core.
-_SERIAL_BELOW = 1 << 20
+#: loaded one (measured on a shared 2-core machine: 200 spike rows of a
+#: 20,000-column matrix, 40,000 connections, took 0.4 ms on one thread and
+#: 8 ms on two; 1,000 rows of a 100,000-column matrix, 1e6 connections,
+#: took 6.2 ms on one thread and 3.7 ms on two).  2**17 connections take
+#: under 1 ms on one core.
+_SERIAL_BELOW = 1 << 17
 #: Iterations handed to a thread at a time (0 would be a static split).
 _CHUNKSIZE = 1
 #: Byte budget for private scatter/degree accumulators (kept well below the
