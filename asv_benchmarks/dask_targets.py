@@ -2,7 +2,7 @@
 
 Measures, for one JITCScalarR(N, N, p) and a float32 vector y, the gather
 ``conn @ y`` (the issue's target) and the scatter ``y @ conn`` (a dense y,
-so every row is generated):
+so every row is generated), three ways:
 
 * ``in-memory``: y a NumPy array (the host backend);
 * ``dask threads``: y = ``da.from_array(y, chunks=...)``, computed with the
@@ -10,11 +10,15 @@ so every row is generated):
 * ``dask LocalCluster``: the same graph on ``LocalCluster(n_workers=2,
   processes=True, threads_per_worker=1)``.
 
-Each configuration runs in its own fresh process (so peak RSS is its own),
-is warmed up (once; three times for the cluster), then timed
-``--repeat`` times; the table gives medians and same-run ratios to the
-in-memory median.  Peak RSS is ``ru_maxrss`` of the process that computes
-(for the cluster: the client process and the largest worker).
+Time: one process holds all three, warms each up, then runs ``--rounds``
+rounds of (in-memory, threads, cluster), interleaved run by run, so all three
+see the same load from other work on the machine; the table gives each
+median and the median over rounds of the per-round ratio to in-memory.
+
+Peak RSS: a fresh process per configuration (so the number is its own),
+one warm-up and one timed run; ``ru_maxrss`` of the process that computes
+(for the cluster: the client and the largest worker).  Numba's on-disk cache
+is filled first, so no measured process pays for compiling the kernels.
 
 Run::
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import resource
 import statistics
@@ -48,129 +53,150 @@ def _peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _measure(op, mode, n, prob, repeat, chunk):
-    """Run one configuration in this process; return a dict of results."""
-    import numpy as np
+class _Setup:
+    """The matrix, the operands, and one runner per (op, mode)."""
 
-    import lazyconn
-    from lazyconn.kernels import host_backend
+    def __init__(self, n, prob, chunk, modes):
+        import numpy as np
 
-    conn = lazyconn.JITCScalarR(n, n, prob=prob, weight=0.5, seed=7)
-    y = np.random.default_rng(0).standard_normal(n).astype(np.float32)
-    result = {"op": op, "mode": mode, "backend": host_backend().NAME}
+        import lazyconn
 
-    def multiply(operand):
-        return conn @ operand if op == "gather" else operand @ conn
+        self.conn = lazyconn.JITCScalarR(n, n, prob=prob, weight=0.5, seed=7)
+        self.y = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+        self.x = None
+        if set(modes) != {"memory"}:  # the in-memory process does not even import Dask
+            import dask.array as da
 
-    if mode == "memory":
-        run = lambda: multiply(y)  # noqa: E731
-        cleanup = None
-    else:
-        import dask.array as da
-
-        x = da.from_array(y, chunks=chunk)
-        product = multiply(x)
-        result["tasks"] = len(product.__dask_graph__())
-        result["blocks"] = product.npartitions
-        if mode == "threads":
-            run = lambda: product.compute(scheduler="threads")  # noqa: E731
-            cleanup = None
-        else:
-            import logging
-
+            self.x = da.from_array(self.y, chunks=chunk)
+        self.client = self.cluster = None
+        if "cluster" in modes:
             from distributed import Client, LocalCluster
 
-            cluster = LocalCluster(
+            self.cluster = LocalCluster(
                 n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
                 silence_logs=logging.ERROR,
             )
-            client = Client(cluster)
-            run = lambda: client.compute(product, sync=True)  # noqa: E731
+            self.client = Client(self.cluster)
 
-            def cleanup():
-                result["worker_peak_rss_mib"] = max(client.run(_peak_rss_mib).values())
-                client.close()
-                cluster.close()
+    def product(self, op, operand):
+        return self.conn @ operand if op == "gather" else operand @ self.conn
 
-    # Warm-up: JIT compilation or loading from Numba's cache, worker imports;
-    # LocalCluster workers took two or three runs to settle on 2 cores.
-    for _ in range(3 if mode == "cluster" else 1):
-        expected = run()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = run()
-        times.append(time.perf_counter() - start)
-    if mode != "memory":
-        reference = multiply(y)
-        error = float(np.max(np.abs(np.asarray(value, dtype=np.float64) - reference)))
-        result["max_abs_diff_vs_memory"] = error
-    del expected
-    if cleanup is not None:
-        cleanup()
-    result["times"] = times
-    result["median_s"] = statistics.median(times)
-    result["peak_rss_mib"] = _peak_rss_mib()
-    return result
+    def runner(self, op, mode):
+        if mode == "memory":
+            return lambda: self.product(op, self.y)
+        graph = self.product(op, self.x)
+        if mode == "threads":
+            return lambda: graph.compute(scheduler="threads")
+        return lambda: self.client.compute(graph, sync=True)
+
+    def tasks(self, op):
+        return len(self.product(op, self.x).__dask_graph__())
+
+    def close(self):
+        if self.client is not None:
+            self.client.close()
+            self.cluster.close()
+
+
+def _time_interleaved(args, ops):
+    """Warm up, then time every (op, mode) in interleaved rounds; return a dict."""
+    import numpy as np
+
+    from lazyconn.kernels import host_backend
+
+    setup = _Setup(args.n, args.prob, args.chunk, MODES)
+    try:
+        runners = {(op, mode): setup.runner(op, mode) for op in ops for mode in MODES}
+        results = {"backend": host_backend().NAME, "configs": {}}
+        for (op, mode), run in runners.items():
+            # Warm-up: Numba's cache, worker imports; LocalCluster workers took
+            # two or three runs to settle on 2 cores.
+            for _ in range(3 if mode == "cluster" else 1):
+                value = run()
+            reference = setup.product(op, setup.y)
+            diff = float(np.max(np.abs(np.asarray(value, np.float64) - reference))) if mode != "memory" else None
+            results["configs"][f"{op}/{mode}"] = {
+                "times": [], "max_abs_diff": diff, "tasks": None if mode == "memory" else setup.tasks(op),
+            }
+        for _ in range(args.rounds):
+            for (op, mode), run in runners.items():
+                start = time.perf_counter()
+                run()
+                results["configs"][f"{op}/{mode}"]["times"].append(time.perf_counter() - start)
+        return results
+    finally:
+        setup.close()
+
+
+def _rss(op, mode, args):
+    """Peak RSS of a fresh process running one configuration (this process)."""
+    setup = _Setup(args.n, args.prob, args.chunk, (mode,))
+    try:
+        run = setup.runner(op, mode)
+        run()
+        run()
+        result = {"peak_rss_mib": _peak_rss_mib()}
+        if mode == "cluster":
+            result["worker_peak_rss_mib"] = max(setup.client.run(_peak_rss_mib).values())
+        return result
+    finally:
+        setup.close()
+
+
+def _child(args, *extra):
+    command = [sys.executable, __file__, "--n", str(args.n), "--prob", str(args.prob),
+               "--chunk", str(args.chunk), "--rounds", str(args.rounds), *extra]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ.copy())
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
-    """Run every configuration in a subprocess and print a markdown table."""
+    """Measure in subprocesses and print a markdown table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=200_000, help="matrix side N")
     parser.add_argument("--prob", type=float, default=0.01)
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per configuration")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved timing rounds")
     parser.add_argument("--chunk", type=int, default=50_000, help="chunk size of the Dask vector")
-    parser.add_argument("--rounds", type=int, default=2, help="alternate the configurations this many times")
     parser.add_argument(
         "--ops", default="gather,scatter", help="comma-separated: gather (conn @ y), scatter (y @ conn)"
     )
-    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)  # child process
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # "time" or "rss:<op>:<mode>"
     args = parser.parse_args(argv)
     ops = [op.strip() for op in args.ops.split(",") if op.strip()]
     if any(op not in OPS for op in ops):
         parser.error(f"--ops takes a comma-separated subset of {OPS}, got {args.ops!r}")
-    if args.mode:
-        print(json.dumps(_measure(ops[0], args.mode, args.n, args.prob, args.repeat, args.chunk)))
+    if args.child == "time":
+        print(json.dumps(_time_interleaved(args, ops)))
+        return 0
+    if args.child:
+        _, op, mode = args.child.split(":")
+        print(json.dumps(_rss(op, mode, args)))
         return 0
 
-    def child(op, mode, n, repeat):
-        command = [sys.executable, __file__, "--mode", mode, "--ops", op, "--n", str(n),
-                   "--prob", str(args.prob), "--repeat", str(repeat), "--chunk", str(args.chunk)]
-        completed = subprocess.run(command, capture_output=True, text=True, check=True, env=os.environ.copy())
-        return json.loads(completed.stdout.strip().splitlines()[-1])
+    # Fill Numba's on-disk cache (a small run of every kernel used).
+    small = argparse.Namespace(**{**vars(args), "n": 2000, "rounds": 1})
+    _child(small, "--child", "time", "--ops", ",".join(ops))
+    timing = _child(args, "--child", "time", "--ops", ",".join(ops))
+    rss = {(op, mode): _child(args, "--child", f"rss:{op}:{mode}") for op in ops for mode in MODES}
 
-    # Fill Numba's on-disk cache first, so no measured process pays (in time
-    # or in peak RSS) for compiling the kernels.
-    for op in ops:
-        child(op, "memory", 2000, 1)
-    runs = {(op, mode): [] for op in ops for mode in MODES}
-    for _ in range(args.rounds):
-        for op, mode in runs:
-            runs[op, mode].append(child(op, mode, args.n, args.repeat))
-            print(f"# {op} {mode}: {runs[op, mode][-1]['median_s']:.3f} s", file=sys.stderr)
-
-    def median_time(config):
-        return statistics.median(t for run in runs[config] for t in run["times"])
-
-    backend = runs[ops[0], "memory"][0]["backend"]
     print(f"N = {args.n:,}, p = {args.prob}, JITCScalarR, float32 vector (dask chunks {args.chunk:,}); "
-          f"host backend `{backend}`; {os.cpu_count()} cores; "
-          f"{args.rounds} rounds x {args.repeat} runs, medians\n")
-    print("| product | configuration | tasks | median time (s) | ratio to in-memory | peak RSS (MiB) | max abs diff |")
+          f"host backend `{timing['backend']}`; {os.cpu_count()} cores; {args.rounds} interleaved rounds\n")
+    print("| product | configuration | tasks | median time (s) | median ratio to in-memory "
+          "| peak RSS (MiB) | max abs diff |")
     print("|---|---|---|---|---|---|---|")
-    for op, mode in runs:
-        last = runs[op, mode][-1]
-        rss = max(run["peak_rss_mib"] for run in runs[op, mode])
-        if mode == "cluster":
-            workers = max(run["worker_peak_rss_mib"] for run in runs[op, mode])
-            rss_text = f"{rss:.0f} client, {workers:.0f} largest worker"
-        else:
-            rss_text = f"{rss:.0f}"
-        diff = last.get("max_abs_diff_vs_memory")
-        ratio = median_time((op, mode)) / median_time((op, "memory"))
-        print(f"| {OP_LABELS[op]} | {LABELS[mode]} | {last.get('tasks', '-')} | {median_time((op, mode)):.3f} | "
-              f"{ratio:.2f} | {rss_text} | {'-' if diff is None else f'{diff:.2g}'} |")
+    for op in ops:
+        base = timing["configs"][f"{op}/memory"]["times"]
+        for mode in MODES:
+            config = timing["configs"][f"{op}/{mode}"]
+            ratio = statistics.median(t / b for t, b in zip(config["times"], base))
+            peak = rss[op, mode]
+            rss_text = f"{peak['peak_rss_mib']:.0f}"
+            if mode == "cluster":
+                rss_text += f" client, {peak['worker_peak_rss_mib']:.0f} largest worker"
+            diff = config["max_abs_diff"]
+            print(f"| {OP_LABELS[op]} | {LABELS[mode]} | {config['tasks'] or '-'} | "
+                  f"{statistics.median(config['times']):.3f} | {ratio:.2f} | {rss_text} | "
+                  f"{'-' if diff is None else f'{diff:.2g}'} |")
     return 0
 
 
