@@ -47,7 +47,7 @@ __all__ = ["NAME", "dense", "coo", "scatter", "gather", "degrees", "compile_seco
 
 NAME = "gpu"
 
-# Threads per CTA.
+# Threads per CTA (at most 256: the product kernels' __launch_bounds__).
 _THREADS = 256
 # Shared memory per CTA for a product tile: 32 KiB keeps 6-7 CTAs per SM.
 _TILE_BYTES = 32 * 1024
@@ -85,8 +85,9 @@ def _source():
 def _names(w, t):
     kernels = [f"jitc_dense<{w}>", f"jitc_coo_fill<{w}>", f"jitc_degrees<{w}>", "jitc_coo_count", "jitc_gap_check"]
     for nc in (1, _MAX_COLUMNS):
-        kernels.append(f"jitc_gather<{w}, {t}, {nc}>")
-        kernels.append(f"jitc_scatter<{w}, {t}, {nc}>")
+        for smem in ("true", "false"):
+            kernels.append(f"jitc_gather<{w}, {t}, {nc}, {smem}>")
+            kernels.append(f"jitc_scatter<{w}, {t}, {nc}, {smem}>")
     return kernels
 
 
@@ -101,14 +102,14 @@ def _module(matrix_dtype, value_dtype):
     return module
 
 
-def _kernel(name, matrix_dtype, value_dtype=None, columns=None):
+def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True):
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
     w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
     if name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
         expression = f"{name}<{w}>"
     elif name in ("jitc_gather", "jitc_scatter"):
-        expression = f"{name}<{w}, {t}, {columns}>"
+        expression = f"{name}<{w}, {t}, {columns}, {'true' if smem else 'false'}>"
     else:
         expression = name
     return _module(matrix_dtype, value_dtype).get_function(expression)
@@ -140,9 +141,9 @@ def _require_device(name, array):
 def _gap_constants(inv_log_q):
     """``(fast, c2, tol)`` of the float32 gap path (see jitc_random.cuh)."""
     c = float(inv_log_q)
-    # float32 resolves gaps only while |c| is moderate (prob > ~4e-6); the
-    # kernels' bound also needs |c| < 2**18 (see jitc_random.cuh).
-    fast = math.isfinite(c) and abs(c) < 2.0**18
+    # float32 resolves gaps only while |c| is moderate (prob > ~1.5e-5); the
+    # kernels' floor trick also needs |c| < 2**16 (see jitc_random.cuh).
+    fast = math.isfinite(c) and abs(c) < 2.0**16
     c2 = np.float32(c * math.log(2.0)) if fast else np.float32(0.0)
     return fast, c2, np.float32(abs(float(c2)) * 2.0**-20)
 
@@ -304,12 +305,11 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
         b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(
             params, n_lines, j0, j1, nc, value_dtype.itemsize
         )
-        kernel = _kernel("jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS)
+        kernel = _kernel("jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem)
         kernel(
             (n_tiles, n_segs), (_THREADS,),
             (*gen, _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G),
-             _int32(per_seg), _int32(use_smem), vectors, _int32(n_cols), _int32(col0), _int32(nc), out,
-             _int32(n_cols)),
+             _int32(per_seg), vectors, _int32(n_cols), _int32(col0), _int32(nc), out, _int32(n_cols)),
             shared_mem=smem,
         )
     return out
@@ -360,12 +360,12 @@ def scatter(params, lines, values, j0, j1, dtype):
         nc = min(_MAX_COLUMNS, n_cols - col0)
         itemsize = 4 if mode == _MODE_COUNTS else value_dtype.itemsize
         b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(params, n_lines, j0, j1, nc, itemsize)
-        kernel = _kernel("jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS)
+        kernel = _kernel("jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem)
         kernel(
             (n_tiles, n_segs), (_THREADS,),
             (*gen, lines, _int32(n_lines), values, _int32(n_cols), _int32(col0), _int32(nc), _int32(mode),
-             _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G), _int32(per_seg), _int32(use_smem),
-             out, _int32(n_cols), counts),
+             _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G), _int32(per_seg), out, _int32(n_cols),
+             counts),
             shared_mem=smem,
         )
     if mode == _MODE_COUNTS:

@@ -11,7 +11,7 @@
 // the input (gather) or accumulates into its tile (scatter) in shared memory,
 // so each connection costs a shared-memory access instead of a global one.
 // When a tile does not fit (very small p: blocks of up to 2**22 entries) the
-// same kernels address global memory instead (use_smem == 0).
+// same kernels, instantiated with SMEM = false, address global memory instead.
 //
 // Compile with --fmad=false: the generator must round like NumPy.  The
 // product accumulations use explicit fma() calls, which that flag leaves
@@ -228,6 +228,10 @@ __device__ __forceinline__ jitc_tile jitc_tile_of(const jitc_gen &g, int b0, int
     return tile;
 }
 
+// ndtri is long: one out-of-line copy per kernel instead of one per call
+// site keeps the product kernels small and quick to compile.
+__device__ __noinline__ double jitc_ndtri_call(double u) { return jitc_ndtri(u); }
+
 // Weight of a connection from its weight-domain word, in float64 and
 // rounded once to W, as reference._weights does.
 template <typename W>
@@ -235,7 +239,7 @@ __device__ __forceinline__ W jitc_weight_of_word(const jitc_gen &g, jitc_u32 wor
 {
     if (g.law == JITC_LAW_SCALAR) return (W)g.a;
     const double u = jitc_uniform(word);
-    const double w = g.law == JITC_LAW_UNIFORM ? g.a + g.b * u : g.a + g.b * jitc_ndtri(u);
+    const double w = g.law == JITC_LAW_UNIFORM ? g.a + g.b * u : g.a + g.b * jitc_ndtri_call(u);
     return (W)w;
 }
 
@@ -296,10 +300,12 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         const int p1 = p0 + g1 + 1;
         const int p2 = p1 + g2 + 1;
         const int p3 = p2 + g3 + 1;
+        // p_first <= p < end as one unsigned comparison.
         const int base = start - tile_lo;
-        if (p0 < end && p0 >= p_first && p0 != p_skip) emit(line, base + p0, wr.w0);
-        if (p1 < end && p1 >= p_first && p1 != p_skip) emit(line, base + p1, wr.w1);
-        if (p2 < end && p2 >= p_first && p2 != p_skip) emit(line, base + p2, wr.w2);
+        const jitc_u32 span = (jitc_u32)(end - p_first);
+        if ((jitc_u32)(p0 - p_first) < span && p0 != p_skip) emit(line, base + p0, wr.w0);
+        if ((jitc_u32)(p1 - p_first) < span && p1 != p_skip) emit(line, base + p1, wr.w1);
+        if ((jitc_u32)(p2 - p_first) < span && p2 != p_skip) emit(line, base + p2, wr.w2);
         if (p3 < end) {
             if (p3 >= p_first && p3 != p_skip) emit(line, base + p3, wr.w3);
             pos = p3;
@@ -325,16 +331,19 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
 // Gather: out[li, col0 + c] += sum_j L[k0 + li, j] * vec[j - j0, col0 + c], c < nc <= NC.
 // Each thread owns lines of the segment and walks their items in the tile,
 // keeping the partial sums in registers: one global atomic per (line, tile).
-template <typename W, typename T, int NC>
-__global__ void jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
-                            int lines_per_seg, int use_smem, const T *vec, int vec_ld, int col0, int nc, T *out,
-                            int out_ld)
+// At most 256 threads per CTA (gpu._THREADS), and registers capped so that
+// four such CTAs fit on an SM: the walk is issue-bound and needs warps.
+#define JITC_PRODUCT_BOUNDS __launch_bounds__(256, 4)
+
+template <typename W, typename T, int NC, bool SMEM>
+__global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
+                            int lines_per_seg, const T *vec, int vec_ld, int col0, int nc, T *out, int out_ld)
 {
     JITC_GEN_INIT;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
     T *tile_x = reinterpret_cast<T *>(jitc_smem);
     const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
-    if (use_smem) {
+    if (SMEM) {
         const int n = (tile.hi - tile.lo) * nc;
         for (int e = threadIdx.x; e < n; e += blockDim.x)
             tile_x[e] = vec[(jitc_i64)(tile.lo - j0 + e / nc) * vec_ld + col0 + e % nc];
@@ -353,7 +362,7 @@ __global__ void jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1
         [&](int li) { return k0 + li; },
         [&](int, int at, jitc_u32 word) {
             const T w = weighted ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
-            if (use_smem) {
+            if (SMEM) {
                 const T *x = tile_x + at * ncols;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
@@ -380,10 +389,10 @@ __global__ void jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1
 // is flushed with one global atomic per nonzero entry.  Binary events skip
 // the multiply; with a Scalar law they count connections in integers (mode
 // COUNTS, into `counts`), which the host scales once by the weight.
-template <typename W, typename T, int NC>
-__global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines, const T *values, int val_ld,
+template <typename W, typename T, int NC, bool SMEM>
+__global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines, const T *values, int val_ld,
                              int col0, int nc, int mode, int j0, int j1, int b0, int b1, int G, int lines_per_seg,
-                             int use_smem, T *out, int out_ld, jitc_u32 *counts)
+                             T *out, int out_ld, jitc_u32 *counts)
 {
     JITC_GEN_INIT;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
@@ -391,7 +400,7 @@ __global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines
     jitc_u32 *tile_count = reinterpret_cast<jitc_u32 *>(jitc_smem);
     const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
     const int width = tile.hi - tile.lo;
-    if (use_smem) {
+    if (SMEM) {
         if (mode == JITC_MODE_COUNTS)
             for (int e = threadIdx.x; e < width; e += blockDim.x) tile_count[e] = 0u;
         else
@@ -414,14 +423,14 @@ __global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines
         },
         [&](int, int at, jitc_u32 word) {
             if (mode == JITC_MODE_COUNTS) {
-                if (use_smem)
+                if (SMEM)
                     atomicAdd(tile_count + at, 1u);
                 else
                     atomicAdd(counts + (at + tile.lo - j0), 1u);
                 return;
             }
             const T w = weighted ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
-            if (use_smem) {
+            if (SMEM) {
                 T *dst = tile_acc + at * ncols;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
@@ -434,7 +443,7 @@ __global__ void jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines
             }
         },
         [&](int) {});
-    if (!use_smem) return;
+    if (!SMEM) return;
     __syncthreads();
     if (mode == JITC_MODE_COUNTS) {
         for (int e = threadIdx.x; e < width; e += blockDim.x) {

@@ -217,11 +217,8 @@ JITC_HD double jitc_ndtri(double u)
 // holds that with a factor of more than 2 to spare (which also absorbs the
 // rounding of tol itself).  gap_check() in gpu.py confirms the result on all
 // 2**32 words for the probabilities the benchmark uses.  The host disables the
-// fast path when |c| >= 2**18, where float32 cannot resolve integers anyway.
+// fast path when |c| >= 2**16, where float32 cannot resolve integers anyway.
 //
-// floor(xf) without conversion instructions: adding 1.5 * 2**23 rounds xf
-// (< 2**22) to the nearest integer m, read from the bits; d = xf - m is exact
-// (Sterbenz).  d > tol: the gap is m; d < -tol: m - 1; m == 0: 0, since x >= 0.
 #define JITC_GAP_CLAMP 8388608.0       // 2**23, spec.GAP_CLAMP
 #define JITC_BLOCK_END_GAP 4194304.0f  // 2**22: any gap this large ends a block
 #define JITC_ROUND_MAGIC 12582912.0f   // 1.5 * 2**23
@@ -258,22 +255,27 @@ static inline int JITC_FLOAT_BITS(float x)
 }
 #endif
 
-// The float32 candidate, without branches: returns floor(xf) or floor(xf) - 1
-// and sets ok when that is provably the float64 gap.  uf = fl(fl(w) * 2**-32
-// + 2**-33) is one fused rounding, within 2**-23 relative of u as the bound
-// assumes.  Decided only below 2**17, where tol < 0.5 (the host enables the
-// fast path only for |c| < 2**18, so tol_abs < 0.18): the interval must miss
-// every integer, or be able to hold only 0 (x >= 0).
+// The float32 candidate, without branches: floor of the interval
+// [max(xf - tol, 0), xf + tol], which holds the float64 x (x >= 0 always), and
+// ok when both ends have the same floor.  For an end v, v - 0.5 is formed
+// inside the fused tolerance (xf -+ (tol +- 0.5)) and adding 1.5 * 2**23
+// rounds it to an integer in the low mantissa bits (|v| < 2**21 here, since
+// the host enables the fast path only for |c| < 2**16 and -ln u < 22.9): that
+// is floor(v), except that an integer v may come out as v - 1 (ties to even),
+// which can only make the two ends disagree (a fallback), never a wrong gap,
+// because x lies strictly inside the interval.  uf = fl(fl(w) * 2**-32 +
+// 2**-33) is one fused rounding, within 2**-23 relative of u as the bound
+// assumes.
 JITC_HD int jitc_gap_candidate(jitc_u32 w, float c2, float tol_abs, bool &ok)
 {
     const float uf = JITC_FMAF(JITC_U2F(w), 0x1p-32f, 0x1p-33f);
     const float xf = jitc_log2f(uf) * c2;
-    const float tol = JITC_FMAF(fabsf(xf), 0x1p-19f, tol_abs);
-    const float shifted = xf + JITC_ROUND_MAGIC;
-    const int m = JITC_FLOAT_BITS(shifted) - JITC_ROUND_MAGIC_BITS;
-    const float d = xf - (shifted - JITC_ROUND_MAGIC);
-    ok = xf < 131072.0f && (fabsf(d) > tol || m == 0);
-    return (d > 0.0f || m == 0) ? m : m - 1;
+    const float lo = fmaxf(xf - JITC_FMAF(fabsf(xf), 0x1p-19f, tol_abs + 0.5f), -0.5f);  // lo - 0.5
+    const float hi = xf + JITC_FMAF(fabsf(xf), 0x1p-19f, tol_abs - 0.5f);                // hi - 0.5
+    const int floor_lo = JITC_FLOAT_BITS(lo + JITC_ROUND_MAGIC);
+    const int floor_hi = JITC_FLOAT_BITS(hi + JITC_ROUND_MAGIC);
+    ok = floor_lo == floor_hi;
+    return floor_lo - JITC_ROUND_MAGIC_BITS;
 }
 
 JITC_HD int jitc_gap_try_fast(jitc_u32 w, float c2, float tol_abs)
