@@ -77,3 +77,13 @@ def test_gpu_request_without_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(demo, "_cupy_if_usable", lambda: None)
     with pytest.raises(RuntimeError, match="lazyconn info"):
         demo.run_demo(neurons=1000, steps=10, device="gpu", progress=False)
+
+
+def test_cv2_is_one_for_poisson_and_zero_for_a_clock():
+    rng = np.random.default_rng(0)
+    poisson = rng.random((20_000, 50)) < 0.002
+    assert demo._mean_cv2(poisson, 0.1, 0) == pytest.approx(1.0, abs=0.05)
+    clock = np.zeros((2_000, 5), dtype=bool)
+    clock[::100] = True
+    assert demo._mean_cv2(clock, 0.1, 0) == 0.0
+    assert math.isnan(demo._mean_cv2(clock[:150], 0.1, 0))
