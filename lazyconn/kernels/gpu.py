@@ -2,8 +2,8 @@
 
 The kernels live in ``jitc_kernels.cu`` beside this file, the random
 primitives (Philox4x32-10, the deterministic ``ln`` and ``ndtri``) in
-``jitc_random.cuh``; both are compiled once per process and dtype pair with
-``--fmad=false``, so every realised matrix is bit-identical to
+``jitc_random.cuh``; both are compiled once per process and kernel variant
+with ``--fmad=false``, so every realised matrix is bit-identical to
 :mod:`lazyconn.kernels.reference`.  The interface is the reference's, on
 CuPy arrays; see that module's docstring.
 
@@ -82,47 +82,48 @@ def _source():
     return header + "\n" + kernels
 
 
-def _names(w, t):
-    kernels = [f"jitc_dense<{w}>", f"jitc_coo_fill<{w}>", f"jitc_degrees<{w}>", "jitc_coo_count", "jitc_gap_check"]
-    for nc in (1, _MAX_COLUMNS):
-        for smem in ("true", "false"):
-            kernels.append(f"jitc_gather<{w}, {t}, {nc}, {smem}>")
-            kernels.append(f"jitc_scatter<{w}, {t}, {nc}, {smem}>")
-    return kernels
+_UTILS = ("jitc_coo_count", "jitc_gap_check")
 
 
 @functools.lru_cache(maxsize=None)
-def _module(matrix_dtype, value_dtype):
-    """Compile (once per process) the kernels for one (matrix, values) dtype pair."""
-    w, t = _CTYPES[np.dtype(matrix_dtype)], _CTYPES[np.dtype(value_dtype)]
+def _function(expression):
+    """Compile (once per process) the module holding one kernel instantiation.
+
+    One small module per kernel keeps the first call's compile short: a
+    product compiles only the variant it runs (the header is shared text, so
+    each module costs one NVRTC pass over a few hundred lines).
+    """
     start = time.perf_counter()
-    module = cp.RawModule(code=_source(), options=_OPTIONS, name_expressions=_names(w, t))
-    module.compile()
-    _compile_seconds[(w, t)] = time.perf_counter() - start
-    return module
+    options = _OPTIONS + (("-DJITC_WITH_UTILS",) if expression in _UTILS else ())
+    module = cp.RawModule(code=_source(), options=options, name_expressions=[expression])
+    function = module.get_function(expression)
+    _compile_seconds[expression] = time.perf_counter() - start
+    return function
 
 
-def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True):
+def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weighted=False):
+    """The compiled kernel ``name`` for the given template arguments."""
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
     w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
     if name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
         expression = f"{name}<{w}>"
     elif name in ("jitc_gather", "jitc_scatter"):
-        expression = f"{name}<{w}, {t}, {columns}, {'true' if smem else 'false'}>"
+        flags = ", ".join("true" if f else "false" for f in (smem, weighted))
+        expression = f"{name}<{w}, {t}, {columns}, {flags}>"
     else:
         expression = name
-    return _module(matrix_dtype, value_dtype).get_function(expression)
+    return _function(expression)
 
 
 def compile_seconds():
-    """Seconds spent compiling each (matrix, values) kernel module so far.
+    """Seconds spent compiling (or loading) each kernel so far in this process.
 
     Returns
     -------
     dict
-        ``{("float", "float"): seconds, ...}``; a module served from CuPy's
-        on-disk kernel cache shows its (short) load time.
+        ``{"jitc_gather<float, float, 1, true, false>": seconds, ...}``; a
+        kernel served from CuPy's on-disk cache shows its (short) load time.
     """
     return dict(_compile_seconds)
 
@@ -273,6 +274,11 @@ def _product_geometry(params, n_lines, j0, j1, columns, itemsize):
     return b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes
 
 
+def _scalar_weight(params, matrix_dtype, value_dtype):
+    """A Scalar law's weight rounded to the matrix dtype, as a value_dtype scalar."""
+    return value_dtype.type(np.dtype(matrix_dtype).type(params.a))
+
+
 def _value_dtype(array):
     dtype = np.dtype(array.dtype)
     return dtype if dtype in _CTYPES else np.dtype(np.float64)
@@ -305,11 +311,14 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
         b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(
             params, n_lines, j0, j1, nc, value_dtype.itemsize
         )
-        kernel = _kernel("jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem)
+        kernel = _kernel(
+            "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR
+        )
         kernel(
             (n_tiles, n_segs), (_THREADS,),
             (*gen, _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G),
-             _int32(per_seg), vectors, _int32(n_cols), _int32(col0), _int32(nc), out, _int32(n_cols)),
+             _int32(per_seg), vectors, _int32(n_cols), _int32(col0), _int32(nc), out, _int32(n_cols),
+             _scalar_weight(params, dtype, value_dtype)),
             shared_mem=smem,
         )
     return out
@@ -360,12 +369,14 @@ def scatter(params, lines, values, j0, j1, dtype):
         nc = min(_MAX_COLUMNS, n_cols - col0)
         itemsize = 4 if mode == _MODE_COUNTS else value_dtype.itemsize
         b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(params, n_lines, j0, j1, nc, itemsize)
-        kernel = _kernel("jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem)
+        kernel = _kernel(
+            "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR
+        )
         kernel(
             (n_tiles, n_segs), (_THREADS,),
             (*gen, lines, _int32(n_lines), values, _int32(n_cols), _int32(col0), _int32(nc), _int32(mode),
              _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G), _int32(per_seg), out, _int32(n_cols),
-             counts),
+             counts, _scalar_weight(params, dtype, value_dtype)),
             shared_mem=smem,
         )
     if mode == _MODE_COUNTS:

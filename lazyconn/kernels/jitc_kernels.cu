@@ -133,6 +133,7 @@ __global__ void jitc_dense(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1,
     }
 }
 
+#ifdef JITC_WITH_UTILS
 // Connections per item, for the exclusive scan that places coo output.
 __global__ void jitc_coo_count(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
                                jitc_i64 *counts)
@@ -153,6 +154,7 @@ __global__ void jitc_coo_count(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int
         counts[item] = count;
     }
 }
+#endif  // JITC_WITH_UTILS
 
 // Connections of each item at offsets[item]: items run line-major, then by
 // block, so the output is sorted by (k, j) like reference.coo.
@@ -255,7 +257,7 @@ __device__ __forceinline__ W jitc_weight_of_word(const jitc_gen &g, jitc_u32 wor
 //   line_done(li) after the last block of a line.
 // The window's lower edge and the diagonal are per-item bounds on the
 // block-local position: p >= p_first and p != p_skip.
-template <typename LineOf, typename Emit, typename LineDone>
+template <bool WEIGHTED, typename LineOf, typename Emit, typename LineDone>
 __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int li_end, int stride, int first,
                                                 int last, int j0, int j1, int tile_lo, LineOf &&line_of,
                                                 Emit &&emit, LineDone &&line_done)
@@ -270,11 +272,10 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
     int p_skip = g.skip_diagonal ? line - start : -1;
     int pos = -1;
     jitc_u32 t = 0;
-    const bool weighted = g.law != JITC_LAW_SCALAR;
     for (;;) {
         const jitc_words r = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 0u, g.key0, g.key1);
         jitc_words wr = {0u, 0u, 0u, 0u};
-        if (weighted) wr = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 1u, g.key0, g.key1);
+        if (WEIGHTED) wr = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 1u, g.key0, g.key1);
         // Four branch-free float32 candidates, then the rare float64 fallbacks.
         int g0, g1, g2, g3;
         if (g.fast) {
@@ -335,9 +336,10 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
 // four such CTAs fit on an SM: the walk is issue-bound and needs warps.
 #define JITC_PRODUCT_BOUNDS __launch_bounds__(256, 4)
 
-template <typename W, typename T, int NC, bool SMEM>
+template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED>
 __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
-                            int lines_per_seg, const T *vec, int vec_ld, int col0, int nc, T *out, int out_ld)
+                            int lines_per_seg, const T *vec, int vec_ld, int col0, int nc, T *out, int out_ld,
+                            T scalar_w)
 {
     JITC_GEN_INIT;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
@@ -355,13 +357,13 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 #pragma unroll
     for (int c = 0; c < NC; ++c) acc[c] = (T)0;
     const int ncols = NC == 1 ? 1 : nc;  // a compile-time 1 for the common case
-    const bool weighted = g.law != JITC_LAW_SCALAR;
-    const T scalar_w = (T)(W)g.a;
-    jitc_walk_items(
+    // WEIGHTED: Normal or Uniform; else every weight is scalar_w (the Scalar
+    // weight rounded to W, passed as T).
+    jitc_walk_items<WEIGHTED>(
         g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
         [&](int, int at, jitc_u32 word) {
-            const T w = weighted ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
+            const T w = WEIGHTED ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
             if (SMEM) {
                 const T *x = tile_x + at * ncols;
 #pragma unroll
@@ -389,10 +391,10 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 // is flushed with one global atomic per nonzero entry.  Binary events skip
 // the multiply; with a Scalar law they count connections in integers (mode
 // COUNTS, into `counts`), which the host scales once by the weight.
-template <typename W, typename T, int NC, bool SMEM>
+template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED>
 __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines, const T *values, int val_ld,
                              int col0, int nc, int mode, int j0, int j1, int b0, int b1, int G, int lines_per_seg,
-                             T *out, int out_ld, jitc_u32 *counts)
+                             T *out, int out_ld, jitc_u32 *counts, T scalar_w)
 {
     JITC_GEN_INIT;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
@@ -411,9 +413,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
     const int s1 = min(s0 + lines_per_seg, n_lines);
     T v[NC];
     const int ncols = NC == 1 ? 1 : nc;
-    const bool weighted = g.law != JITC_LAW_SCALAR;
-    const T scalar_w = (T)(W)g.a;
-    jitc_walk_items(
+    jitc_walk_items<WEIGHTED>(
         g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) {
 #pragma unroll
@@ -429,7 +429,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
                     atomicAdd(counts + (at + tile.lo - j0), 1u);
                 return;
             }
-            const T w = weighted ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
+            const T w = WEIGHTED ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
             if (SMEM) {
                 T *dst = tile_acc + at * ncols;
 #pragma unroll
@@ -458,6 +458,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
     }
 }
 
+#ifdef JITC_WITH_UTILS
 // ---------------------------------------------------------------------------
 // Self-check of the float32 gap fast path: for words [first, first + count),
 // count the words whose gap differs from the float64 gap (any gap of 2**22
@@ -478,3 +479,4 @@ __global__ void jitc_gap_check(double inv_log_q, float gap_scale, float gap_tol,
     if (bad) atomicAdd(mismatches, bad);
     if (slow) atomicAdd(fallbacks, slow);
 }
+#endif  // JITC_WITH_UTILS

@@ -73,10 +73,16 @@ JITC_HD jitc_u32 jitc_word(const jitc_words &w, int i)
     return i == 0 ? w.w0 : i == 1 ? w.w1 : i == 2 ? w.w2 : w.w3;
 }
 
-// u = (w + 0.5) * 2**-32: both steps are exact in float64.
+// u = (w + 0.5) * 2**-32: both steps are exact in float64.  On the device
+// w + 0.5 is formed without a conversion instruction: the double with bits
+// 0x43300000:w is 2**52 + w, and subtracting 2**52 - 0.5 is exact (Sterbenz).
 JITC_HD double jitc_uniform(jitc_u32 w)
 {
+#ifdef __CUDA_ARCH__
+    return (__hiloint2double(0x43300000, (int)w) - 4503599627370495.5) * 0x1p-32;
+#else
     return ((double)w + 0.5) * 0x1p-32;
+#endif
 }
 
 JITC_HD jitc_u64 jitc_double_bits(double x)
