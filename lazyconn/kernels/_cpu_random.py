@@ -32,6 +32,10 @@ __all__ = [
     "ndtri",
     "round_keys",
     "fill_gaps",
+    "fill_gap_words",
+    "table_gap",
+    "gap_table",
+    "gap_of_word",
     "fill_weights",
 ]
 
@@ -242,22 +246,117 @@ def ndtri(u):
     return _ndtri_tail(u, q)
 
 
+@numba.njit(**INLINE_OPTIONS)
+def gap_of_word(w, inv_log_q):
+    """The gap of one gap-stream word: ``floor(min(ln(u) * inv_log_q, 2**23))``.
+
+    The product is >= +0.0 (ln(u) < 0 and inv_log_q <= -0.0), so truncation
+    equals floor.
+    """
+    return np.int64(min(ln(word_to_uniform(w)) * inv_log_q, _GAP_CLAMP))
+
+
 @numba.njit(**JIT_OPTIONS)
 def fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps):
     """Gaps of draws ``t0 .. t0 + n_draws`` of item ``(line, block)``.
 
-    Writes ``gaps[4 * i + q]`` = gap of connection slot ``4 * (t0 + i) + q``:
-    ``floor(min(ln(u) * inv_log_q, 2**23))``.  The product is >= +0.0 (ln(u)
-    < 0 and inv_log_q <= -0.0), so truncation equals floor.
+    Writes ``gaps[4 * i + q]`` = gap of connection slot ``4 * (t0 + i) + q``.
     """
     c1 = np.uint64(block)
     c2 = np.uint64(line)
     for i in range(n_draws):
         w0, w1, w2, w3 = philox4x32(np.uint64(t0 + i), c1, c2, DOMAIN_GAPS, rk0, rk1)
-        gaps[4 * i] = np.int64(min(ln(word_to_uniform(w0)) * inv_log_q, _GAP_CLAMP))
-        gaps[4 * i + 1] = np.int64(min(ln(word_to_uniform(w1)) * inv_log_q, _GAP_CLAMP))
-        gaps[4 * i + 2] = np.int64(min(ln(word_to_uniform(w2)) * inv_log_q, _GAP_CLAMP))
-        gaps[4 * i + 3] = np.int64(min(ln(word_to_uniform(w3)) * inv_log_q, _GAP_CLAMP))
+        gaps[4 * i] = gap_of_word(w0, inv_log_q)
+        gaps[4 * i + 1] = gap_of_word(w1, inv_log_q)
+        gaps[4 * i + 2] = gap_of_word(w2, inv_log_q)
+        gaps[4 * i + 3] = gap_of_word(w3, inv_log_q)
+
+
+# ---------------------------------------------------------------------------
+# The gap table (DESIGN §2b).  gap(w) is a non-increasing step function of the
+# word w, because ln is non-decreasing on the u grid (tests/test_random.py
+# checks it; the spec's author checked all 2**32 words).  So over a bucket of
+# words sharing their top TABLE_BITS bits, gap(w) either is constant, or
+# takes two values with one threshold word between them, or has several
+# steps.  The table stores (base, threshold) for the first two cases and
+# base = -1 for the third, where the exact ln is computed instead.  Every
+# gap it gives is the exact gap: same bits, no ln for most connections.
+TABLE_BITS = 14
+_TABLE_SHIFT = np.uint64(32 - TABLE_BITS)
+_BUCKET_LAST = np.uint64((1 << (32 - TABLE_BITS)) - 1)
+
+
+@numba.njit(**JIT_OPTIONS)
+def gap_table(inv_log_q):
+    """Build the gap table of one connection probability.
+
+    Returns
+    -------
+    base : ndarray of int32, shape (2**TABLE_BITS,)
+        Gap of the bucket's last word, or -1 where the bucket has several steps.
+    threshold : ndarray of uint32
+        Words below it have gap ``base + 1``; 0 where the bucket is constant.
+    """
+    n = 1 << TABLE_BITS
+    base = np.empty(n, dtype=np.int32)
+    threshold = np.zeros(n, dtype=np.uint32)
+    for bucket in range(n):
+        lo = np.uint64(bucket) << _TABLE_SHIFT
+        hi = lo + _BUCKET_LAST
+        gap_lo = gap_of_word(lo, inv_log_q)
+        gap_hi = gap_of_word(hi, inv_log_q)
+        if gap_lo == gap_hi:
+            base[bucket] = gap_hi
+        elif gap_lo == gap_hi + 1:
+            # Smallest word with the lower gap: gap(a) == gap_lo, gap(b) == gap_hi.
+            a, b = lo, hi
+            while b - a > np.uint64(1):
+                mid = a + ((b - a) >> np.uint64(1))
+                if gap_of_word(mid, inv_log_q) == gap_hi:
+                    b = mid
+                else:
+                    a = mid
+            base[bucket] = gap_hi
+            threshold[bucket] = b
+        else:
+            base[bucket] = -1
+    return base, threshold
+
+
+@numba.njit(**JIT_OPTIONS)
+def fill_gap_words(rk0, rk1, line, block, t0, n_draws, words):
+    """The raw gap-stream words of draws ``t0 .. t0 + n_draws`` of ``(line, block)``.
+
+    Used with the gap table: Philox is vectorised here, and the table lookup
+    goes into the (scalar) walk.  Gathers from the table do not vectorise
+    profitably on this hardware (LLVM keeps that loop scalar), so doing the
+    lookups in a separate pass would only add a store and a load per slot.
+    """
+    c1 = np.uint64(block)
+    c2 = np.uint64(line)
+    for i in range(n_draws):
+        w0, w1, w2, w3 = philox4x32(np.uint64(t0 + i), c1, c2, DOMAIN_GAPS, rk0, rk1)
+        words[4 * i] = w0
+        words[4 * i + 1] = w1
+        words[4 * i + 2] = w2
+        words[4 * i + 3] = w3
+
+
+@numba.njit(**INLINE_OPTIONS)
+def table_gap(w, inv_log_q, base, threshold):
+    """The exact gap of word ``w`` from the gap table, or from ``ln`` in a several-step bucket."""
+    bucket = w >> _TABLE_SHIFT
+    gap = np.int64(base[bucket])
+    if gap < 0:
+        return _gap_exact(w, inv_log_q)
+    return gap + np.int64(w < np.uint64(threshold[bucket]))
+
+
+@numba.njit(**JIT_OPTIONS)
+def _gap_exact(w, inv_log_q):
+    # Not inlined on purpose: inlined, LLVM if-converts the rare fallback and
+    # vectorises it, computing ln on every lane (2.5x slower than no table).
+    return gap_of_word(w, inv_log_q)
 
 
 @numba.njit(**JIT_OPTIONS)

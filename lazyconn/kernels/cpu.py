@@ -34,7 +34,17 @@ import numba
 import numpy as np
 
 from ..spec import LAW_SCALAR
-from ._cpu_random import JIT_OPTIONS, fill_gaps, fill_uniforms, fill_weights, round_keys, uniforms_to_weights
+from ._cpu_random import (
+    JIT_OPTIONS,
+    fill_gaps,
+    fill_gap_words,
+    fill_uniforms,
+    fill_weights,
+    gap_table,
+    round_keys,
+    table_gap,
+    uniforms_to_weights,
+)
 
 __all__ = ["NAME", "dense", "coo", "scatter", "gather", "degrees", "num_threads"]
 
@@ -88,6 +98,7 @@ def _generator(params, dtype):
     else:
         prob = -math.expm1(1.0 / params.inv_log_q)
     scalar_weight = float(np.dtype(dtype).type(params.a))  # rounded once, as the reference
+    table_base, table_threshold = _gap_table(float(params.inv_log_q))
     return (
         rk0,
         rk1,
@@ -100,7 +111,32 @@ def _generator(params, dtype):
         np.dtype(dtype) == np.float32,
         np.float64(scalar_weight),
         np.float64(prob),
+        table_base,
+        table_threshold,
     )
+
+
+_TABLES = {}
+_NO_TABLE = (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint32))
+#: The table is used when at most this fraction of words needs the exact ln.
+_TABLE_MAX_FALLBACK = 1 / 16
+
+
+def _gap_table(inv_log_q):
+    """The gap table of a probability (cached), or empty arrays where it does not pay.
+
+    For small p most buckets hold several gap steps and would fall back to
+    ``ln`` anyway (DESIGN §2b: useless below p = 1e-3), so no table is used.
+    """
+    if inv_log_q == -math.inf or inv_log_q == 0.0:
+        return _NO_TABLE
+    if inv_log_q not in _TABLES:
+        base, threshold = gap_table(inv_log_q)
+        useful = np.count_nonzero(base < 0) <= _TABLE_MAX_FALLBACK * base.size
+        if len(_TABLES) >= 32:  # a handful of probabilities per program, typically
+            _TABLES.pop(next(iter(_TABLES)))
+        _TABLES[inv_log_q] = (base, threshold) if useful else _NO_TABLE
+    return _TABLES[inv_log_q]
 
 
 def _launch(kernel, expected_connections, *args):
@@ -164,7 +200,7 @@ def _first_draws(prob, end):
 
 @numba.njit(**JIT_OPTIONS)
 def _scratch():
-    """Per-thread batch buffers: positions, uniforms, weights, tail lanes."""
+    """Per-thread batch buffers: positions, uniforms, weights, tail lanes, words."""
     n = 4 * _MAX_DRAWS
     return (
         np.empty(n, dtype=np.int64),
@@ -172,23 +208,36 @@ def _scratch():
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
+        np.empty(n, dtype=np.uint64),
     )
 
 
 @numba.njit(**JIT_OPTIONS)
-def _walk(rk0, rk1, inv_log_q, line, block, t0, n_draws, pos, end, gaps):
+def _walk(gen, line, block, t0, n_draws, pos, end, scratch):
     """Walk draws ``t0 .. t0 + n_draws`` of item ``(line, block)`` from ``pos``.
 
-    Overwrites ``gaps[s]`` with the block-local position of slot ``4*t0 + s``
-    for every slot before the stop (each such slot is a connection).
+    Overwrites ``gaps = scratch[0]`` with the block-local position of slot
+    ``4*t0 + s`` for every slot before the stop (each such slot is a
+    connection).  Gaps come from the gap table where the matrix has one.
 
     Returns
     -------
     walked, pos, done
         Connections found, the position reached, whether the block ended.
     """
-    fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps)
+    rk0, rk1, inv_log_q, table_base, table_threshold = gen[0], gen[1], gen[3], gen[11], gen[12]
+    gaps = scratch[0]
     n_slots = 4 * n_draws
+    if table_base.size:
+        words = scratch[5]
+        fill_gap_words(rk0, rk1, line, block, t0, n_draws, words)
+        for s in range(n_slots):
+            pos += table_gap(words[s], inv_log_q, table_base, table_threshold) + 1
+            if pos >= end:
+                return s, pos, True
+            gaps[s] = pos
+        return n_slots, pos, False
+    fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps)
     for s in range(n_slots):
         pos += gaps[s] + 1
         if pos >= end:
@@ -204,8 +253,8 @@ def _weights(gen, line, block, t0, walked, scratch):
     Only the slots needed are computed: weights cost more than gaps, and a
     scalar remainder is cheaper than a wasted vector of ndtri.
     """
-    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob = gen
-    gaps, uniforms, weights, tail_index, tail_r = scratch
+    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob, table_base, table_threshold = gen
+    gaps, uniforms, weights, tail_index, tail_r, words = scratch
     fill_weights(rk0, rk1, line, block, t0, walked, law, a, b, round32, uniforms, weights, tail_index, tail_r)
     return weights
 
@@ -222,7 +271,7 @@ def _line_block(gen, line, block, j0, j1, scratch, js, ws):
     count, js, ws
         Global minor indices (sorted) and weights in ``ws``'s dtype.
     """
-    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob = gen
+    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob, table_base, table_threshold = gen
     gaps = scratch[0]
     block_start = block << log2
     end = min(np.int64(1) << log2, j1 - block_start)
@@ -233,7 +282,7 @@ def _line_block(gen, line, block, j0, j1, scratch, js, ws):
     t = np.int64(0)
     count = 0
     while True:
-        walked, pos, done = _walk(rk0, rk1, inv_log_q, line, block, t, n_draws, pos, end, gaps)
+        walked, pos, done = _walk(gen, line, block, t, n_draws, pos, end, scratch)
         if law != LAW_SCALAR and walked:
             weights = _weights(gen, line, block, t, walked, scratch)
         if count + walked > js.size:
@@ -410,7 +459,7 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
     The walk is fused with the gather.  For the Scalar law the vector
     entries are summed and multiplied by the weight once per line.
     """
-    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob = gen
+    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob, table_base, table_threshold = gen
     n_lines = k1 - k0
     n_cols = vectors.shape[1]
     w0 = out[0, 0]  # zero, in the accumulator dtype
@@ -435,7 +484,7 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                 pos = np.int64(-1)
                 t = np.int64(0)
                 while True:
-                    walked, pos, done = _walk(rk0, rk1, inv_log_q, k, block, t, n_draws, pos, end, gaps)
+                    walked, pos, done = _walk(gen, k, block, t, n_draws, pos, end, scratch)
                     if law == LAW_SCALAR:
                         if n_cols == 1:
                             for s in range(walked):
@@ -478,7 +527,7 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
     column range of group ``g``'s accumulator.  No two items write the same
     entry, so there are no races.  The walk is fused with the scatter.
     """
-    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob = gen
+    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob, table_base, table_threshold = gen
     n_lines = lines.shape[0]
     n_blocks = b1 - b0
     n_cols = out_private.shape[2]
@@ -507,7 +556,7 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
             pos = np.int64(-1)
             t = np.int64(0)
             while True:
-                walked, pos, done = _walk(rk0, rk1, inv_log_q, k, block, t, n_draws, pos, end, gaps)
+                walked, pos, done = _walk(gen, k, block, t, n_draws, pos, end, scratch)
                 if law == LAW_SCALAR and n_cols == 1:
                     for s in range(walked):
                         p = gaps[s]
