@@ -225,9 +225,14 @@ def _walk(gen, line, block, t0, n_draws, pos, end, scratch):
     walked, pos, done
         Connections found, the position reached, whether the block ended.
     """
-    rk0, rk1, inv_log_q, table_base, table_threshold = gen[0], gen[1], gen[3], gen[11], gen[12]
+    rk0, rk1, inv_log_q, law, table_base, table_threshold = gen[0], gen[1], gen[3], gen[4], gen[11], gen[12]
     gaps = scratch[0]
     n_slots = 4 * n_draws
+    if law != LAW_SCALAR:
+        # Weight uniforms of the whole batch, here: n_draws is a multiple of
+        # 8, so this loop has no scalar remainder (cheaper than computing
+        # only the walked slots later).
+        fill_uniforms(rk0, rk1, line, block, t0, n_slots, scratch[1])
     if table_base.size:
         words = scratch[5]
         fill_gap_words(rk0, rk1, line, block, t0, n_draws, words)
@@ -247,15 +252,12 @@ def _walk(gen, line, block, t0, n_draws, pos, end, scratch):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _weights(gen, line, block, t0, walked, scratch):
-    """Weights of the first ``walked`` slots of a batch (non-Scalar laws).
-
-    Only the slots needed are computed: weights cost more than gaps, and a
-    scalar remainder is cheaper than a wasted vector of ndtri.
-    """
-    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob, table_base, table_threshold = gen
+def _weights(gen, walked, scratch):
+    """Weights of the first ``walked`` slots of a batch (non-Scalar laws),
+    from the uniforms :func:`_walk` left in ``scratch[1]``."""
+    law, a, b, round32 = gen[4], gen[5], gen[6], gen[8]
     gaps, uniforms, weights, tail_index, tail_r, words = scratch
-    fill_weights(rk0, rk1, line, block, t0, walked, law, a, b, round32, uniforms, weights, tail_index, tail_r)
+    uniforms_to_weights(walked, law, a, b, round32, uniforms, weights, tail_index, tail_r)
     return weights
 
 
@@ -284,7 +286,7 @@ def _line_block(gen, line, block, j0, j1, scratch, js, ws):
     while True:
         walked, pos, done = _walk(gen, line, block, t, n_draws, pos, end, scratch)
         if law != LAW_SCALAR and walked:
-            weights = _weights(gen, line, block, t, walked, scratch)
+            weights = _weights(gen, walked, scratch)
         if count + walked > js.size:
             size = 2 * (count + walked)
             js_new = np.empty(size, dtype=js.dtype)
@@ -324,17 +326,22 @@ def _deferred():
 
 
 @numba.njit(**JIT_OPTIONS)
-def _defer(gen, line, block, t, walked, gaps, scratch, low, diagonal, row, column_offset, deferred, n):
+def _defer(walked, end, scratch, low, diagonal, row, column_offset, deferred, n):
     """Append the kept connections of a walked batch to the deferred buffers.
 
     Each gets ``row`` (an output or operand row index), its column
-    ``position + column_offset`` and its weight uniform.  Returns the new count.
+    ``position + column_offset`` and its weight uniform (computed by
+    :func:`_walk`).  Returns the new count.
     """
-    rk0, rk1 = gen[0], gen[1]
-    uniforms = scratch[1]
+    gaps, uniforms = scratch[0], scratch[1]
     rows, columns, dus = deferred[0], deferred[1], deferred[2]
-    # Whole vectors of 8 draws: the extra draws cost less than a scalar remainder.
-    fill_uniforms(rk0, rk1, line, block, t, (walked + 31) & ~np.int64(31), uniforms)
+    if low <= 0 and (diagonal < 0 or diagonal >= end):
+        # Every walked slot is kept: a plain (vectorised) copy.
+        for s in range(walked):
+            rows[n + s] = row
+            columns[n + s] = gaps[s] + column_offset
+            dus[n + s] = uniforms[s]
+        return n + walked
     for s in range(walked):
         p = gaps[s]
         rows[n] = row
@@ -499,9 +506,7 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                                     for c in range(n_cols):
                                         row[c] += vec[c]
                     elif walked:
-                        n_deferred = _defer(
-                            gen, k, block, t, walked, gaps, scratch, low, diagonal, k - k0, offset, deferred, n_deferred
-                        )
+                        n_deferred = _defer(walked, end, scratch, low, diagonal, k - k0, offset, deferred, n_deferred)
                         if n_deferred >= _DEFER:
                             _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
                             n_deferred = 0
@@ -571,9 +576,7 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
                             for c in range(n_cols):
                                 dst[c] += w0 * vals[c]
                 elif walked:
-                    n_deferred = _defer(
-                        gen, k, block, t, walked, gaps, scratch, low, diagonal, i, offset, deferred, n_deferred
-                    )
+                    n_deferred = _defer(walked, end, scratch, low, diagonal, i, offset, deferred, n_deferred)
                     if n_deferred >= _DEFER:
                         _flush_scatter(gen, n_deferred, deferred, values, binary, out, cast)
                         n_deferred = 0
