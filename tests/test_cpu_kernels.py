@@ -93,6 +93,25 @@ def test_weight_batches_equal_the_numpy_formula(law, a, b, round32):
         np.testing.assert_array_equal(scratch[1][:n_slots], expected)
 
 
+@pytest.mark.parametrize("prob", [1e-3, 0.01, 0.3, 0.7, 0.99])
+def test_gap_table_gives_the_exact_gap(prob):
+    # Every threshold word and its neighbours, both ends of every bucket, and
+    # random words: the table (with its ln fallback) must equal the formula.
+    inv_log_q = Spec((1, 1), "R", prob, Scalar(1.0), 0, np.float64).kernel_params().inv_log_q
+    base, threshold = _cpu_random.gap_table(inv_log_q)
+    shift = 32 - _cpu_random.TABLE_BITS
+    starts = np.arange(base.size, dtype=np.uint64) << np.uint64(shift)
+    steps = threshold[threshold > 0].astype(np.uint64)
+    words = np.concatenate([
+        steps, steps - np.uint64(1), steps + np.uint64(1), starts, starts + np.uint64(2**shift - 1),
+        np.random.default_rng(4).integers(0, 2**32, 20_000, dtype=np.uint64),
+    ])
+    expected = np.floor(np.minimum(ln(words_to_uniform(words)) * inv_log_q, GAP_CLAMP)).astype(np.int64)
+    ours = np.array([_cpu_random.table_gap(w, inv_log_q, base, threshold) for w in words])
+    np.testing.assert_array_equal(ours, expected)
+    assert steps.size > 0 and (base >= 0).mean() > 0.9  # the table is really used
+
+
 def test_ln_and_ndtri_twins_on_extreme_words():
     # The smallest and largest words and the AS241 branch edges.
     words = np.array([0, 1, 2, 322122546, 322122547, 3972844748, 3972844749, 2**31, 2**32 - 2, 2**32 - 1], np.uint64)
