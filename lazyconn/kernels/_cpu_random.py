@@ -7,9 +7,12 @@ Numba without ``fastmath`` emits no FMA contraction and no reassociation, and
 makes the twins exact.  ``tests/test_cpu_kernels.py`` checks them word for
 word against the NumPy routines.
 
-On top of the scalar routines sit the two batch fillers used by every kernel
-(DESIGN §2b): gaps and weights for a run of draws are computed into small
-buffers by straight-line loops that LLVM vectorises, then walked.
+On top of the scalar routines sit the batch fillers used by every kernel
+(DESIGN §2b): gaps, gap-stream words and weight uniforms for a run of draws
+are computed into small buffers by straight-line loops that LLVM vectorises
+(the Philox rounds and ``ln`` are inlined at Numba-IR level for that), and
+weights for many connections at once.  The exact gap table replaces ``ln``
+for most gap words.
 """
 
 from __future__ import annotations

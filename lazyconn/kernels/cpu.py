@@ -8,9 +8,15 @@ are accumulated in the result dtype, float32 or float64).
 
 How the work is laid out (DESIGN §2b):
 
-* An *item* is one (line, block) stream.  Its gaps are computed for a run
-  of draws at a time into a small buffer (a straight-line loop that LLVM
-  vectorises: Philox, ``ln``, clamp, convert), then walked; weights likewise.
+* An *item* is one (line, block) stream.  Its gap words are computed for a
+  run of draws at a time (a multiple of 8, sized from the expected count)
+  into a small buffer by a loop that LLVM vectorises, then walked.  Gaps
+  come from the exact per-probability gap table (``ln`` only in the few
+  buckets with several steps), or from ``ln`` itself for p below ~1e-3.
+* Weights (Normal, Uniform) are deferred: the uniforms of ~2,000
+  connections are collected, turned into weights in one vectorised pass
+  (AS241's central branch on all lanes, the tail lanes compressed and done
+  in a second pass), then applied.
 * ``gather`` (``L @ y``) and ``dense`` split the lines between threads: each
   output row belongs to one thread, no races.
 * ``scatter`` (``x @ L``, event-driven: only the given lines) splits the
