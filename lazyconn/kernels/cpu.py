@@ -39,11 +39,12 @@ import math
 import numba
 import numpy as np
 
-from ..spec import LAW_SCALAR
+from ..spec import LAW_SCALAR, LAW_UNIFORM
 from ._cpu_random import (
     JIT_OPTIONS,
     fill_gaps,
     fill_gap_words,
+    central_weights,
     fill_uniforms,
     fill_weights,
     gap_table,
@@ -481,6 +482,7 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
         scratch = _scratch()
         gaps = scratch[0]
         cast = np.empty(1, dtype=out.dtype)  # float64 -> accumulator dtype
+        weights = scratch[2]
         deferred = _deferred()
         n_deferred = 0
         for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
@@ -511,7 +513,23 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                                     vec = vectors[p + offset]
                                     for c in range(n_cols):
                                         row[c] += vec[c]
+                    elif law == LAW_UNIFORM and walked:
+                        # Cheap weights: computed per batch, applied at once.
+                        central_weights(walked, law, a, b, round32, scratch[1], weights)
+                        for s in range(walked):
+                            p = gaps[s]
+                            if p >= low and p != diagonal:
+                                if n_cols == 1:
+                                    acc += weights[s] * vectors[p + offset, 0]
+                                else:
+                                    cast[0] = weights[s]
+                                    w = cast[0]
+                                    vec = vectors[p + offset]
+                                    for c in range(n_cols):
+                                        row[c] += w * vec[c]
                     elif walked:
+                        # Normal: deferred, so that the tail lanes of many
+                        # batches are computed together (vectorised).
                         n_deferred = _defer(walked, end, scratch, low, diagonal, k - k0, offset, deferred, n_deferred)
                         if n_deferred >= _DEFER:
                             _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
@@ -526,6 +544,8 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                 else:
                     for c in range(n_cols):
                         row[c] *= w0
+            elif law == LAW_UNIFORM and n_cols == 1:
+                row[0] = acc
         if n_deferred:
             _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
 
@@ -550,6 +570,7 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
         out = out_private[group]
         scratch = _scratch()
         cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
+        weights = scratch[2]
         deferred = _deferred()
         n_deferred = 0
         gaps = scratch[0]
@@ -581,7 +602,26 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
                             dst = out[p + offset]
                             for c in range(n_cols):
                                 dst[c] += w0 * vals[c]
+                elif law == LAW_UNIFORM and walked:
+                    # Cheap weights: computed per batch, applied at once.
+                    central_weights(walked, law, a, b, round32, scratch[1], weights)
+                    for s in range(walked):
+                        p = gaps[s]
+                        if p >= low and p != diagonal:
+                            if binary:
+                                out[p + offset, 0] += weights[s]
+                            elif n_cols == 1:
+                                out[p + offset, 0] += weights[s] * values[i, 0]
+                            else:
+                                cast[0] = weights[s]
+                                w = cast[0]
+                                vals = values[i]
+                                dst = out[p + offset]
+                                for c in range(n_cols):
+                                    dst[c] += w * vals[c]
                 elif walked:
+                    # Normal: deferred, so that the tail lanes of many
+                    # batches are computed together (vectorised).
                     n_deferred = _defer(walked, end, scratch, low, diagonal, i, offset, deferred, n_deferred)
                     if n_deferred >= _DEFER:
                         _flush_scatter(gen, n_deferred, deferred, values, binary, out, cast)
