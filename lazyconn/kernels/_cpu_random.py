@@ -36,8 +36,6 @@ __all__ = [
     "round_keys",
     "fill_gaps",
     "central_weights",
-    "tail_weights",
-    "is_normal_tail",
     "fill_gap_words",
     "table_gap",
     "gap_table",
@@ -434,19 +432,11 @@ def uniforms_to_weights(n, law, a, b, round32, uniforms, weights, tail_index, ta
             weights[s] = np.float64(np.float32(weights[s]))
 
 
-@numba.njit(**INLINE_OPTIONS)
-def is_normal_tail(u):
-    """Whether AS241 takes its tail branch for ``u`` (``|u - 0.5| > 0.425``)."""
-    return abs(u - 0.5) > _SPLIT1
-
-
 @numba.njit(**JIT_OPTIONS)
 def central_weights(n, law, a, b, round32, uniforms, weights):
-    """``weights[:n]``: every Uniform weight, or the Normal weight of every central lane.
-
-    For Normal the central AS241 branch is computed on every lane (one
-    vectorised loop); lanes where :func:`is_normal_tail` holds get a
-    meaningless value and must be computed by :func:`tail_weights` instead.
+    """``weights[:n]``: every Uniform weight (law 2), or for Normal (law 1)
+    the central AS241 branch on every lane, meaningless on tail lanes
+    (``|u - 0.5| > 0.425``; :func:`uniforms_to_weights` does both branches).
     Rounded once to float32 when ``round32``.
     """
     if law == 2:
@@ -455,25 +445,6 @@ def central_weights(n, law, a, b, round32, uniforms, weights):
     else:
         for s in range(n):
             weights[s] = a + b * _ndtri_central(uniforms[s] - 0.5)
-    if round32:
-        for s in range(n):
-            weights[s] = np.float64(np.float32(weights[s]))
-
-
-@numba.njit(**JIT_OPTIONS)
-def tail_weights(n, a, b, round32, uniforms, weights):
-    """Normal weights ``a + b * ndtri(u)`` of ``n`` tail uniforms (vectorised).
-
-    Callers collect tail lanes from many batches first, so that this loop
-    runs over thousands of contiguous values.
-    """
-    for s in range(n):
-        u = uniforms[s]
-        r = _ndtri_tail_r(u, u - 0.5)
-        # Both branches as a select keeps this loop vectorised; the far one
-        # is never chosen for the spec's uniforms (see _ndtri_far).
-        value = _ndtri_near(r) if r <= _SPLIT2 else _ndtri_far(r)
-        weights[s] = a + b * (-value if u < 0.5 else value)
     if round32:
         for s in range(n):
             weights[s] = np.float64(np.float32(weights[s]))
