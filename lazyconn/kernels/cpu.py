@@ -46,7 +46,6 @@ from ._cpu_random import (
     fill_gap_words,
     central_weights,
     fill_uniforms,
-    fill_weights,
     gap_table,
     round_keys,
     table_gap,
