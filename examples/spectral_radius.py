@@ -16,8 +16,13 @@ ARPACK (``scipy.sparse.linalg.eigs``) only needs products, so it runs on
 ``conn.aslinearoperator()``: every matvec regenerates the matrix, which is
 never stored.
 
-    python examples/spectral_radius.py                   # N = 200,000: minutes
+    python examples/spectral_radius.py                   # N = 200,000
     python examples/spectral_radius.py --neurons 3000    # seconds
+
+Measured at N = 200,000 (16 cores, Numba kernels): radius 1.0024 against
+the predicted 1.0000, after 3,571 products in 520 s -- ARPACK's
+orthogonalisation against ~900 Krylov vectors costs about as much as the
+products.  Expect tens of minutes on 2 cores.
 """
 
 import argparse
