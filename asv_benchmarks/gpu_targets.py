@@ -137,8 +137,8 @@ def sweep(n, seed, y, x, events):
     conn = LAWS["Scalar"](n, seed)
     saved = (gpu._THREADS, gpu._TILE_BYTES, gpu._MAX_TILE_BLOCKS, gpu._CTAS_PER_SM, gpu._MIN_LINES_PER_SEGMENT)
     print("\nthreads tile_bytes max_tile_blocks ctas_per_sm min_lines | gather ms | scatter ms | spikes ms")
-    for geometry in ((256, 32768, 2, 8, 512), (128, 32768, 2, 8, 512), (256, 16384, 1, 8, 512), (256, 32768, 2, 16, 512),
-                     (256, 32768, 2, 4, 512), (256, 32768, 2, 12, 512), (256, 49152, 3, 8, 512), (256, 32768, 2, 8, 2048)):
+    for geometry in ((256, 32768, 2, 16, 512), (256, 32768, 2, 32, 512), (256, 16384, 1, 16, 512),
+                     (256, 49152, 3, 16, 512), (256, 32768, 2, 16, 128), (256, 32768, 2, 8, 2048)):
         gpu._THREADS, gpu._TILE_BYTES, gpu._MAX_TILE_BLOCKS, gpu._CTAS_PER_SM, gpu._MIN_LINES_PER_SEGMENT = geometry
         times = [cuda_time(fn, repeat=5, warmup=1)[0] for fn in (lambda: conn @ y, lambda: conn.__rmatmul__(x), lambda: events @ conn)]
         print(geometry, "| " + " | ".join(f"{t:.3f}" for t in times))

@@ -290,3 +290,19 @@ def test_first_call_compile_time_is_reported():
     seconds = gpu.compile_seconds()
     assert "jitc_dense<float>" in seconds
     assert all(math.isfinite(s) and s >= 0 for s in seconds.values())
+
+
+@pytest.mark.parametrize("law", [Normal(0.3, 2.0), Uniform(-1.0, 3.0), Scalar(0.7)], ids=["normal", "uniform", "scalar"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_products_with_unit_vectors_reproduce_the_weights_bit_for_bit(law, dtype):
+    # One nonzero term per output: the product kernels' weights (computed in
+    # batches of four, apart from the dense kernel's) must be the same bits.
+    spec = Spec((300, 260), "R", 0.3, law, 2**64 - 1, dtype)
+    conn = lazyconn.from_spec(spec)
+    dense = conn.todense()
+    columns = conn @ cp.eye(260, 9, dtype=dtype)
+    assert columns.get().tobytes() == np.ascontiguousarray(dense[:, :9]).tobytes()
+    rows = conn.__rmatmul__(cp.eye(9, 300, dtype=dtype))
+    assert rows.get().tobytes() == np.ascontiguousarray(dense[:9]).tobytes()
+    single = conn @ cp.eye(260, 1, dtype=dtype)[:, 0]
+    assert single.get().tobytes() == np.ascontiguousarray(dense[:, 0]).tobytes()

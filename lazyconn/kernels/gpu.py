@@ -54,8 +54,9 @@ _TILE_BYTES = 32 * 1024
 # At most this many blocks per tile (more blocks per tile: fewer global
 # atomics per line in the gather, larger flushes in the scatter).
 _MAX_TILE_BLOCKS = 2
-# Aim for this many CTAs per SM when cutting lines into segments.
-_CTAS_PER_SM = 8
+# Aim for this many CTAs per SM when cutting lines into segments (several
+# waves: the last, partial wave then costs little).
+_CTAS_PER_SM = 16
 # A segment holds at least this many lines, so that zeroing and flushing a
 # scatter tile is paid back by the connections added into it.
 _MIN_LINES_PER_SEGMENT = 512

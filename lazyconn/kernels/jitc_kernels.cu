@@ -96,6 +96,21 @@ __device__ __forceinline__ W jitc_weight(const jitc_gen &g, jitc_u32 line, jitc_
     return (W)w;
 }
 
+// Loads from a shared-memory byte address held in a register: the compiler
+// otherwise re-derives the shared window's base for every access.
+__device__ __forceinline__ float jitc_lds(unsigned addr, float)
+{
+    float v;
+    asm("ld.shared.f32 %0, [%1];" : "=f"(v) : "r"(addr));
+    return v;
+}
+__device__ __forceinline__ double jitc_lds(unsigned addr, double)
+{
+    double v;
+    asm("ld.shared.f64 %0, [%1];" : "=d"(v) : "r"(addr));
+    return v;
+}
+
 __device__ __forceinline__ float jitc_fma(float a, float b, float c) { return fmaf(a, b, c); }
 __device__ __forceinline__ double jitc_fma(double a, double b, double c) { return fma(a, b, c); }
 
@@ -231,8 +246,47 @@ __device__ __forceinline__ jitc_tile jitc_tile_of(const jitc_gen &g, int b0, int
 }
 
 // ndtri is long: one out-of-line copy per kernel instead of one per call
-// site keeps the product kernels small and quick to compile.
+// site keeps the kernels small and quick to compile.
 __device__ __noinline__ double jitc_ndtri_call(double u) { return jitc_ndtri(u); }
+__device__ __noinline__ double jitc_ndtri_tail_call(double u) { return jitc_ndtri_tail(u); }
+
+// Weights of the four slots of one draw (Normal or Uniform), for the slots
+// in `need`.  Normal: the central branch of AS241 runs for all four at once;
+// the tails (15% of draws) are then taken one per pass, so a warp makes as
+// many tail passes as its lane with the most tails (mostly 1 or 2), not one
+// per slot.  Same operations as jitc_ndtri, so the same bits.
+template <typename W>
+__device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_words &wr, unsigned need, W &w0, W &w1,
+                                              W &w2, W &w3)
+{
+    const double u0 = jitc_uniform(wr.w0), u1 = jitc_uniform(wr.w1);
+    const double u2 = jitc_uniform(wr.w2), u3 = jitc_uniform(wr.w3);
+    double v0, v1, v2, v3;
+    if (g.law == JITC_LAW_UNIFORM) {
+        v0 = u0, v1 = u1, v2 = u2, v3 = u3;
+    } else {
+        const double q0 = u0 - 0.5, q1 = u1 - 0.5, q2 = u2 - 0.5, q3 = u3 - 0.5;
+        unsigned tails = need & ((fabs(q0) > 0.425 ? 1u : 0u) | (fabs(q1) > 0.425 ? 2u : 0u) |
+                                 (fabs(q2) > 0.425 ? 4u : 0u) | (fabs(q3) > 0.425 ? 8u : 0u));
+        v0 = jitc_ndtri_central(q0);
+        v1 = jitc_ndtri_central(q1);
+        v2 = jitc_ndtri_central(q2);
+        v3 = jitc_ndtri_central(q3);
+        while (tails) {
+            const int i = __ffs(tails) - 1;
+            tails &= tails - 1;
+            const double v = jitc_ndtri_tail_call(i == 0 ? u0 : i == 1 ? u1 : i == 2 ? u2 : u3);
+            if (i == 0) v0 = v;
+            else if (i == 1) v1 = v;
+            else if (i == 2) v2 = v;
+            else v3 = v;
+        }
+    }
+    w0 = (W)(g.a + g.b * v0);
+    w1 = (W)(g.a + g.b * v1);
+    w2 = (W)(g.a + g.b * v2);
+    w3 = (W)(g.a + g.b * v3);
+}
 
 // Weight of a connection from its weight-domain word, in float64 and
 // rounded once to W, as reference._weights does.
@@ -257,7 +311,7 @@ __device__ __forceinline__ W jitc_weight_of_word(const jitc_gen &g, jitc_u32 wor
 //   line_done(li) after the last block of a line.
 // The window's lower edge and the diagonal are per-item bounds on the
 // block-local position: p >= p_first and p != p_skip.
-template <bool WEIGHTED, typename LineOf, typename Emit, typename LineDone>
+template <typename W, bool WEIGHTED, typename LineOf, typename Emit, typename LineDone>
 __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int li_end, int stride, int first,
                                                 int last, int j0, int j1, int tile_lo, LineOf &&line_of,
                                                 Emit &&emit, LineDone &&line_done)
@@ -303,12 +357,19 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         const int p3 = p2 + g3 + 1;
         // p_first <= p < end as one unsigned comparison.
         const int base = start - tile_lo;
-        const jitc_u32 span = (jitc_u32)(end - p_first);
-        if ((jitc_u32)(p0 - p_first) < span && p0 != p_skip) emit(line, base + p0, wr.w0);
-        if ((jitc_u32)(p1 - p_first) < span && p1 != p_skip) emit(line, base + p1, wr.w1);
-        if ((jitc_u32)(p2 - p_first) < span && p2 != p_skip) emit(line, base + p2, wr.w2);
+        const jitc_u32 span = (jitc_u32)end - (jitc_u32)p_first;
+        const bool e0 = (jitc_u32)p0 - (jitc_u32)p_first < span && p0 != p_skip;
+        const bool e1 = (jitc_u32)p1 - (jitc_u32)p_first < span && p1 != p_skip;
+        const bool e2 = (jitc_u32)p2 - (jitc_u32)p_first < span && p2 != p_skip;
+        const bool e3 = (jitc_u32)p3 - (jitc_u32)p_first < span && p3 != p_skip;
+        W w0 = (W)0, w1 = (W)0, w2 = (W)0, w3 = (W)0;
+        if (WEIGHTED)
+            jitc_weights4<W>(g, wr, (e0 ? 1u : 0u) | (e1 ? 2u : 0u) | (e2 ? 4u : 0u) | (e3 ? 8u : 0u), w0, w1, w2, w3);
+        if (e0) emit(line, base + p0, w0);
+        if (e1) emit(line, base + p1, w1);
+        if (e2) emit(line, base + p2, w2);
+        if (e3) emit(line, base + p3, w3);
         if (p3 < end) {
-            if (p3 >= p_first && p3 != p_skip) emit(line, base + p3, wr.w3);
             pos = p3;
             ++t;
             continue;
@@ -357,18 +418,19 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 #pragma unroll
     for (int c = 0; c < NC; ++c) acc[c] = (T)0;
     const int ncols = NC == 1 ? 1 : nc;  // a compile-time 1 for the common case
+    const unsigned tile_addr = (unsigned)__cvta_generic_to_shared(tile_x);
     // WEIGHTED: Normal or Uniform; else every weight is scalar_w (the Scalar
     // weight rounded to W, passed as T).
-    jitc_walk_items<WEIGHTED>(
+    jitc_walk_items<W, WEIGHTED>(
         g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
-        [&](int, int at, jitc_u32 word) {
-            const T w = WEIGHTED ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
+        [&](int, int at, W weight) {
+            const T w = WEIGHTED ? (T)weight : scalar_w;
             if (SMEM) {
-                const T *x = tile_x + at * ncols;
+                const unsigned x = tile_addr + (unsigned)(at * ncols) * (unsigned)sizeof(T);
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < ncols) acc[c] = jitc_fma(w, x[c], acc[c]);
+                    if (c < ncols) acc[c] = jitc_fma(w, jitc_lds(x + c * (unsigned)sizeof(T), T()), acc[c]);
             } else {
                 const T *x = vec + (jitc_i64)(at + tile.lo - j0) * vec_ld + col0;
 #pragma unroll
@@ -413,7 +475,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
     const int s1 = min(s0 + lines_per_seg, n_lines);
     T v[NC];
     const int ncols = NC == 1 ? 1 : nc;
-    jitc_walk_items<WEIGHTED>(
+    jitc_walk_items<W, WEIGHTED>(
         g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) {
 #pragma unroll
@@ -421,7 +483,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
                 v[c] = (mode == JITC_MODE_VALUES && c < ncols) ? values[(jitc_i64)li * val_ld + col0 + c] : (T)1;
             return (int)lines[li];
         },
-        [&](int, int at, jitc_u32 word) {
+        [&](int, int at, W weight) {
             if (mode == JITC_MODE_COUNTS) {
                 if (SMEM)
                     atomicAdd(tile_count + at, 1u);
@@ -429,7 +491,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
                     atomicAdd(counts + (at + tile.lo - j0), 1u);
                 return;
             }
-            const T w = WEIGHTED ? (T)jitc_weight_of_word<W>(g, word) : scalar_w;
+            const T w = WEIGHTED ? (T)weight : scalar_w;
             if (SMEM) {
                 T *dst = tile_acc + at * ncols;
 #pragma unroll

@@ -164,7 +164,9 @@ JITC_HD double jitc_sqrt(double x)
 #endif
 }
 
-JITC_HD double jitc_ndtri(double u)
+// The two branches of AS241 as separate routines (the batched weight code
+// evaluates them for several draws at once); jitc_ndtri composes them.
+JITC_HD double jitc_ndtri_central(double q)  // |q| = |u - 0.5| <= 0.425
 {
     const double A[8] = {3.3871328727963666080e0, 1.3314166789178437745e2, 1.9715909503065514427e3,
                          1.3731693765509461125e4, 4.5921953931549871457e4, 6.7265770927008700853e4,
@@ -172,6 +174,12 @@ JITC_HD double jitc_ndtri(double u)
     const double B[8] = {1.0, 4.2313330701600911252e1, 6.8718700749205790830e2, 5.3941960214247511077e3,
                          2.1213794301586595867e4, 3.9307895800092710610e4, 2.8729085735721942674e4,
                          5.2264952788528545610e3};
+    const double r = 0.180625 - q * q;
+    return q * jitc_horner8(A, r) / jitc_horner8(B, r);
+}
+
+JITC_HD double jitc_ndtri_tail(double u)  // |u - 0.5| > 0.425
+{
     const double C[8] = {1.42343711074968357734e0, 4.63033784615654529590e0, 5.76949722146069140550e0,
                          3.64784832476320460504e0, 1.27045825245236838258e0, 2.41780725177450611770e-1,
                          2.27238449892691845833e-2, 7.74545014278341407640e-4};
@@ -185,10 +193,6 @@ JITC_HD double jitc_ndtri(double u)
                          7.86869131145613259100e-4, 1.84631831751005468180e-5, 1.42151175831644588870e-7,
                          2.04426310338993978564e-15};
     const double q = u - 0.5;
-    if (fabs(q) <= 0.425) {
-        const double r = 0.180625 - q * q;
-        return q * jitc_horner8(A, r) / jitc_horner8(B, r);
-    }
     const double tail = q < 0.0 ? u : 1.0 - u;  // 1 - u is exact for u > 0.5
     const double r = jitc_sqrt(-jitc_ln(tail));
     double value;
@@ -200,6 +204,12 @@ JITC_HD double jitc_ndtri(double u)
         value = jitc_horner8(E, rf) / jitc_horner8(F, rf);
     }
     return q < 0.0 ? -value : value;
+}
+
+JITC_HD double jitc_ndtri(double u)
+{
+    const double q = u - 0.5;
+    return fabs(q) <= 0.425 ? jitc_ndtri_central(q) : jitc_ndtri_tail(u);
 }
 
 // ---------------------------------------------------------------------------
