@@ -245,9 +245,8 @@ __device__ __forceinline__ jitc_tile jitc_tile_of(const jitc_gen &g, int b0, int
     return tile;
 }
 
-// ndtri is long: one out-of-line copy per kernel instead of one per call
-// site keeps the kernels small and quick to compile.
-__device__ __noinline__ double jitc_ndtri_call(double u) { return jitc_ndtri(u); }
+// The tail of ndtri is long: one out-of-line copy per kernel instead of one
+// per call site keeps the kernels small and quick to compile.
 __device__ __noinline__ double jitc_ndtri_tail_call(double u) { return jitc_ndtri_tail(u); }
 
 // Weights of the four slots of one draw (Normal or Uniform), for the slots
@@ -286,17 +285,6 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
     w1 = (W)(g.a + g.b * v1);
     w2 = (W)(g.a + g.b * v2);
     w3 = (W)(g.a + g.b * v3);
-}
-
-// Weight of a connection from its weight-domain word, in float64 and
-// rounded once to W, as reference._weights does.
-template <typename W>
-__device__ __forceinline__ W jitc_weight_of_word(const jitc_gen &g, jitc_u32 word)
-{
-    if (g.law == JITC_LAW_SCALAR) return (W)g.a;
-    const double u = jitc_uniform(word);
-    const double w = g.law == JITC_LAW_UNIFORM ? g.a + g.b * u : g.a + g.b * jitc_ndtri_call(u);
-    return (W)w;
 }
 
 // The work of one thread in a product: lines li = li, li + stride, ... < li_end,
