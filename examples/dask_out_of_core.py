@@ -10,6 +10,7 @@ set by the chunk sizes, not by T, N or the number of synapses.
 Run::
 
     python examples/dask_out_of_core.py --small          # seconds
+    python examples/dask_out_of_core.py --small --workers 2   # on a LocalCluster
     python examples/dask_out_of_core.py --steps 20000 --neurons 100000 \
         --store /tmp/lazyconn-ooc                         # 8 GB of currents
 
@@ -55,6 +56,11 @@ def parse_args(argv=None):
     parser.add_argument("--store", default="lazyconn-ooc", help="directory for spikes.zarr and currents.zarr")
     parser.add_argument("--seed", type=int, default=42, help="seed of the matrix and of the raster")
     parser.add_argument("--threads", type=int, default=None, help="Dask threads (default: all cores)")
+    parser.add_argument(
+        "--workers", type=int, default=0,
+        help="run the product on a dask.distributed LocalCluster of this many single-thread "
+             "worker processes (default 0: the threaded scheduler)",
+    )
     parser.add_argument("--check-steps", type=int, default=4, help="time steps checked in memory at the end")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -95,6 +101,21 @@ class HeldChunks(Callback):
             self.peak_bytes, self.peak_arrays = total, len(held)
 
 
+def write_on_cluster(currents, path, args):
+    """Write the currents from a LocalCluster: workers read the raster and write Zarr themselves."""
+    from distributed import Client, LocalCluster, progress
+
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        future = client.compute(currents.to_zarr(path, overwrite=True, compute=False))
+        if not args.no_progress:
+            progress(future)
+            print()
+        future.result()
+        rss = client.run(peak_rss_mib)
+        print(f"workers' peak RSS: {', '.join(f'{value:.0f}' for value in rss.values())} MiB")
+
+
 def write_raster(path, args):
     """Draw the (T x N) boolean raster chunk by chunk into Zarr (never whole in memory)."""
     rng = da.random.default_rng(args.seed)
@@ -129,14 +150,18 @@ def main(argv=None):
         f"{block_mib:.1f} MiB, {len(currents.__dask_graph__())} tasks -> {currents_path}"
     )
     start = time.perf_counter()
-    held = HeldChunks()
-    with progress, held, dask.config.set(**scheduler):
-        currents.to_zarr(currents_path, overwrite=True)
+    if args.workers:
+        write_on_cluster(currents, currents_path, args)
+    else:
+        held = HeldChunks()
+        with progress, held, dask.config.set(**scheduler):
+            currents.to_zarr(currents_path, overwrite=True)
     elapsed = time.perf_counter() - start
     synapses = args.neurons * args.neurons * args.prob
     print(f"wrote currents in {elapsed:.2f} s ({synapses:.3g} synapses, spike rate {args.rate})")
-    print(f"chunk data held at once: at most {held.peak_bytes / 2**20:.1f} MiB in {held.peak_arrays} arrays "
-          f"(the currents are {currents.nbytes / 2**20:.0f} MiB)")
+    if not args.workers:
+        print(f"chunk data held at once: at most {held.peak_bytes / 2**20:.1f} MiB in {held.peak_arrays} "
+              f"arrays (the currents are {currents.nbytes / 2**20:.0f} MiB)")
 
     # Check a few time steps against the in-memory (NumPy) product.
     k = min(args.check_steps, args.steps)
