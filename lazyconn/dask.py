@@ -24,9 +24,10 @@ Three entry points:
 
 Notes
 -----
-How products are cut.  Let the *inner* axis be the matrix axis the product contracts (columns for
-``conn @ x``, rows for ``x @ conn``) and the *outer* axis the other one.
-The inner axis is chunked like ``x``; the outer axis by ``chunks``.
+How products are cut.  Let the *inner* axis be the matrix axis the product
+contracts (columns for ``conn @ x``, rows for ``x @ conn``) and the *outer*
+axis the other one.  The inner axis is chunked like ``x``; the outer axis by
+``chunks``.
 
 * **Gather** (the inner axis is the minor axis of the generator: ``R @ x``,
   ``x @ C``): one task per outer block (and per chunk of ``x``'s free
