@@ -188,6 +188,31 @@ def test_binary_array_of_dask_matches_in_memory(pair, side, batch, data):
     assert_close(result.compute(scheduler="synchronous"), expected.astype(np.float64), conn.dtype)
 
 
+def test_binary_dask_scatter_generates_only_each_chunks_active_lines(monkeypatch):
+    # Spy on the kernels the tasks call: a scatter task must generate the
+    # lines of its own chunk's events and nothing else.
+    from lazyconn.kernels import reference
+
+    calls = []
+
+    def scatter(params, lines, values, j0, j1, dtype):
+        calls.append(np.asarray(lines).copy())
+        return reference.scatter(params, lines, values, j0, j1, dtype)
+
+    spy = type("Spy", (), {"scatter": staticmethod(scatter), "gather": staticmethod(reference.gather)})
+    monkeypatch.setattr(lazyconn.kernels, "host_backend", lambda: spy)
+    conn = lazyconn.JITCScalarR(1000, 300, prob=0.1, weight=1.0, seed=6)
+    active = np.array([3, 250, 251, 777, 999])
+    events = np.zeros(1000, dtype=bool)
+    events[active] = True
+    result = (BinaryArray(da.from_array(events, chunks=250)) @ conn).compute(scheduler="synchronous")
+    assert sorted(np.concatenate(calls).tolist()) == active.tolist()
+    for lines in calls:  # each task stays inside its own chunk of 250 rows
+        assert len(set((lines // 250).tolist())) <= 1
+    monkeypatch.undo()
+    np.testing.assert_allclose(result, BinaryArray(events) @ conn, rtol=1e-6)
+
+
 @pytest.mark.parametrize("orientation", ["R", "C"])
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_operators_reach_the_dask_handler(orientation, side):
