@@ -188,6 +188,13 @@ def main():
             active = cp.flatnonzero(spikes).astype(cp.int64)
             med, best = cuda_time(lambda: gpu.scatter(params, active, None, 0, n_big, conn.dtype), repeat=50)
             print(f"1% spikes, gpu.scatter alone on precomputed lines: {med:.3f} ms (min {best:.3f})")
+            if args.sweep:
+                saved = (gpu._MAX_TILE_BLOCKS, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM)
+                for geometry in ((2, 512, 16), (1, 512, 16), (2, 2048, 16), (1, 2048, 16), (2, 128, 32), (1, 4096, 8)):
+                    gpu._MAX_TILE_BLOCKS, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM = geometry
+                    t, _ = cuda_time(lambda: gpu.scatter(params, active, None, 0, n_big, conn.dtype), repeat=30)
+                    print(f"  events kernel, (max_tile_blocks, min_lines, ctas_per_sm) = {geometry}: {t:.3f} ms")
+                gpu._MAX_TILE_BLOCKS, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM = saved
         for case, (fn, operand) in cases.items():
             med, best = cuda_time(fn, repeat=10 if "spikes" not in case else 50)
             mem = extra_memory(fn, operand)

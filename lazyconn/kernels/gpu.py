@@ -353,7 +353,6 @@ def scatter(params, lines, values, j0, j1, dtype):
     if values is None:
         value_dtype, n_cols = dtype, 1
         mode = _MODE_COUNTS if params.law == LAW_SCALAR else _MODE_EVENTS
-        values = cp.empty((1, 1), dtype=value_dtype)  # never read
     else:
         _require_device("values", values)
         value_dtype = _value_dtype(values)
@@ -361,10 +360,14 @@ def scatter(params, lines, values, j0, j1, dtype):
         n_cols = values.shape[1]
         mode = _MODE_VALUES
     width = max(j1 - j0, 0)
-    out = cp.zeros((width, n_cols), dtype=value_dtype)
     if _is_empty(params, n_lines, j0, j1) or n_cols == 0:
-        return out
+        return cp.zeros((width, n_cols), dtype=value_dtype)
+    # Few launches matter for sparse events: counts mode writes `out` only
+    # once, at the end, and unused pointers alias an array already at hand.
     counts = cp.zeros(width if mode == _MODE_COUNTS else 1, dtype=cp.uint32)
+    out = counts if mode == _MODE_COUNTS else cp.zeros((width, n_cols), dtype=value_dtype)
+    if values is None:
+        values = out  # never read
     gen = _gen_args(params)
     for col0 in range(0, n_cols, _MAX_COLUMNS):
         nc = min(_MAX_COLUMNS, n_cols - col0)
@@ -384,7 +387,7 @@ def scatter(params, lines, values, j0, j1, dtype):
         # Exact: a count below 2**24 times a weight of the matrix dtype rounds
         # once, as the reference's float64 sum of equal weights then does.
         weight = value_dtype.type(dtype.type(params.a))
-        out[:, 0] = counts.astype(value_dtype) * weight
+        out = cp.multiply(counts, weight, dtype=value_dtype)[:, None]
     return out
 
 
