@@ -363,12 +363,11 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
     theta, reset = np.float32(params.theta_mv), np.float32(params.reset_mv)
 
     rng = xp.random.default_rng(seed)
-    # Start spread over the sub-threshold range around the target mean input,
-    # so the network does not begin with a synchronous volley.
-    v = xp.clip(
-        derived["mu_mv"] + derived["sigma_mv"] / math.sqrt(2.0) * rng.standard_normal(n, dtype=xp.float32),
-        -params.theta_mv, params.theta_mv - 1e-3,
-    ).astype(xp.float32)
+    # Start from the stationary spread around the target mean input; draws
+    # above threshold count as neurons that have just fired (at reset), so
+    # the run does not begin with a synchronous volley.
+    v = (derived["mu_mv"] + derived["sigma_mv"] / math.sqrt(2.0) * rng.standard_normal(n, dtype=xp.float32))
+    v = xp.where(v >= params.theta_mv, xp.float32(params.reset_mv), v).astype(xp.float32)
     refractory = xp.zeros(n, dtype=xp.int16)
     # Ring buffer of delayed inputs: what spikes of step t send arrives at
     # step t + delay_steps, which reuses slot t % delay_steps.
