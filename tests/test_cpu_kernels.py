@@ -201,7 +201,7 @@ def test_products_match_the_reference(spec, data):
 
 @pytest.mark.parametrize("law", LAWS, ids=lambda law: type(law).__name__)
 @pytest.mark.parametrize("n_cols", [1, 5])
-def test_scatter_owns_column_ranges_when_blocks_are_many(law, n_cols):
+def test_products_over_many_blocks(law, n_cols):
     # p = 0.3 gives 256-entry blocks: 3000 columns are 12 blocks, enough for
     # the column-range split without private accumulators; 300 columns are 2
     # blocks, which takes the private-accumulator path.  Both must agree.
@@ -212,6 +212,13 @@ def test_scatter_owns_column_ranges_when_blocks_are_many(law, n_cols):
         np.testing.assert_allclose(
             cpu.scatter(params, lines, values, 5, width, np.float32),
             reference.scatter(params, lines, values, 5, width, np.float32),
+            rtol=1e-10, atol=1e-9,
+        )
+        # The gather over the same blocks: block-major order for n_cols > 1.
+        vectors = np.random.default_rng(2).normal(size=(width - 5, n_cols))
+        np.testing.assert_allclose(
+            cpu.gather(params, 3, 400, 5, width, vectors, np.float32),
+            reference.gather(params, 3, 400, 5, width, vectors, np.float32),
             rtol=1e-10, atol=1e-9,
         )
 

@@ -470,11 +470,15 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
     """``out[k - k0, c] = sum_j L[k, j] * vectors[j - j0, c]``, lines split by chunks.
 
     The walk is fused with the gather.  For the Scalar law the vector
-    entries are summed and multiplied by the weight once per line.
+    entries are summed and multiplied by the weight once per line.  With
+    one column a chunk is done line by line (the sum in a register); with
+    several, block by block, so that the operand rows read (one block's)
+    and the output rows written (the chunk's) stay in cache.
     """
     rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob, table_base, table_threshold = gen
     n_lines = k1 - k0
     n_cols = vectors.shape[1]
+    n_blocks = b1 - b0
     w0 = out[0, 0]  # zero, in the accumulator dtype
     w0 += scalar_w
     for chunk in numba.prange(n_chunks):
@@ -484,67 +488,77 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
         weights = scratch[2]
         deferred = _deferred()
         n_deferred = 0
-        for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
+        first = k0 + chunk * n_lines // n_chunks
+        chunk_lines = k0 + (chunk + 1) * n_lines // n_chunks - first
+        acc = out[first, 0] * 0  # a float64 zero
+        for item in range(chunk_lines * n_blocks):
+            if n_cols == 1:
+                k = first + item // n_blocks
+                block = b0 + item % n_blocks
+                if block == b0:
+                    acc = out[k - k0, 0] * 0
+            else:
+                k = first + item % chunk_lines
+                block = b0 + item // chunk_lines
             row = out[k - k0]
-            acc = out[k - k0, 0]  # zero, in the accumulator dtype
-            for block in range(b0, b1):
-                block_start = block << log2
-                end = min(np.int64(1) << log2, j1 - block_start)
-                low = j0 - block_start
-                diagonal = k - block_start if skip else np.int64(-1)
-                # vectors row of block-local position p is p + offset
-                offset = block_start - j0
-                n_draws = _first_draws(prob, end)
-                pos = np.int64(-1)
-                t = np.int64(0)
-                while True:
-                    walked, pos, done = _walk(gen, k, block, t, n_draws, pos, end, scratch)
-                    if law == LAW_SCALAR:
-                        if n_cols == 1:
-                            for s in range(walked):
-                                p = gaps[s]
-                                if p >= low and p != diagonal:
-                                    acc += vectors[p + offset, 0]
-                        else:
-                            for s in range(walked):
-                                p = gaps[s]
-                                if p >= low and p != diagonal:
-                                    vec = vectors[p + offset]
-                                    for c in range(n_cols):
-                                        row[c] += vec[c]
-                    elif law == LAW_UNIFORM and walked:
-                        # Cheap weights: computed per batch, applied at once.
-                        central_weights(walked, law, a, b, round32, scratch[1], weights)
+            block_start = block << log2
+            end = min(np.int64(1) << log2, j1 - block_start)
+            low = j0 - block_start
+            diagonal = k - block_start if skip else np.int64(-1)
+            # vectors row of block-local position p is p + offset
+            offset = block_start - j0
+            n_draws = _first_draws(prob, end)
+            pos = np.int64(-1)
+            t = np.int64(0)
+            while True:
+                walked, pos, done = _walk(gen, k, block, t, n_draws, pos, end, scratch)
+                if law == LAW_SCALAR:
+                    if n_cols == 1:
                         for s in range(walked):
                             p = gaps[s]
                             if p >= low and p != diagonal:
-                                if n_cols == 1:
-                                    acc += weights[s] * vectors[p + offset, 0]
-                                else:
-                                    cast[0] = weights[s]
-                                    w = cast[0]
-                                    vec = vectors[p + offset]
-                                    for c in range(n_cols):
-                                        row[c] += w * vec[c]
-                    elif walked:
-                        # Normal: deferred, so that the tail lanes of many
-                        # batches are computed together (vectorised).
-                        n_deferred = _defer(walked, end, scratch, low, diagonal, k - k0, offset, deferred, n_deferred)
-                        if n_deferred >= _DEFER:
-                            _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
-                            n_deferred = 0
-                    if done:
-                        break
-                    t += n_draws
-                    n_draws = _NEXT_DRAWS
-            if law == LAW_SCALAR:
-                if n_cols == 1:
+                                acc += vectors[p + offset, 0]
+                    else:
+                        for s in range(walked):
+                            p = gaps[s]
+                            if p >= low and p != diagonal:
+                                vec = vectors[p + offset]
+                                for c in range(n_cols):
+                                    row[c] += vec[c]
+                elif law == LAW_UNIFORM and walked:
+                    # Cheap weights: computed per batch, applied at once.
+                    central_weights(walked, law, a, b, round32, scratch[1], weights)
+                    for s in range(walked):
+                        p = gaps[s]
+                        if p >= low and p != diagonal:
+                            if n_cols == 1:
+                                acc += weights[s] * vectors[p + offset, 0]
+                            else:
+                                cast[0] = weights[s]
+                                w = cast[0]
+                                vec = vectors[p + offset]
+                                for c in range(n_cols):
+                                    row[c] += w * vec[c]
+                elif walked:
+                    # Normal: deferred, so that the tail lanes of many
+                    # batches are computed together (vectorised).
+                    n_deferred = _defer(walked, end, scratch, low, diagonal, k - k0, offset, deferred, n_deferred)
+                    if n_deferred >= _DEFER:
+                        _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
+                        n_deferred = 0
+                if done:
+                    break
+                t += n_draws
+                n_draws = _NEXT_DRAWS
+            if n_cols == 1 and block == b1 - 1:
+                if law == LAW_SCALAR:
                     row[0] = acc * w0
-                else:
-                    for c in range(n_cols):
-                        row[c] *= w0
-            elif law == LAW_UNIFORM and n_cols == 1:
-                row[0] = acc
+                elif law == LAW_UNIFORM:
+                    row[0] = acc
+        if law == LAW_SCALAR and n_cols > 1:
+            for k in range(first, first + chunk_lines):
+                for c in range(n_cols):
+                    out[k - k0, c] *= w0
         if n_deferred:
             _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
 
@@ -803,8 +817,14 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     if n_lines == 0 or vectors.shape[1] == 0 or _empty(params, j0, j1):
         return out
     b0, b1 = _block_range(params, j0, j1)
+    chunks = _line_chunks(n_lines)
+    if vectors.shape[1] > 1:
+        # A chunk's output rows are revisited once per block: keep them
+        # within ~256 KiB of cache (see _gather_kernel).
+        rows_per_chunk = max(1, (256 << 10) // (vectors.shape[1] * acc_dtype.itemsize))
+        chunks = max(chunks, min(n_lines, -(-n_lines // rows_per_chunk)))
     _launch(
         _gather_kernel, _expected(params, n_lines, j1 - j0),
-        _generator(params, dtype), k0, k1, j0, j1, b0, b1, _line_chunks(n_lines), vectors, out,
+        _generator(params, dtype), k0, k1, j0, j1, b0, b1, chunks, vectors, out,
     )
     return out
