@@ -85,6 +85,9 @@ __all__ = ["matmul", "to_dask"]
 #: partial stream per line at each window edge) is negligible, small enough
 #: that two cores get a dozen tasks or more on N = 200,000, p = 0.01.
 _TARGET_CONNECTIONS = 1 << 24
+#: Least expected connections per gather task when blocks are added to give
+#: every core one (below this a task is dominated by its overhead).
+_MIN_CONNECTIONS = 1 << 20
 
 
 # --------------------------------------------------------------------- tasks
@@ -128,9 +131,10 @@ def _outer_chunks(conn, chunks, outer_len, inner_len, free_chunks, scatter, dtyp
     """Chunks of the outer axis: the user's ``chunks``, or the ``"auto"`` rule.
 
     ``"auto"``: a gather task does about ``_TARGET_CONNECTIONS`` expected
-    connections; a scatter keeps the outer axis whole (its work is already
-    split by ``x``'s inner chunks).  Either way an output block stays under
-    Dask's ``array.chunk-size``.
+    connections, or less to give each core a block, down to
+    ``_MIN_CONNECTIONS``; a scatter keeps the outer axis whole (its work is
+    already split by ``x``'s inner chunks).  Either way an output block stays
+    under Dask's ``array.chunk-size``.
     """
     if isinstance(chunks, str) and chunks == "auto":
         widest = max(free_chunks, default=1) or 1
@@ -141,8 +145,12 @@ def _outer_chunks(conn, chunks, outer_len, inner_len, free_chunks, scatter, dtyp
         else:
             # Generating a connection costs several times applying it to one
             # more column, so the batch width does not enter the work estimate.
-            per_line = max(1.0, conn.prob * inner_len)
-            size = min(by_memory, max(1, int(_TARGET_CONNECTIONS // per_line)))
+            total = max(1.0, conn.prob * inner_len) * outer_len
+            blocks = math.ceil(total / _TARGET_CONNECTIONS)
+            # Smaller products still get a block per core when each block
+            # keeps at least _MIN_CONNECTIONS of work.
+            blocks = max(1, blocks, min(dask.system.CPU_COUNT, int(total // _MIN_CONNECTIONS)))
+            size = min(by_memory, math.ceil(max(outer_len, 1) / blocks))
         return normalize_chunks(min(size, max(outer_len, 1)), (outer_len,))[0]
     if isinstance(chunks, numbers.Integral) and not isinstance(chunks, bool) and chunks <= 0:
         raise ValueError(f"chunks must be a positive integer, a tuple of block sizes or 'auto', got {chunks!r}")

@@ -258,6 +258,21 @@ def test_product_graph_shape_gather_and_scatter():
     assert lazyconn.dask.matmul(other, y, chunks=250).name != gather.name
 
 
+def test_auto_chunks_follow_the_work(monkeypatch):
+    monkeypatch.setattr(dask.system, "CPU_COUNT", 4)
+    y = da.ones(200_000, chunks=50_000, dtype=np.float32)
+    big = lazyconn.JITCScalarR(200_000, 200_000, prob=0.01, weight=1.0, seed=0)
+    # 4e8 expected connections, about 2**24 per gather task.
+    assert len((big @ y).chunks[0]) == 24
+    # 4e6 connections: one block per core would leave < 2**20 each, so 3 blocks.
+    small = lazyconn.JITCScalarR(20_000, 200_000, prob=0.001, weight=1.0, seed=0)
+    assert (small @ y).chunks == ((6667, 6667, 6666),)
+    tiny = lazyconn.JITCScalarR(100, 200_000, prob=0.001, weight=1.0, seed=0)
+    assert (tiny @ y).chunks == ((100,),)
+    # Scatter: the work is split by the operand's chunks; the output stays whole.
+    assert (da.ones(20_000, chunks=5000) @ small).chunks == ((200_000,),)
+
+
 def test_product_meta_follows_the_operand():
     conn = lazyconn.JITCScalarR(40, 30, prob=0.2, weight=1.0, seed=2, dtype=np.float64)
     x = da.ones((30, 5), chunks=(7, 2), dtype=np.float32)
