@@ -261,7 +261,8 @@ def matmul(a, b, *, chunks="auto", split_every=None):
         product (rows of ``conn @ x``, columns of ``x @ conn``); ``x``'s
         chunks decide the other output axis and the inner one.  ``"auto"``
         (default) gives gather products about ``2**24`` expected connections
-        per task and keeps scatter outputs whole; both stay under Dask's
+        per task (and a block per core where each still gets ``2**20``) and
+        keeps scatter outputs whole; both stay under Dask's
         ``array.chunk-size``.  The chunking never changes a value.
     split_every : int or None, optional
         Fan-in of the tree reduction that sums the partial outputs of a
