@@ -36,7 +36,7 @@ MAX_TASK_BYTES = 4096
 
 def chunkings(length):
     """Dask chunk tuples of an axis: a uniform size, or arbitrary positive splits."""
-    uniform = st.integers(1, max(length, 1)).map(lambda size: size)
+    uniform = st.integers(1, max(length, 1))
 
     @st.composite
     def splits(draw):
