@@ -374,8 +374,7 @@ def _flush_gather(gen, n, deferred, vectors, out, cast):
                 out[row, 0] += acc
                 acc = out[row, 0] * 0
                 row = rows[s]
-            cast[0] = dws[s]
-            acc += cast[0] * vectors[columns[s], 0]
+            acc += dws[s] * vectors[columns[s], 0]
         out[row, 0] += acc
         return
     for s in range(n):
