@@ -371,7 +371,11 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
     refractory = xp.zeros(n, dtype=xp.int16)
     # Ring buffer of delayed inputs: what spikes of step t send arrives at
     # step t + delay_steps, which reuses slot t % delay_steps.
-    pending = xp.zeros((delay_steps, n), dtype=xp.float32)
+    # Its first delay_steps slots hold the mean recurrent input of the
+    # target state: starting from zero, the (large, balanced) external drive
+    # alone would push most neurons over threshold together.
+    per_step = (derived["mu_mv"] - derived["drive_mv"]) * dt / tau
+    pending = xp.full((delay_steps, n), per_step, dtype=xp.float32)
 
     n_rec_exc = min(n_exc, int(round(n_record * 0.8)))
     n_rec_inh = min(n_inh, n_record - n_rec_exc)
@@ -443,6 +447,10 @@ def _mean_cv2(raster, dt_ms, first_step):
         return float("nan")
     values = np.concatenate(values)
     return float(values.mean()) if values.size >= 20 else float("nan")
+
+
+def _cv_text(value):
+    return f"{value:.2f}" if math.isfinite(value) else "n/a"
 
 
 def memory_report(conn_exc, conn_inh):
@@ -534,7 +542,7 @@ def plot_raster(result, path):
     ax_raster.legend(loc="upper right", markerscale=4, framealpha=0.9)
     ax_raster.set_title(
         f"{result.n_neurons:,} LIF neurons, JITC connectivity (p = 0.02): "
-        f"E {result.rate_exc_hz:.1f} Hz, I {result.rate_inh_hz:.1f} Hz, CV2 {result.cv_isi:.2f}"
+        f"E {result.rate_exc_hz:.1f} Hz, I {result.rate_inh_hz:.1f} Hz, CV2 {_cv_text(result.cv_isi)}"
     )
     # Population rate in 1 ms bins, in Hz per neuron.
     bin_steps = max(1, int(round(1.0 / result.dt_ms)))
@@ -715,7 +723,7 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     )
 
     after = f" after {warmup_ms:.0f} ms" if warmup_ms else ""
-    cv = f"{result.cv_isi:.2f}" if math.isfinite(result.cv_isi) else "n/a (too few spikes; run longer)"
+    cv = _cv_text(result.cv_isi) if math.isfinite(result.cv_isi) else "n/a (too few spikes; run longer)"
     print(f"  firing rates{after}: E {rate_exc:.2f} Hz, I {rate_inh:.2f} Hz; "
           f"irregularity CV2 {cv} (Poisson: 1)", file=stream)
     simulated_s = steps * dt / 1000.0
