@@ -40,4 +40,4 @@ myst_heading_anchors = 3
 
 html_theme = "alabaster"
 html_title = f"lazyconn {release}"
-html_static_path = []
+html_static_path = ["_static"]
