@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 
-__all__ = ["info", "format_info"]
+__all__ = ["info", "format_info", "gpu_status"]
 
 _PACKAGES = ("numpy", "numba", "scipy", "dask", "distributed", "cupy", "matplotlib", "tqdm")
 
@@ -57,7 +57,15 @@ def _cpu_backend():
     return entry
 
 
-def _gpu_backend():
+def gpu_status():
+    """Whether CuPy, a CUDA device and lazyconn's GPU kernels all work.
+
+    Returns
+    -------
+    dict
+        ``"available"`` (bool), ``"device"`` (GPU model or None),
+        ``"memory_gib"`` and ``"detail"`` (why not, or None).
+    """
     entry = {"available": False, "device": None, "memory_gib": None, "detail": None}
     try:
         import cupy
@@ -132,7 +140,7 @@ def info():
     backends = {
         "reference": {"available": True, "detail": "NumPy oracle: exact, slow"},
         "cpu": _cpu_backend(),
-        "gpu": _gpu_backend(),
+        "gpu": gpu_status(),
         "dask": _dask_backend(),
     }
     try:

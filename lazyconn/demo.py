@@ -296,14 +296,12 @@ class DemoResult:
 
 def _cupy_if_usable():
     """The cupy module when a GPU and lazyconn's GPU kernels work, else None."""
-    try:
-        import cupy
+    from ._info import gpu_status
 
-        if not cupy.is_available():
-            return None
-        from .kernels import gpu  # noqa: F401 - the kernels must import too
-    except Exception:  # noqa: BLE001 - any failure means: run on the CPU
+    if not gpu_status()["available"]:
         return None
+    import cupy
+
     return cupy
 
 
@@ -367,7 +365,7 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
     # above threshold count as neurons that have just fired (at reset), so
     # the run does not begin with a synchronous volley.
     v = (derived["mu_mv"] + derived["sigma_mv"] / math.sqrt(2.0) * rng.standard_normal(n, dtype=xp.float32))
-    v = xp.where(v >= params.theta_mv, xp.float32(params.reset_mv), v).astype(xp.float32)
+    v = xp.where(v >= theta, reset, v).astype(xp.float32)
     refractory = xp.zeros(n, dtype=xp.int16)
     # Ring buffer of delayed inputs: what spikes of step t send arrives at
     # step t + delay_steps, which reuses slot t % delay_steps.
@@ -383,6 +381,13 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
     raster = xp.zeros((n_steps, recorded.size), dtype=bool)
     counts = xp.zeros((n_steps, 2), dtype=xp.int32)
 
+    # One product per projection before the clock starts: compiling the
+    # kernels (Numba, CUDA) is not simulation time.
+    for conn in (conn_exc, conn_inh):
+        warm = xp.zeros(conn.shape[0], dtype=bool)
+        warm[0] = True
+        BinaryArray(warm) @ conn
+
     steps = range(n_steps)
     bar = None
     if progress:
@@ -393,13 +398,6 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
             steps = bar
         except ImportError:
             pass
-
-    # One product per projection before the clock starts: compiling the
-    # kernels (Numba, CUDA) is not simulation time.
-    for conn in (conn_exc, conn_inh):
-        warm = xp.zeros(conn.shape[0], dtype=bool)
-        warm[0] = True
-        BinaryArray(warm) @ conn
 
     start = time.perf_counter()
     for t in steps:
