@@ -163,11 +163,12 @@ def _tolerance(dtype):
 def product_cases(draw):
     prob = draw(st.sampled_from([0.0, 3e-4, 0.01, 0.05, 0.3, 0.7, 1.0]))
     m = draw(st.integers(1, 400))
-    n = draw(st.integers(1, 400))
+    n = m if draw(st.booleans()) else draw(st.integers(1, 400))
     law = draw(st.sampled_from(LAWS))
     dtype = draw(st.sampled_from(DTYPES))
     orientation = draw(st.sampled_from("RC"))
-    spec = Spec((m, n), orientation, prob, law, draw(st.sampled_from(SEEDS)), dtype)
+    include_self = m != n or draw(st.booleans())  # square: sometimes an empty diagonal
+    spec = Spec((m, n), orientation, prob, law, draw(st.sampled_from(SEEDS)), dtype, include_self)
     conn = lazyconn.from_spec(spec)
     r0 = draw(st.integers(0, m - 1))
     c0 = draw(st.integers(0, n - 1))

@@ -87,8 +87,8 @@ _UTILS = ("jitc_coo_count", "jitc_gap_check")
 
 
 @functools.lru_cache(maxsize=None)
-def _function(expression):
-    """Compile (once per process) the module holding one kernel instantiation.
+def _function(expression, device_id):
+    """Compile (once per process and device) the module holding one kernel instantiation.
 
     One small module per kernel keeps the first call's compile short: a
     product compiles only the variant it runs (the header is shared text, so
@@ -98,7 +98,7 @@ def _function(expression):
     options = _OPTIONS + (("-DJITC_WITH_UTILS",) if expression in _UTILS else ())
     module = cp.RawModule(code=_source(), options=options, name_expressions=[expression])
     function = module.get_function(expression)
-    _compile_seconds[expression] = time.perf_counter() - start
+    _compile_seconds.setdefault(expression, time.perf_counter() - start)
     return function
 
 
@@ -114,7 +114,9 @@ def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weigh
         expression = f"{name}<{w}, {t}, {columns}, {flags}>"
     else:
         expression = name
-    return _function(expression)
+    # A module is loaded on the device current when it is compiled: key the
+    # cache on the device too (CuPy's disk cache makes a second device cheap).
+    return _function(expression, cp.cuda.Device().id)
 
 
 def compile_seconds():
