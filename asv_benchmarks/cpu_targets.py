@@ -161,7 +161,7 @@ def products(table, n, p, repeat):
 
 
 _MEMORY_CODE = """
-import resource, sys, numpy as np, lazyconn
+import sys, numpy as np, lazyconn
 n, p, product = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
 law = sys.argv[4]
 cls = {"scalar": lambda: lazyconn.JITCScalarR(n, n, p, 0.5, seed=1),
@@ -183,11 +183,16 @@ if product in ("X64 @ M",):
 if product == "M @ Y64":
     xs = x[:64]
 (small @ xs) if product in ("M @ y", "M @ Y64") else (xs @ small)
-import os
-with open("/proc/self/statm") as f:  # current resident set, in pages
-    before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def status(field):
+    # /proc/self/status, in bytes.  VmHWM is this process's peak resident set
+    # (ru_maxrss is not: Linux carries the parent's over fork and exec).
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+before = status("VmRSS")
 out = (conn @ x) if product in ("M @ y", "M @ Y64") else (x @ conn)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+after = status("VmHWM")
 # Peak minus the resident set just before: an upper bound on what the
 # product added (an earlier, higher peak can only inflate it).
 print(after - before, np.asarray(out).nbytes)
