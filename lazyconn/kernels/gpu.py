@@ -41,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
     ) from exc
 
 from .. import dispatch, products
+from ..random import PHILOX_W0, PHILOX_W1
 from ..spec import LAW_SCALAR
 
 __all__ = ["NAME", "dense", "coo", "scatter", "gather", "degrees", "compile_seconds", "gap_check"]
@@ -167,7 +168,17 @@ def _gen_args(params):
         np.float64(params.a),
         np.float64(params.b),
         np.int32(bool(params.skip_diagonal)),
+        *_round_keys(params.key0, params.key1),
     )
+
+
+def _round_keys(key0, key1):
+    """Philox4x32-10 round keys 1..9, interleaved (k0_r, k1_r), as uint32."""
+    keys = []
+    for r in range(1, 10):
+        keys.append(np.uint32((key0 + r * PHILOX_W0) & 0xFFFFFFFF))
+        keys.append(np.uint32((key1 + r * PHILOX_W1) & 0xFFFFFFFF))
+    return keys
 
 
 def _blocks(params, j0, j1):

@@ -33,10 +33,15 @@
 // switch; see jitc_random.cuh), passed to every kernel.
 #define JITC_GEN_PARAMS                                                                         \
     jitc_u32 key0, jitc_u32 key1, int block_log2, double inv_log_q, float gap_scale, float gap_tol, \
-        int fast, int law, double law_a, double law_b, int skip_diagonal
+        int fast, int law, double law_a, double law_b, int skip_diagonal, jitc_u32 rka1, jitc_u32 rkb1,  \
+        jitc_u32 rka2, jitc_u32 rkb2, jitc_u32 rka3, jitc_u32 rkb3, jitc_u32 rka4, jitc_u32 rkb4,           \
+        jitc_u32 rka5, jitc_u32 rkb5, jitc_u32 rka6, jitc_u32 rkb6, jitc_u32 rka7, jitc_u32 rkb7,           \
+        jitc_u32 rka8, jitc_u32 rkb8, jitc_u32 rka9, jitc_u32 rkb9
 #define JITC_GEN_INIT                                                                                  \
     const jitc_gen g = {key0, key1, block_log2, inv_log_q, gap_scale, gap_tol, fast, law, law_a, law_b, \
-                        skip_diagonal}
+                        skip_diagonal,                                                                 \
+                        {key0, rka1, rka2, rka3, rka4, rka5, rka6, rka7, rka8, rka9},                  \
+                        {key1, rkb1, rkb2, rkb3, rkb4, rkb5, rkb6, rkb7, rkb8, rkb9}}
 
 struct jitc_gen {
     jitc_u32 key0, key1;
@@ -48,7 +53,29 @@ struct jitc_gen {
     int law;
     double a, b;
     int skip_diagonal;
+    // Philox round keys (key + r * Weyl increment, mod 2**32), computed on the
+    // host: read straight from the parameter bank, they cost no instruction.
+    jitc_u32 rk0[10], rk1[10];
 };
+
+// Philox4x32-10 with precomputed round keys: the same function as jitc_philox.
+__device__ __forceinline__ jitc_words jitc_philox_rk(jitc_u32 c0, jitc_u32 c1, jitc_u32 c2, jitc_u32 c3,
+                                                     const jitc_gen &g)
+{
+#pragma unroll
+    for (int round = 0; round < 10; ++round) {
+        const jitc_u32 hi0 = __umulhi(JITC_PHILOX_M0, c0);
+        const jitc_u32 lo0 = JITC_PHILOX_M0 * c0;
+        const jitc_u32 hi1 = __umulhi(JITC_PHILOX_M1, c2);
+        const jitc_u32 lo1 = JITC_PHILOX_M1 * c2;
+        c0 = hi1 ^ c1 ^ g.rk0[round];
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ g.rk1[round];
+        c3 = lo0;
+    }
+    jitc_words out = {c0, c1, c2, c3};
+    return out;
+}
 
 // Walk item (line, blk) up to block-local position `end` (exclusive), calling
 // emit(pos, t, i) for each connection: slot 4t + i of the gap stream.  The
@@ -315,9 +342,9 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
     int pos = -1;
     jitc_u32 t = 0;
     for (;;) {
-        const jitc_words r = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 0u, g.key0, g.key1);
+        const jitc_words r = jitc_philox_rk(t, (jitc_u32)blk, (jitc_u32)line, 0u, g);
         jitc_words wr = {0u, 0u, 0u, 0u};
-        if (WEIGHTED) wr = jitc_philox(t, (jitc_u32)blk, (jitc_u32)line, 1u, g.key0, g.key1);
+        if (WEIGHTED) wr = jitc_philox_rk(t, (jitc_u32)blk, (jitc_u32)line, 1u, g);
         // Four branch-free float32 candidates, then the rare float64 fallbacks.
         int g0, g1, g2, g3;
         if (g.fast) {
