@@ -489,7 +489,7 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
         n_deferred = 0
         first = k0 + chunk * n_lines // n_chunks
         chunk_lines = k0 + (chunk + 1) * n_lines // n_chunks - first
-        acc = out[first, 0] * 0  # a float64 zero
+        acc = out[first - k0, 0] * 0  # a float64 zero
         for item in range(chunk_lines * n_blocks):
             if n_cols == 1:
                 k = first + item // n_blocks
