@@ -273,6 +273,16 @@ def test_auto_chunks_follow_the_work(monkeypatch):
     assert (da.ones(20_000, chunks=5000) @ small).chunks == ((200_000,),)
 
 
+def test_row_blocks_far_from_the_origin_match_dense():
+    # Tasks multiply windows whose first line is far beyond their length;
+    # the oracle is the dense window (another kernel).
+    conn = lazyconn.JITCNormalR(2_000_000, 300, prob=0.05, loc=1.0, scale=0.5, seed=12)
+    y = np.random.default_rng(2).normal(size=300).astype(np.float32)
+    lazy = lazyconn.dask.matmul(conn, da.from_array(y, chunks=100), chunks=1000)
+    tail = lazy[-2500:].compute(scheduler="threads")
+    assert_close(tail, conn[-2500:].todense().astype(np.float64) @ y, np.float32)
+
+
 def test_product_meta_follows_the_operand():
     conn = lazyconn.JITCScalarR(40, 30, prob=0.2, weight=1.0, seed=2, dtype=np.float64)
     x = da.ones((30, 5), chunks=(7, 2), dtype=np.float32)
