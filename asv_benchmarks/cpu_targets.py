@@ -134,21 +134,25 @@ def products(table, n, p, repeat):
         law_s, scalar_s = _median_pair(lambda: x @ conn, lambda: x @ scalar, repeat)
         table.add(f"`x @ M` {name} / Scalar", f"{_ms(law_s)} / {_ms(scalar_s)} = {law_s / scalar_s:.2f}x", "<= 2.0x (stretch 1.5x)", law_s / scalar_s <= 2.0)
 
-    per_row = {}
+    counts, times = [], []
     for rate in (0.005, 0.01, 0.02, 0.04):
         active = _spikes(n, rate)
         events = lazyconn.BinaryArray(active)
         rows = np.flatnonzero(active)
         lazy, base = _median_pair(lambda: events @ scalar, lambda: csr[rows].sum(axis=0), 3 * repeat)
-        per_row[rate] = lazy / rows.size
+        counts.append(rows.size)
+        times.append(lazy)
         if rate == 0.01:
             table.add("1% spikes @ M (lazy / CSR `csr[active].sum(0)`)", f"{_ms(lazy)} / {_ms(base)} = {lazy / base:.2f}x", "<= 1.0x", lazy / base <= 1.0)
-    spread = max(per_row.values()) / min(per_row.values())
+    # Linear in the active rows: an affine fit time = fixed + per_row * rows.
+    per_row, fixed = np.polyfit(counts, times, 1)
+    residual = max(abs(t - (fixed + per_row * c)) / t for c, t in zip(counts, times))
     table.add(
-        "spikes @ M time per active row at 0.5/1/2/4 % (linear if flat)",
-        " / ".join(f"{v * 1e6:.1f} us" for v in per_row.values()) + f" (max/min {spread:.2f})",
+        "spikes @ M at 0.5/1/2/4 % active rows: times; affine fit",
+        " / ".join(_ms(t) for t in times)
+        + f"; {per_row * 1e6:.2f} us per row + {fixed * 1e3:.2f} ms fixed, worst residual {residual:.0%}",
         "linear in active rows",
-        spread <= 1.5,
+        residual <= 0.15,
     )
 
     xs = rng.standard_normal((64, n)).astype(np.float32)
