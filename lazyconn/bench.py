@@ -4,9 +4,10 @@
 backend?" for *your* shapes, probability, weight law and input density: the
 right choice depends on all of them (see :doc:`/howto/choose_orientation`).
 
-:func:`run_bench` is the ``lazyconn bench`` command: every available host
-backend, both orientations, three products, against scipy.sparse CSR and
-dense NumPy measured in the same run, printed as same-run ratios.
+:func:`run_bench` is the ``lazyconn bench`` command: every available
+backend (NumPy reference, Numba CPU, CuPy GPU), both orientations, three
+products, against scipy.sparse CSR and dense NumPy measured in the same
+run, printed as same-run ratios.
 """
 
 from __future__ import annotations
@@ -175,24 +176,39 @@ def benchmark_function(fn, *args, n_warmup=1, n_runs=5, **kwargs):
 REFERENCE_MAX_SYNAPSES = 2_000_000
 
 
-def _host_kernel_modules():
-    """``[(name, module)]`` of the host kernel backends that import here."""
+def _kernel_backends(include_gpu=True):
+    """``[(name, module, xp)]``: the kernel backends that work here.
+
+    Host backends take NumPy operands; the GPU one (when CuPy, a device and
+    lazyconn's GPU kernels all work) takes CuPy operands, and its times
+    include a device synchronise (see :func:`benchmark_function`).
+    """
     from .kernels import reference
 
-    modules = [("reference", reference)]
+    backends = [("reference", reference, np)]
     try:
         from .kernels import cpu
     except ImportError:
-        return modules
-    modules.append(("cpu", cpu))
-    return modules
+        pass
+    else:
+        backends.append(("cpu", cpu, np))
+    if include_gpu:
+        from ._info import gpu_status
+
+        if gpu_status()["available"]:
+            import cupy
+
+            from .kernels import gpu
+
+            backends.append(("gpu", gpu, cupy))
+    return backends
 
 
 def _csr_bytes(csr):
     return csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes
 
 
-def _bench_size(n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log):
+def _bench_size(n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log, backends):
     """Rows of the table for one ``n x n`` matrix."""
     import pickle
 
@@ -212,10 +228,12 @@ def _bench_size(n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log):
         f"N = {n:,}, p = {prob}, ~{expected:,.0f} synapses; JITC: "
         f"{len(pickle.dumps(matrices['R']))} bytes"
     )
+    # Each case takes the operands already in the backend's namespace, so
+    # host-device copies stay out of the timings.
     cases = {
-        "x @ M": lambda conn, kernels: products.matmul(conn, x, "left", False, kernels, np),
-        "M @ y": lambda conn, kernels: products.matmul(conn, x, "right", False, kernels, np),
-        "spikes @ M": lambda conn, kernels: products.matmul(conn, spikes, "left", True, kernels, np),
+        "x @ M": lambda conn, kernels, xp, ops: products.matmul(conn, ops[0], "left", False, kernels, xp),
+        "M @ y": lambda conn, kernels, xp, ops: products.matmul(conn, ops[0], "right", False, kernels, xp),
+        "spikes @ M": lambda conn, kernels, xp, ops: products.matmul(conn, ops[1], "left", True, kernels, xp),
     }
     timings = {case: {} for case in cases}
     notes = []
@@ -223,6 +241,7 @@ def _bench_size(n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log):
     csr_bytes_estimate = expected * 8 + (n + 1) * 8
     if csr_bytes_estimate <= csr_limit_bytes:
         with lazyconn.set_options(max_dense_size=max(2**27, int(3 * expected) + 1024)):
+            matrices["R"][:8, :8].tocsr()  # compiles the kernels: not build time
             start = time.perf_counter()
             csr = matrices["R"].tocsr()
             build = time.perf_counter() - start
@@ -253,15 +272,16 @@ def _bench_size(n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log):
     else:
         notes.append(f"dense: skipped (would need {n * n * 4 / 2**30:.1f} GiB)")
 
-    for name, kernels in _host_kernel_modules():
+    for name, kernels, xp in backends:
         if name == "reference" and expected > REFERENCE_MAX_SYNAPSES:
             notes.append(f"reference: skipped above {REFERENCE_MAX_SYNAPSES:,} synapses")
             continue
+        operands = (xp.asarray(x), xp.asarray(spikes))
         for orientation, conn in matrices.items():
             log(f"  timing {name} {orientation} (N = {n:,})")
             for case, call in cases.items():
                 timings[case][f"{name} {orientation}"] = benchmark_function(
-                    call, conn, kernels, n_runs=n_runs
+                    call, conn, kernels, xp, operands, n_runs=n_runs
                 )
     return header, notes, timings
 
@@ -295,14 +315,15 @@ def format_table(header, notes, timings):
 
 
 def run_bench(sizes=(10_000, 50_000), prob=0.01, n_runs=5, dense_limit_bytes=2 * 2**30,
-              csr_limit_bytes=6 * 2**30, seed=0, out=None, log=None):
-    """Time every available host backend against CSR and dense NumPy.
+              csr_limit_bytes=6 * 2**30, seed=0, out=None, log=None, gpu=True):
+    """Time every available backend against CSR and dense NumPy.
 
     For each size N, an ``N x N`` Scalar matrix with probability ``prob``, in
     both orientations, is timed on ``x @ M`` and ``M @ y`` (dense float32
     vectors) and ``spikes @ M`` (1% :class:`~lazyconn.BinaryArray` spikes),
     through :func:`lazyconn.products.matmul` with each kernel module passed
-    explicitly.  Baselines, measured in the same run on the same matrix:
+    explicitly: the NumPy reference (small sizes only), Numba CPU when it
+    imports, and the GPU (operands already on the device) when usable.  Baselines, measured in the same run on the same matrix:
     ``scipy.sparse`` CSR (its build time and bytes are reported; for spikes,
     its row gather ``csr[active].sum(0)``) and dense NumPy where it fits.
 
@@ -322,6 +343,8 @@ def run_bench(sizes=(10_000, 50_000), prob=0.01, n_runs=5, dense_limit_bytes=2 *
         Where the tables are printed (default ``sys.stdout``).
     log : callable, optional
         Receives progress messages (default: print to ``sys.stderr``).
+    gpu : bool
+        Include the GPU backend when it is usable (default True).
 
     Returns
     -------
@@ -342,20 +365,27 @@ def run_bench(sizes=(10_000, 50_000), prob=0.01, n_runs=5, dense_limit_bytes=2 *
     if log is None:
         def log(message):
             print(message, file=sys.stderr, flush=True)
-    names = [name for name, _ in _host_kernel_modules()]
+    backends = _kernel_backends(include_gpu=gpu)
+    names = [name for name, _, _ in backends]
     threads = ""
     if "cpu" in names:
         from .kernels import cpu
 
         if hasattr(cpu, "num_threads"):
             threads = f", {cpu.num_threads()} Numba threads"
+    if "gpu" in names:
+        from ._info import gpu_status
+
+        threads += f", GPU {gpu_status()['device']}"
     print(f"lazyconn bench: backends {', '.join(names)}{threads}; medians of {n_runs} runs; "
           "ratios are time / baseline time in this run (below 1 is faster)", file=out)
     results = []
     for n in sizes:
         if not (isinstance(n, int) and n > 0):
             raise ValueError(f"sizes must be positive integers, got {n!r}")
-        header, notes, timings = _bench_size(n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log)
+        header, notes, timings = _bench_size(
+            n, prob, n_runs, dense_limit_bytes, csr_limit_bytes, seed, log, backends
+        )
         print("", file=out)
         print(format_table(header, notes, timings), file=out, flush=True)
         results.append((header, notes, timings))

@@ -76,9 +76,9 @@ def build_parser():
 
     bench = commands.add_parser(
         "bench",
-        help="time R vs C on every host backend against scipy CSR and dense NumPy",
+        help="time R vs C on every backend against scipy CSR and dense NumPy",
         description="Time x @ M, M @ y and 1%% BinaryArray spikes @ M for R and C matrices on "
-        "every available host backend, against scipy.sparse CSR and dense NumPy measured in "
+        "every available backend (reference, Numba, GPU), against scipy.sparse CSR and dense NumPy measured in "
         "the same run; print same-run ratios.",
     )
     bench.add_argument("--quick", action="store_true", help="one small size (2,000) and 3 runs")
@@ -87,6 +87,7 @@ def build_parser():
     bench.add_argument("--prob", type=_probability, default=0.01, help="connection probability (default: %(default)s)")
     bench.add_argument("--runs", type=_positive_int, default=None, help="timed runs per measurement (default 5)")
     bench.add_argument("--seed", type=int, default=0, help="seed of matrices and inputs (default: %(default)s)")
+    bench.add_argument("--no-gpu", action="store_true", help="leave the GPU backend out even when usable")
     return parser
 
 
@@ -125,7 +126,7 @@ def main(argv=None):
 
             sizes = args.sizes or ((2_000,) if args.quick else (10_000, 50_000))
             runs = args.runs or (3 if args.quick else 5)
-            run_bench(sizes=tuple(sizes), prob=args.prob, n_runs=runs, seed=args.seed)
+            run_bench(sizes=tuple(sizes), prob=args.prob, n_runs=runs, seed=args.seed, gpu=not args.no_gpu)
     except (ValueError, RuntimeError, ImportError) as exc:
         print(f"lazyconn {args.command}: error: {exc}", file=sys.stderr)
         return 1
