@@ -8,10 +8,12 @@ so every row is generated), three ways:
 * ``dask threads``: y = ``da.from_array(y, chunks=...)``, computed with the
   threaded scheduler (all cores);
 * ``dask LocalCluster``: the same graph on ``LocalCluster(n_workers=2,
-  processes=True, threads_per_worker=1)``.
+  processes=True, threads_per_worker=1)``;
+* ``dask LocalCluster, NUMBA_NUM_THREADS=1``: the same, with the workers'
+  Numba kernels on one thread each (the workers already fill the cores).
 
-Time: one process holds all three, warms each up, then runs ``--rounds``
-rounds of (in-memory, threads, cluster), interleaved run by run, so all three
+Time: one process holds them all, warms each up, then runs ``--rounds``
+rounds of (in-memory, threads, cluster, ...), interleaved run by run, so all
 see the same load from other work on the machine; the table gives each
 median and the median over rounds of the per-round ratio to in-memory.
 
@@ -39,14 +41,17 @@ import subprocess
 import sys
 import time
 
-MODES = ("memory", "threads", "cluster")
+MODES = ("memory", "threads", "cluster", "cluster1")
 OPS = ("gather", "scatter")
 OP_LABELS = {"gather": "`conn @ y` (gather)", "scatter": "`y @ conn` (scatter)"}
 LABELS = {
     "memory": "in-memory (NumPy operand)",
     "threads": "dask, threaded scheduler",
     "cluster": "dask, LocalCluster 2 x 1 thread",
+    "cluster1": "dask, LocalCluster 2 x 1 thread, NUMBA_NUM_THREADS=1",
 }
+#: Environment of each LocalCluster's workers.
+CLUSTER_ENV = {"cluster": {}, "cluster1": {"NUMBA_NUM_THREADS": "1"}}
 
 
 def _peak_rss_mib():
@@ -68,15 +73,15 @@ class _Setup:
             import dask.array as da
 
             self.x = da.from_array(self.y, chunks=chunk)
-        self.client = self.cluster = None
-        if "cluster" in modes:
+        self.clusters, self.clients = {}, {}
+        for mode in set(modes) & set(CLUSTER_ENV):
             from distributed import Client, LocalCluster
 
-            self.cluster = LocalCluster(
+            self.clusters[mode] = LocalCluster(
                 n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.ERROR, env=CLUSTER_ENV[mode],
             )
-            self.client = Client(self.cluster)
+            self.clients[mode] = Client(self.clusters[mode], set_as_default=False)
 
     def product(self, op, operand):
         return self.conn @ operand if op == "gather" else operand @ self.conn
@@ -87,15 +92,16 @@ class _Setup:
         graph = self.product(op, self.x)
         if mode == "threads":
             return lambda: graph.compute(scheduler="threads")
-        return lambda: self.client.compute(graph, sync=True)
+        client = self.clients[mode]
+        return lambda: client.compute(graph, sync=True)
 
     def tasks(self, op):
         return len(self.product(op, self.x).__dask_graph__())
 
     def close(self):
-        if self.client is not None:
-            self.client.close()
-            self.cluster.close()
+        for mode, client in self.clients.items():
+            client.close()
+            self.clusters[mode].close()
 
 
 def _time_interleaved(args, ops):
@@ -111,7 +117,7 @@ def _time_interleaved(args, ops):
         for (op, mode), run in runners.items():
             # Warm-up: Numba's cache, worker imports; LocalCluster workers took
             # two or three runs to settle on 2 cores.
-            for _ in range(3 if mode == "cluster" else 1):
+            for _ in range(3 if mode in CLUSTER_ENV else 1):
                 value = run()
             reference = setup.product(op, setup.y)
             diff = float(np.max(np.abs(np.asarray(value, np.float64) - reference))) if mode != "memory" else None
@@ -136,8 +142,8 @@ def _rss(op, mode, args):
         run()
         run()
         result = {"peak_rss_mib": _peak_rss_mib()}
-        if mode == "cluster":
-            result["worker_peak_rss_mib"] = max(setup.client.run(_peak_rss_mib).values())
+        if mode in CLUSTER_ENV:
+            result["worker_peak_rss_mib"] = max(setup.clients[mode].run(_peak_rss_mib).values())
         return result
     finally:
         setup.close()
@@ -191,7 +197,7 @@ def main(argv=None):
             ratio = statistics.median(t / b for t, b in zip(config["times"], base))
             peak = rss[op, mode]
             rss_text = f"{peak['peak_rss_mib']:.0f}"
-            if mode == "cluster":
+            if mode in CLUSTER_ENV:
                 rss_text += f" client, {peak['worker_peak_rss_mib']:.0f} largest worker"
             diff = config["max_abs_diff"]
             print(f"| {OP_LABELS[op]} | {LABELS[mode]} | {config['tasks'] or '-'} | "
