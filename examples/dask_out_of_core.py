@@ -124,7 +124,7 @@ def write_raster(path, args):
 
 
 def main(argv=None):
-    """Build the raster if needed, stream the currents to Zarr, check and report."""
+    """Write the raster, stream the currents to Zarr, check and report."""
     args = parse_args(argv)
     os.makedirs(args.store, exist_ok=True)
     spikes_path = os.path.join(args.store, "spikes.zarr")
