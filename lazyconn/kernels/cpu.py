@@ -13,12 +13,16 @@ How the work is laid out (DESIGN §2b):
   into a small buffer by a loop that LLVM vectorises, then walked.  Gaps
   come from the exact per-probability gap table (``ln`` only in the few
   buckets with several steps), or from ``ln`` itself for p below ~1e-3.
-* Weights (Normal, Uniform) are deferred: the uniforms of ~2,000
-  connections are collected, turned into weights in one vectorised pass
-  (AS241's central branch on all lanes, the tail lanes compressed and done
-  in a second pass), then applied.
+* Weight uniforms are drawn for the same batch, in a second vector loop.  Uniform
+  weights are applied per batch; Normal weights are deferred: the uniforms
+  of ~2,000 connections are collected, turned into weights in one
+  vectorised pass (AS241's central branch on all lanes, the ~15 % tail
+  lanes compressed and done contiguously in a second pass), then applied.
+* Jobs with fewer than ``_SERIAL_BELOW`` expected connections run on one
+  thread: waking the others can cost milliseconds on a busy machine.
 * ``gather`` (``L @ y``) and ``dense`` split the lines between threads: each
-  output row belongs to one thread, no races.
+  output row belongs to one thread, no races.  Batched gathers go block by
+  block inside a chunk of lines, to keep operand and output rows in cache.
 * ``scatter`` (``x @ L``, event-driven: only the given lines) splits the
   *blocks* between threads: a block is a column range of the output, so each
   thread owns its columns and there are no private copies to reduce.  When
@@ -311,15 +315,15 @@ def _line_block(gen, line, block, j0, j1, scratch, js, ws):
         n_draws = _NEXT_DRAWS
 
 
-#: Connections whose weights are deferred, then computed together: enough
-#: lanes for the Normal tail pass to be vectorised too.
+#: Normal connections whose weights are deferred, then computed together:
+#: enough lanes for the tail pass to be vectorised too (a batch has ~6).
 _DEFER = 2048
 _DEFER_CAPACITY = _DEFER + 4 * _MAX_DRAWS
 
 
 @numba.njit(**JIT_OPTIONS)
 def _deferred():
-    """Buffers of deferred connections: row, column, uniform, weight, tail scratch."""
+    """Buffers of deferred Normal connections: row, column, uniform, weight, tail scratch."""
     n = _DEFER_CAPACITY
     return (
         np.empty(n, dtype=np.int64),
