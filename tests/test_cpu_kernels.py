@@ -223,6 +223,23 @@ def test_products_over_many_blocks(law, n_cols):
         )
 
 
+@pytest.mark.parametrize("law", LAWS, ids=lambda law: type(law).__name__)
+def test_windows_far_from_the_origin(law):
+    # Output rows are relative to the window: a window of 4 lines starting at
+    # line 50,000 must never touch row 50,000 of its 4-row output (Dask row
+    # blocks hit this; bounds are not checked inside the kernels).
+    params = Spec((60_000, 3000), "R", 0.05, law, 5, np.float32).kernel_params()
+    vectors = np.random.default_rng(3).normal(size=(2900, 3))
+    for cols in (vectors[:, :1], vectors):
+        np.testing.assert_allclose(
+            cpu.gather(params, 50_000, 50_004, 100, 3000, cols, np.float32),
+            reference.gather(params, 50_000, 50_004, 100, 3000, cols, np.float32),
+            rtol=1e-10, atol=1e-9,
+        )
+    _assert_bytes_equal(cpu.dense(params, 59_990, 60_000, 100, 3000, np.float32),
+                        reference.dense(params, 59_990, 60_000, 100, 3000, np.float32))
+
+
 @pytest.mark.parametrize("orientation", ["R", "C"])
 @pytest.mark.parametrize("law", LAWS, ids=lambda law: type(law).__name__)
 def test_duck_array_products_match_the_reference_backend(orientation, law, monkeypatch):
