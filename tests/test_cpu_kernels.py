@@ -6,6 +6,10 @@ dtype) must agree to float tolerance.  Shapes stay small so that the whole
 file runs in seconds once the kernels are compiled.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -226,8 +230,8 @@ def test_products_over_many_blocks(law, n_cols):
 @pytest.mark.parametrize("law", LAWS, ids=lambda law: type(law).__name__)
 def test_windows_far_from_the_origin(law):
     # Output rows are relative to the window: a window of 4 lines starting at
-    # line 50,000 must never touch row 50,000 of its 4-row output (Dask row
-    # blocks hit this; bounds are not checked inside the kernels).
+    # line 50,000 has a 4-row output (Dask row blocks reach such windows).
+    # An out-of-bounds read is caught only with bounds checks on, below.
     params = Spec((60_000, 3000), "R", 0.05, law, 5, np.float32).kernel_params()
     vectors = np.random.default_rng(3).normal(size=(2900, 3))
     for cols in (vectors[:, :1], vectors):
@@ -238,6 +242,43 @@ def test_windows_far_from_the_origin(law):
         )
     _assert_bytes_equal(cpu.dense(params, 59_990, 60_000, 100, 3000, np.float32),
                         reference.dense(params, 59_990, 60_000, 100, 3000, np.float32))
+
+
+_BOUNDS_SCRIPT = """
+import numpy as np
+from lazyconn.kernels import cpu, reference
+from lazyconn.spec import Normal, Scalar, Spec, Uniform
+for law in (Scalar(0.5), Normal(0.0, 1.0), Uniform(-1.0, 1.0)):
+    for shape, include_self, window in (((60_000, 3000), True, (50_000, 50_004, 100, 3000)),
+                                        ((3000, 3000), False, (2990, 3000, 7, 2500))):
+        params = Spec(shape, "R", 0.05, law, 5, np.float64, include_self).kernel_params()
+        k0, k1, j0, j1 = window
+        lines = np.arange(k0, k1)
+        assert cpu.dense(params, *window, np.float64).tobytes() == reference.dense(params, *window, np.float64).tobytes()
+        for a, b in zip(cpu.coo(params, *window, np.float64), reference.coo(params, *window, np.float64)):
+            assert a.tobytes() == b.tobytes()
+        cpu.degrees(params, *window, np.float64)
+        for n_cols in (1, 3):
+            y = np.ones((j1 - j0, n_cols))
+            assert np.allclose(cpu.gather(params, *window, y, np.float64), reference.gather(params, *window, y, np.float64))
+            x = np.ones((k1 - k0, n_cols))
+            assert np.allclose(cpu.scatter(params, lines, x, j0, j1, np.float64),
+                               reference.scatter(params, lines, x, j0, j1, np.float64))
+        assert np.allclose(cpu.scatter(params, lines, None, j0, j1, np.float64),
+                           reference.scatter(params, lines, None, j0, j1, np.float64))
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_kernels_stay_in_bounds(tmp_path):
+    # Numba does not check indices by default, so an out-of-bounds read can
+    # pass every other test; here every kernel runs with bounds checks on
+    # (a fresh process, its own cache: about 20 s of compilation).
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path), LAZYCONN_BACKEND="cpu")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    done = subprocess.run([sys.executable, "-c", _BOUNDS_SCRIPT], env=env, cwd=root, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
 
 
 @pytest.mark.parametrize("orientation", ["R", "C"])

@@ -440,7 +440,7 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
         js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
         ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
         for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
-            at = offsets[k - k0]
+            at = offsets[k - k0] if mode == _MODE_COO else 0  # offsets is empty otherwise
             total = 0
             for block in range(b0, b1):
                 count, js, ws = _line_block(gen, k, block, j0, j1, scratch, js, ws)
