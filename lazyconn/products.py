@@ -107,10 +107,10 @@ def matmul(conn, x, side, binary, kernels, xp):
         if binary and vectors.shape[1] == 1:
             values = None
         else:
-            values = xp.ascontiguousarray(vectors[active].astype(dtype))
+            values = xp.ascontiguousarray(vectors[active].astype(dtype, copy=False))
         out = kernels.scatter(params, lines, values, j0, j1, conn.dtype)
     else:
-        out = kernels.gather(params, k0, k1, j0, j1, xp.ascontiguousarray(vectors.astype(dtype)), conn.dtype)
+        out = kernels.gather(params, k0, k1, j0, j1, xp.ascontiguousarray(vectors.astype(dtype, copy=False)), conn.dtype)
     out = out.astype(dtype, copy=False)
     if conn._scale != 1.0:
         out = out * dtype.type(conn._scale)
