@@ -18,7 +18,7 @@ see the same load from other work on the machine; the table gives each
 median and the median over rounds of the per-round ratio to in-memory.
 
 Peak RSS: a fresh process per configuration (so the number is its own),
-one warm-up and one timed run; ``ru_maxrss`` of the process that computes
+one warm-up and one timed run; VmHWM of the process that computes
 (for the cluster: the client and the largest worker).  Numba's on-disk cache
 is filled first, so no measured process pays for compiling the kernels.
 
@@ -55,6 +55,18 @@ CLUSTER_ENV = {"cluster": {}, "cluster1": {"NUMBA_NUM_THREADS": "1"}}
 
 
 def _peak_rss_mib():
+    """This process's peak RSS in MiB: VmHWM where Linux gives it.
+
+    ``ru_maxrss`` survives exec: after fork + exec it can report the parent's
+    peak, so it is only the fallback.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
