@@ -316,3 +316,29 @@ def test_empty_inputs_give_empty_outputs():
     assert cpu.scatter(params, np.empty(0, np.int64), None, 0, 10, np.float32).tolist() == [[0.0]] * 10
     k, j, w = cpu.coo(params, 0, 10, 6, 6, np.float32)
     assert k.size == j.size == w.size == 0 and w.dtype == np.float32
+
+
+_CONCURRENT_LAUNCHES = """
+import threading, numpy as np, lazyconn
+conn = lazyconn.JITCScalarR(50_000, 50_000, 0.01, 1.0, seed=0)
+x = np.ones(50_000, dtype=np.float32)
+expected = conn @ x
+results = []
+def work():
+    for _ in range(3):
+        results.append(bool(np.allclose(conn @ x, expected)))
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(all(results), len(results))
+"""
+
+
+@pytest.mark.slow
+def test_concurrent_launches_survive_the_workqueue_layer():
+    # Dask's threaded scheduler launches kernels from several threads; the
+    # workqueue layer aborts the process on that unless launches are serialised.
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue", LAZYCONN_BACKEND="cpu")
+    out = subprocess.run([sys.executable, "-c", _CONCURRENT_LAUNCHES], capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "12"]

@@ -38,7 +38,10 @@ per argument dtype is compiled on first use and cached on disk.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import math
+import threading
 
 import numba
 import numpy as np
@@ -162,11 +165,32 @@ def _launch(kernel, expected_connections, *args):
     if serial:
         numba.set_num_threads(1)
     try:
-        with numba.parallel_chunksize(_CHUNKSIZE):
+        with _LAUNCH_LOCK, numba.parallel_chunksize(_CHUNKSIZE):
             kernel(*args)
     finally:
         if serial:
             numba.set_num_threads(threads)
+
+
+def _workqueue_only():
+    """True when Numba's threading layer will be ``workqueue``.
+
+    That layer aborts the process when two threads launch parallel kernels
+    at once (Dask's threaded scheduler does), so launches are serialised
+    there; the OpenMP and TBB layers take concurrent launches.
+    """
+    if numba.config.THREADING_LAYER == "workqueue":
+        return True
+    for pool in ("tbbpool", "omppool"):
+        try:
+            importlib.import_module(f"numba.np.ufunc.{pool}")
+        except ImportError:
+            continue
+        return False
+    return True
+
+
+_LAUNCH_LOCK = threading.Lock() if _workqueue_only() else contextlib.nullcontext()
 
 
 def _expected(params, n_lines, width):
