@@ -26,7 +26,7 @@ __all__ = ["BenchmarkResult", "benchmark_function", "run_bench"]
 class BenchmarkResult:
     """Wall-clock times of repeated calls, in seconds.
 
-    Attributes
+    Parameters
     ----------
     times : tuple of float
         One wall-clock time per timed run, in call order.

@@ -32,10 +32,10 @@ class set_options:
 
     Parameters
     ----------
-    max_dense_size : int, optional
-        Largest number of elements ``todense()``, ``np.asarray(conn)``, row
-        indexing and ``tocsr()`` may produce (default ``2**27``, 512 MiB of
-        float32).
+    **options
+        Options by name.  ``max_dense_size`` (int): the largest number of
+        elements ``todense()``, ``np.asarray(conn)``, row indexing and
+        ``tocsr()`` may produce (default ``2**27``, 512 MiB of float32).
 
     Examples
     --------

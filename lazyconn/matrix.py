@@ -55,6 +55,11 @@ class JITCMatrix(_protocols.ArrayProtocols):
     and the other public classes.  Every view (slice, transpose, scaled
     matrix) is again a ``JITCMatrix`` of one of those classes.
 
+    Parameters
+    ----------
+    *args, **kwargs
+        Refused with a TypeError that names the public classes.
+
     Attributes
     ----------
     shape : tuple of int
@@ -157,6 +162,11 @@ class JITCMatrix(_protocols.ArrayProtocols):
         dtype : {numpy.float32, numpy.float64}
         copy : bool
             Accepted for NumPy compatibility; a matrix is never copied.
+
+        Returns
+        -------
+        JITCMatrix
+            A view of the same window and scale with the new dtype.
         """
         return type(self)._make(self._spec.with_dtype(dtype), self._window, self._scale)
 
@@ -223,6 +233,11 @@ class JITCMatrix(_protocols.ArrayProtocols):
             Array namespace of the result: ``numpy`` (default) or ``cupy``
             (generated on the GPU, bit-identical to the host).
 
+        Returns
+        -------
+        ndarray
+            Shape ``self.shape``, dtype ``self.dtype``, in namespace ``xp``.
+
         Raises
         ------
         ValueError
@@ -242,7 +257,12 @@ class JITCMatrix(_protocols.ArrayProtocols):
     def tocoo_arrays(self):
         """Connections of this window as ``(rows, cols, values)`` NumPy arrays.
 
-        Row and column indices are relative to the window, sorted row-major.
+        Returns
+        -------
+        rows, cols : ndarray of int64
+            Indices relative to the window, sorted row-major.
+        values : ndarray
+            The entries, dtype ``self.dtype``.
 
         Raises
         ------
@@ -266,6 +286,10 @@ class JITCMatrix(_protocols.ArrayProtocols):
     def tocsr(self):
         """This window as a ``scipy.sparse.csr_array`` (needs SciPy).
 
+        Returns
+        -------
+        scipy.sparse.csr_array
+
         Raises
         ------
         ValueError
@@ -282,7 +306,14 @@ class JITCMatrix(_protocols.ArrayProtocols):
         )
 
     def aslinearoperator(self):
-        """A ``scipy.sparse.linalg.LinearOperator`` that multiplies lazily."""
+        """A ``scipy.sparse.linalg.LinearOperator`` that multiplies lazily.
+
+        Returns
+        -------
+        scipy.sparse.linalg.LinearOperator
+            ``matvec``/``matmat`` are ``conn @ x``, ``rmatvec``/``rmatmat``
+            are ``x @ conn`` (the matrix is real).
+        """
         from scipy.sparse.linalg import LinearOperator
 
         return LinearOperator(
@@ -305,6 +336,7 @@ class JITCMatrix(_protocols.ArrayProtocols):
         Returns
         -------
         dask.array.Array
+            Blocks generated inside tasks; nothing is generated until computed.
         """
         from .dask import to_dask
 
@@ -329,6 +361,11 @@ class JITCMatrix(_protocols.ArrayProtocols):
             Result dtype (default: the matrix dtype).  Accumulation is in
             float64 on the reference backend.
         keepdims : bool
+            Keep the reduced axes with length one.
+
+        Returns
+        -------
+        numpy scalar or ndarray
         """
         axis = _normalise_axis(axis)
         dtype = self.dtype if dtype is None else np.dtype(dtype)
@@ -351,6 +388,10 @@ class JITCMatrix(_protocols.ArrayProtocols):
         ----------
         axis : {None, 0, 1, -1, -2}
             None: total; 0: per column; 1: per row.
+
+        Returns
+        -------
+        int or ndarray of int64
         """
         axis = _normalise_axis(axis)
         m, n = self.shape
@@ -598,9 +639,11 @@ def from_spec(spec):
     Parameters
     ----------
     spec : lazyconn.spec.Spec
+        The whole generator.
 
     Returns
     -------
     JITCMatrix
+        An instance of the public class for the spec's law and orientation.
     """
     return CLASS_FOR[(type(spec.law), spec.orientation)]._make(spec)

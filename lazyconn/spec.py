@@ -74,7 +74,12 @@ class Scalar:
         object.__setattr__(self, "weight", _check_finite("weight", self.weight))
 
     def kernel_params(self):
-        """Return ``(a, b)``: the two float64 law parameters kernels use."""
+        """Return ``(a, b)``: the two float64 law parameters kernels use.
+
+        Returns
+        -------
+        tuple of float
+        """
         return self.weight, 0.0
 
 
@@ -103,7 +108,12 @@ class Normal:
         object.__setattr__(self, "scale", scale)
 
     def kernel_params(self):
-        """Return ``(a, b)`` = ``(loc, scale)``."""
+        """Return ``(a, b)`` = ``(loc, scale)``.
+
+        Returns
+        -------
+        tuple of float
+        """
         return self.loc, self.scale
 
 
@@ -133,7 +143,12 @@ class Uniform:
         object.__setattr__(self, "high", high)
 
     def kernel_params(self):
-        """Return ``(a, b)`` = ``(low, high - low)``; the width is rounded once, here."""
+        """Return ``(a, b)`` = ``(low, high - low)``; the width is rounded once, here.
+
+        Returns
+        -------
+        tuple of float
+        """
         return self.low, self.high - self.low
 
 
@@ -253,7 +268,7 @@ class Spec:
     seed : int
         In ``[0, 2**64)``.
     dtype : numpy.dtype
-        float32 or float64: weights are computed in float64 and rounded once.
+        Float32 or float64: weights are computed in float64 and rounded once.
     include_self : bool
         If False (square matrices only) the diagonal is empty.
     """
@@ -316,11 +331,26 @@ class Spec:
         )
 
     def with_dtype(self, dtype):
-        """The same generator with another output dtype."""
+        """The same generator with another output dtype.
+
+        Parameters
+        ----------
+        dtype : {numpy.float32, numpy.float64}
+            The new output dtype.
+
+        Returns
+        -------
+        Spec
+        """
         return Spec(self.shape, self.orientation, self.prob, self.law, self.seed, dtype, self.include_self)
 
     def kernel_params(self):
-        """Return the :class:`KernelParams` of this matrix."""
+        """Return the :class:`KernelParams` of this matrix.
+
+        Returns
+        -------
+        KernelParams
+        """
         if self.prob == 0.0:
             inv_log_q = -math.inf
         else:

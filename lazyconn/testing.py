@@ -38,12 +38,22 @@ EDGE_PROBABILITIES = (0.0, 1.0, 1e-6, 0.01, 0.3, 0.7, 0.99)
 
 
 def probabilities():
-    """Connection probabilities: the edge cases and uniform draws in [1e-3, 1]."""
+    """Connection probabilities: the edge cases and uniform draws in [1e-3, 1].
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of float
+    """
     return st.sampled_from(EDGE_PROBABILITIES) | st.floats(1e-3, 1.0)
 
 
 def seeds():
-    """Seeds, including the extremes 0 and 2**64 - 1."""
+    """Seeds, including the extremes 0 and 2**64 - 1.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of int
+    """
     return st.sampled_from([0, 2**64 - 1]) | st.integers(0, 2**64 - 1)
 
 
@@ -53,6 +63,11 @@ def laws(kinds=("scalar", "normal", "uniform")):
     Parameters
     ----------
     kinds : tuple of {"scalar", "normal", "uniform"}
+        Which laws to draw.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of Scalar, Normal or Uniform
     """
     finite = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
     options = []
@@ -95,7 +110,17 @@ def specs(draw, max_side=40, orientations=("R", "C"), law_kinds=("scalar", "norm
 
 
 def matrices(**kwargs):
-    """Public JITC matrix objects; keyword arguments go to :func:`specs`."""
+    """Public JITC matrix objects.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to :func:`specs`.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of JITCMatrix
+    """
     return specs(**kwargs).map(from_spec)
 
 
@@ -107,12 +132,32 @@ def _bounds(draw, length):
 
 
 def windows(shape):
-    """``(row_slice, col_slice)`` pairs of step 1 inside ``shape``."""
+    """``(row_slice, col_slice)`` pairs of step 1 inside ``shape``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The matrix shape.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of tuple of slice
+    """
     return st.tuples(_bounds(shape[0]), _bounds(shape[1]))
 
 
 def windowed_matrices(**kwargs):
-    """``(full, view)``: a matrix and a lazy window of it (maybe transposed or scaled)."""
+    """``(full, view)``: a matrix and a lazy window of it (maybe transposed or scaled).
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to :func:`specs`.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of tuple
+    """
 
     @st.composite
     def build(draw):
@@ -163,7 +208,9 @@ def assert_matmul_matches_dense(conn, side, x=None, rtol=None, atol=None):
     Parameters
     ----------
     conn : JITCMatrix
+        The lazy matrix (any window, orientation or scale).
     side : {"left", "right"}
+        ``conn @ x`` ("right") or ``x @ conn`` ("left").
     x : ndarray, optional
         Operand; a random vector with zeros is made if omitted.
     rtol, atol : float, optional
