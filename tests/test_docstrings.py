@@ -5,7 +5,6 @@ import inspect
 
 import pytest
 
-import lazyconn
 
 validate = pytest.importorskip("numpydoc.validate").validate
 
