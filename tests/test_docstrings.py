@@ -16,7 +16,10 @@ CHECKED = {"GL08", "PR01", "PR02", "PR07", "RT01"}
 def _public_names():
     names = []
     for module_name in ("lazyconn", "lazyconn.testing", "lazyconn.bench", "lazyconn.dask"):
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # an optional extra (dask) is not installed
+            continue
         for name in module.__all__:
             if name.startswith("__"):
                 continue
