@@ -80,10 +80,10 @@ class ArrayProtocols:
         implementation = HANDLED_FUNCTIONS.get(func)
         if implementation is None:
             return NotImplemented
-        from .events import BinaryArray
-
-        if not all(issubclass(t, (ArrayProtocols, np.ndarray, BinaryArray)) for t in types):
-            return NotImplemented
+        # No check of the other operands' types: every implementation here
+        # goes through ``@`` or a method, where the operand dispatch table
+        # (lazyconn.dispatch) serves NumPy, CuPy, Dask and array-API arrays
+        # and refuses anything else with a TypeError.
         return implementation(*args, **kwargs)
 
     def __array_namespace__(self, api_version=None):

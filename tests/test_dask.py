@@ -400,3 +400,13 @@ def test_out_of_core_example_runs(tmp_path):
     assert "-> ok" in completed.stdout
     assert "chunk data held at once" in completed.stdout
     assert (tmp_path / "currents.zarr").is_dir()
+
+
+def test_numpy_dot_with_a_dask_operand_stays_lazy():
+    conn = lazyconn.JITCNormalR(100, 80, 0.1, 0.0, 1.0, seed=0)
+    x, y = da.ones(100, chunks=50), da.ones(80, chunks=40)
+    left, right = np.dot(x, conn), np.dot(conn, y)
+    assert isinstance(left, da.Array) and isinstance(right, da.Array)
+    dense = conn.todense().astype(np.float64)
+    np.testing.assert_allclose(left.compute(), np.ones(100) @ dense, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(right.compute(), dense @ np.ones(80), rtol=1e-5, atol=1e-5)
