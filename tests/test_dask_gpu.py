@@ -7,13 +7,9 @@ import numpy as np
 import pytest
 
 da = pytest.importorskip("dask.array")
-cp = pytest.importorskip("cupy")
-try:
-    _GPU = bool(cp.is_available())
-except Exception:  # a CuPy without a driver may raise instead of answering
-    _GPU = False
-if not _GPU:
-    pytest.skip("CuPy sees no usable CUDA GPU", allow_module_level=True)
+from gpu_guard import cupy_or_skip  # noqa: E402
+
+cp = cupy_or_skip()
 
 import lazyconn  # noqa: E402
 import lazyconn.dask  # noqa: E402

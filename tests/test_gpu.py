@@ -10,13 +10,9 @@ import math
 import numpy as np
 import pytest
 
-cp = pytest.importorskip("cupy")
-try:
-    _GPU = bool(cp.is_available())
-except Exception:  # a CuPy without a driver may raise instead of answering
-    _GPU = False
-if not _GPU:
-    pytest.skip("CuPy sees no usable CUDA GPU", allow_module_level=True)
+from gpu_guard import cupy_or_skip  # noqa: E402
+
+cp = cupy_or_skip()
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
