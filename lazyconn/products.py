@@ -101,9 +101,13 @@ def matmul(conn, x, side, binary, kernels, xp):
     # major axis of R, columns the major axis of C.
     on_major = (side == "left") == (conn._spec.orientation == "R")
     if on_major:
-        nonzero = vectors != 0
+        # Few device launches matter for sparse events: a bool operand is its
+        # own mask, and the index list is offset only for a windowed view.
+        nonzero = vectors if vectors.dtype.kind == "b" else vectors != 0
         active = xp.flatnonzero(xp.any(nonzero, axis=1) if vectors.shape[1] != 1 else nonzero[:, 0])
-        lines = active.astype(xp.int64) + k0
+        lines = active.astype(xp.int64, copy=False)
+        if k0:
+            lines = lines + k0
         if binary and vectors.shape[1] == 1:
             values = None
         else:

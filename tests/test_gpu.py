@@ -19,7 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import lazyconn  # noqa: E402
 from golden import GOLDEN, checksum  # noqa: E402
-from lazyconn.kernels import gpu, reference  # noqa: E402
+from lazyconn.kernels import _ndtri_fast, gpu, reference  # noqa: E402
 from lazyconn.spec import Normal, Scalar, Spec, Uniform  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -303,3 +303,33 @@ def test_products_with_unit_vectors_reproduce_the_weights_bit_for_bit(law, dtype
     assert rows.get().tobytes() == np.ascontiguousarray(dense[:9]).tobytes()
     single = conn @ cp.eye(260, 1, dtype=dtype)[:, 0]
     assert single.get().tobytes() == np.ascontiguousarray(dense[:, 0]).tobytes()
+
+
+def _undecided_at_full_density(params, k0, k1, j0, j1, loc, scale):
+    """Words of window ``[k0:k1, j0:j1]`` of a p = 1 matrix the float32 route leaves to AS241."""
+    from lazyconn.random import philox4x32, words_to_uniform
+
+    block = 1 << params.block_log2
+    k, j = np.meshgrid(np.arange(k0, k1), np.arange(j0, j1), indexing="ij")
+    slot = j % block  # p = 1: every gap is 0, so slot s sits at position s
+    words = philox4x32((slot // 4, j // block, k, 1), (params.key0, params.key1))
+    word = np.choose(slot % 4, words)
+    fast = _ndtri_fast.normal_weights32_batch(words_to_uniform(word).ravel(), loc, scale, _ndtri_fast.load_table())
+    return int(np.isnan(fast).sum())
+
+
+@pytest.mark.parametrize("loc, scale", [(0.0, 1.0), (-3.0, 7.5)])
+def test_float32_normal_route_and_its_fallback_give_the_reference_weights(loc, scale):
+    # p = 1: every slot is a connection, so 2**21 consecutive weight words of
+    # each path (single weights in the dense kernel, batches of four in the
+    # gather) are compared bit for bit, AS241 fallbacks included.
+    spec = Spec((64, 2**15), "R", 1.0, Normal(loc, scale), 20240601, np.float32)
+    params = spec.kernel_params()
+    assert _undecided_at_full_density(params, 0, 64, 0, 2**15, loc, scale) > 0
+    host = reference.dense(params, 0, 64, 0, 2**15, np.float32)
+    assert gpu.dense(params, 0, 64, 0, 2**15, np.float32).get().tobytes() == host.tobytes()
+    # The gather: a one-column window of 2**21 lines times a vector holding 1.
+    tall = Spec((2**21, 4), "R", 1.0, Normal(loc, scale), 20240601, np.float32).kernel_params()
+    assert _undecided_at_full_density(tall, 0, 2**21, 3, 4, loc, scale) > 0
+    column = gpu.gather(tall, 0, 2**21, 3, 4, cp.ones((1, 1), np.float32), np.float32).get()
+    assert column.tobytes() == reference.dense(tall, 0, 2**21, 3, 4, np.float32).tobytes()

@@ -41,6 +41,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
     ) from exc
 
 from .. import dispatch, products
+from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
 from ..spec import LAW_SCALAR
 
@@ -69,6 +70,8 @@ _OPTIONS = ("--std=c++17", "--fmad=false")
 _HERE = Path(__file__).resolve().parent
 _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _MODE_VALUES, _MODE_EVENTS, _MODE_COUNTS = 0, 1, 2
+# Row stride of the ndtri table on the device (JITC_NDTRI_STRIDE).
+_NDTRI_STRIDE = 10
 
 _compile_seconds = {}
 
@@ -153,8 +156,18 @@ def _gap_constants(inv_log_q):
     return fast, c2, np.float32(abs(float(c2)) * 2.0**-20)
 
 
+@functools.lru_cache(maxsize=None)
+def _ndtri_table(device_id):
+    """The float32 Normal route's table on a device, rows padded to 10 doubles."""
+    table = _ndtri_fast.load_table()
+    padded = np.zeros((table.shape[0], _NDTRI_STRIDE))
+    padded[:, : table.shape[1]] = table
+    with cp.cuda.Device(device_id):
+        return cp.asarray(padded)
+
+
 def _gen_args(params):
-    """The generator's scalars in the order of JITC_GEN_PARAMS."""
+    """The generator's arguments in the order of JITC_GEN_PARAMS."""
     fast, c2, tol = _gap_constants(params.inv_log_q)
     return (
         np.uint32(params.key0),
@@ -169,6 +182,7 @@ def _gen_args(params):
         np.float64(params.b),
         np.int32(bool(params.skip_diagonal)),
         *_round_keys(params.key0, params.key1),
+        _ndtri_table(cp.cuda.Device().id),
     )
 
 

@@ -36,12 +36,13 @@
         int fast, int law, double law_a, double law_b, int skip_diagonal, jitc_u32 rka1, jitc_u32 rkb1,  \
         jitc_u32 rka2, jitc_u32 rkb2, jitc_u32 rka3, jitc_u32 rkb3, jitc_u32 rka4, jitc_u32 rkb4,           \
         jitc_u32 rka5, jitc_u32 rkb5, jitc_u32 rka6, jitc_u32 rkb6, jitc_u32 rka7, jitc_u32 rkb7,           \
-        jitc_u32 rka8, jitc_u32 rkb8, jitc_u32 rka9, jitc_u32 rkb9
+        jitc_u32 rka8, jitc_u32 rkb8, jitc_u32 rka9, jitc_u32 rkb9, const double *__restrict__ ndtri_table
 #define JITC_GEN_INIT                                                                                  \
     const jitc_gen g = {key0, key1, block_log2, inv_log_q, gap_scale, gap_tol, fast, law, law_a, law_b, \
                         skip_diagonal,                                                                 \
                         {key0, rka1, rka2, rka3, rka4, rka5, rka6, rka7, rka8, rka9},                  \
-                        {key1, rkb1, rkb2, rkb3, rkb4, rkb5, rkb6, rkb7, rkb8, rkb9}}
+                        {key1, rkb1, rkb2, rkb3, rkb4, rkb5, rkb6, rkb7, rkb8, rkb9},                  \
+                        ndtri_table}
 
 struct jitc_gen {
     jitc_u32 key0, key1;
@@ -56,6 +57,8 @@ struct jitc_gen {
     // Philox round keys (key + r * Weyl increment, mod 2**32), computed on the
     // host: read straight from the parameter bank, they cost no instruction.
     jitc_u32 rk0[10], rk1[10];
+    // Table of the float32 Normal route (jitc_normal_weight32).
+    const double *ndtri_table;
 };
 
 // Philox4x32-10 with precomputed round keys: the same function as jitc_philox.
@@ -119,8 +122,12 @@ __device__ __forceinline__ W jitc_weight(const jitc_gen &g, jitc_u32 line, jitc_
         cache_t = t;
     }
     const double u = jitc_uniform(jitc_word(cache, i));
-    const double w = g.law == JITC_LAW_UNIFORM ? g.a + g.b * u : g.a + g.b * jitc_ndtri(u);
-    return (W)w;
+    if (g.law == JITC_LAW_UNIFORM) return (W)(g.a + g.b * u);
+    if (sizeof(W) == sizeof(float)) {
+        float w;
+        if (jitc_normal_weight32(u, g.a, g.b, g.ndtri_table, w)) return (W)w;
+    }
+    return (W)(g.a + g.b * jitc_ndtri(u));
 }
 
 // Loads from a shared-memory byte address held in a register: the compiler
@@ -136,6 +143,31 @@ __device__ __forceinline__ double jitc_lds(unsigned addr, double)
     double v;
     asm("ld.shared.f64 %0, [%1];" : "=d"(v) : "r"(addr));
     return v;
+}
+
+// Shared-memory reductions at a shared-window address (see jitc_lds).  Float
+// adds become a compare-and-swap loop on Hopper; u32 adds are native.
+__device__ __forceinline__ void jitc_red_shared(unsigned addr, jitc_u32 v)
+{
+    asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(addr), "r"(v));
+}
+__device__ __forceinline__ void jitc_red_shared(unsigned addr, float v)
+{
+    asm volatile("red.shared.add.f32 [%0], %1;" ::"r"(addr), "f"(v));
+}
+__device__ __forceinline__ void jitc_red_shared(unsigned addr, double v)
+{
+    asm volatile("red.shared.add.f64 [%0], %1;" ::"r"(addr), "d"(v));
+}
+
+// A CTA's dynamic shared memory as a shared-window address, pinned in a
+// register: left to itself the compiler re-derives it (S2R + LEA) at every
+// access inside the walk.
+__device__ __forceinline__ unsigned jitc_pinned_shared_address(const void *p)
+{
+    unsigned addr = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("" : "+r"(addr));
+    return addr;
 }
 
 __device__ __forceinline__ float jitc_fma(float a, float b, float c) { return fmaf(a, b, c); }
@@ -275,6 +307,7 @@ __device__ __forceinline__ jitc_tile jitc_tile_of(const jitc_gen &g, int b0, int
 // The tail of ndtri is long: one out-of-line copy per kernel instead of one
 // per call site keeps the kernels small and quick to compile.
 __device__ __noinline__ double jitc_ndtri_tail_call(double u) { return jitc_ndtri_tail(u); }
+__device__ __noinline__ double jitc_ndtri_exact_call(double u) { return jitc_ndtri(u); }
 
 // Weights of the four slots of one draw (Normal or Uniform), for the slots
 // in `need`.  Normal: the central branch of AS241 runs for all four at once;
@@ -290,6 +323,27 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
     double v0, v1, v2, v3;
     if (g.law == JITC_LAW_UNIFORM) {
         v0 = u0, v1 = u1, v2 = u2, v3 = u3;
+    } else if (sizeof(W) == sizeof(float)) {
+        // float32 output: the verified polynomial route, AS241 only where the
+        // route cannot decide (rare: a warp seldom takes the loop below).
+        float f0, f1, f2, f3;
+        unsigned slow = (jitc_normal_weight32(u0, g.a, g.b, g.ndtri_table, f0) ? 0u : 1u) |
+                        (jitc_normal_weight32(u1, g.a, g.b, g.ndtri_table, f1) ? 0u : 2u) |
+                        (jitc_normal_weight32(u2, g.a, g.b, g.ndtri_table, f2) ? 0u : 4u) |
+                        (jitc_normal_weight32(u3, g.a, g.b, g.ndtri_table, f3) ? 0u : 8u);
+        slow &= need;
+        while (slow) {
+            const int i = __ffs(slow) - 1;
+            slow &= slow - 1;
+            const double u = i == 0 ? u0 : i == 1 ? u1 : i == 2 ? u2 : u3;
+            const float f = (float)(g.a + g.b * jitc_ndtri_exact_call(u));
+            if (i == 0) f0 = f;
+            else if (i == 1) f1 = f;
+            else if (i == 2) f2 = f;
+            else f3 = f;
+        }
+        w0 = (W)f0, w1 = (W)f1, w2 = (W)f2, w3 = (W)f3;
+        return;
     } else {
         const double q0 = u0 - 0.5, q1 = u1 - 0.5, q2 = u2 - 0.5, q3 = u3 - 0.5;
         unsigned tails = need & ((fabs(q0) > 0.425 ? 1u : 0u) | (fabs(q1) > 0.425 ? 2u : 0u) |
@@ -339,6 +393,7 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
     int end = min(block_len, j1 - start);
     int p_first = j0 - start;
     int p_skip = g.skip_diagonal ? line - start : -1;
+    int base = start - tile_lo;  // offset of block-local positions in the tile
     int pos = -1;
     jitc_u32 t = 0;
     for (;;) {
@@ -371,7 +426,6 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         const int p2 = p1 + g2 + 1;
         const int p3 = p2 + g3 + 1;
         // p_first <= p < end as one unsigned comparison.
-        const int base = start - tile_lo;
         const jitc_u32 span = (jitc_u32)end - (jitc_u32)p_first;
         const bool e0 = (jitc_u32)p0 - (jitc_u32)p_first < span && p0 != p_skip;
         const bool e1 = (jitc_u32)p1 - (jitc_u32)p_first < span && p1 != p_skip;
@@ -400,6 +454,7 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         end = min(block_len, j1 - start);
         p_first = j0 - start;
         p_skip = g.skip_diagonal ? line - start : -1;
+        base = start - tile_lo;
         pos = -1;
         t = 0;
     }
@@ -433,30 +488,33 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 #pragma unroll
     for (int c = 0; c < NC; ++c) acc[c] = (T)0;
     const int ncols = NC == 1 ? 1 : nc;  // a compile-time 1 for the common case
-    const unsigned tile_addr = (unsigned)__cvta_generic_to_shared(tile_x);
-    // WEIGHTED: Normal or Uniform; else every weight is scalar_w (the Scalar
-    // weight rounded to W, passed as T).
+    const unsigned tile_addr = jitc_pinned_shared_address(tile_x);
+    // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
+    // and the sum multiplied once by scalar_w (the weight rounded to W, as T).
     jitc_walk_items<W, WEIGHTED>(
         g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
         [&](int, int at, W weight) {
-            const T w = WEIGHTED ? (T)weight : scalar_w;
             if (SMEM) {
                 const unsigned x = tile_addr + (unsigned)(at * ncols) * (unsigned)sizeof(T);
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < ncols) acc[c] = jitc_fma(w, jitc_lds(x + c * (unsigned)sizeof(T), T()), acc[c]);
+                    if (c < ncols) {
+                        const T value = jitc_lds(x + c * (unsigned)sizeof(T), T());
+                        acc[c] = WEIGHTED ? jitc_fma((T)weight, value, acc[c]) : acc[c] + value;
+                    }
             } else {
                 const T *x = vec + (jitc_i64)(at + tile.lo - j0) * vec_ld + col0;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < ncols) acc[c] = jitc_fma(w, x[c], acc[c]);
+                    if (c < ncols) acc[c] = WEIGHTED ? jitc_fma((T)weight, x[c], acc[c]) : acc[c] + x[c];
             }
         },
         [&](int li) {
 #pragma unroll
             for (int c = 0; c < NC; ++c) {
-                if (c < ncols && acc[c] != (T)0) atomicAdd(out + (jitc_i64)li * out_ld + col0 + c, acc[c]);
+                const T sum = WEIGHTED ? acc[c] : acc[c] * scalar_w;
+                if (c < ncols && sum != (T)0) atomicAdd(out + (jitc_i64)li * out_ld + col0 + c, sum);
                 acc[c] = (T)0;
             }
         });
@@ -488,6 +546,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
     }
     const int s0 = (int)blockIdx.y * lines_per_seg;
     const int s1 = min(s0 + lines_per_seg, n_lines);
+    const unsigned tile_addr = jitc_pinned_shared_address(jitc_smem);
     T v[NC];
     const int ncols = NC == 1 ? 1 : nc;
     jitc_walk_items<W, WEIGHTED>(
@@ -501,17 +560,18 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
         [&](int, int at, W weight) {
             if (mode == JITC_MODE_COUNTS) {
                 if (SMEM)
-                    atomicAdd(tile_count + at, 1u);
+                    jitc_red_shared(tile_addr + (unsigned)at * 4u, 1u);
                 else
                     atomicAdd(counts + (at + tile.lo - j0), 1u);
                 return;
             }
             const T w = WEIGHTED ? (T)weight : scalar_w;
             if (SMEM) {
-                T *dst = tile_acc + at * ncols;
+                const unsigned dst = tile_addr + (unsigned)(at * ncols) * (unsigned)sizeof(T);
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < ncols) atomicAdd(dst + c, mode == JITC_MODE_EVENTS ? w : w * v[c]);
+                    if (c < ncols)
+                        jitc_red_shared(dst + c * (unsigned)sizeof(T), mode == JITC_MODE_EVENTS ? w : w * v[c]);
             } else {
                 T *dst = out + (jitc_i64)(at + tile.lo - j0) * out_ld + col0;
 #pragma unroll

@@ -213,6 +213,64 @@ JITC_HD double jitc_ndtri(double u)
 }
 
 // ---------------------------------------------------------------------------
+// float32 Normal weights without AS241 (twin of lazyconn/kernels/_ndtri_fast.py,
+// which holds the proof).  A degree-5 polynomial per interval of the folded
+// uniform gives a candidate v' for ndtri(u); the weight float32(a + b * v') is
+// kept when the per-interval error bound cannot move it across a float32
+// rounding boundary, else the caller runs AS241 (about 1 call in 10**5).
+// Same + - * in the same order as the Numba twin, so the same candidate bits;
+// rows of `table` are padded to JITC_NDTRI_STRIDE doubles (16-byte aligned).
+#define JITC_NDTRI_STRIDE 10
+#define JITC_NDTRI_SMALL_F 0x1p-28          // 16 words: one interval each
+#define JITC_NDTRI_INDEX_BIAS ((995 << 4) - 16)
+
+JITC_HD double jitc_ndtri_candidate(double u, const double *table, double &bound)
+{
+    const double q = u - 0.5;
+    const double f = q < 0.0 ? u : 1.0 - u;  // exact
+    const int i = f < JITC_NDTRI_SMALL_F ? (int)(f * 0x1p32)
+                                          : (int)(jitc_double_bits(f) >> 48) - JITC_NDTRI_INDEX_BIAS;
+    const double *row = table + i * JITC_NDTRI_STRIDE;
+#ifdef __CUDA_ARCH__
+    // Five 16-byte loads through the read-only path: lanes of a warp read
+    // scattered rows, and each load instruction costs per row it touches.
+    const double2 *row2 = reinterpret_cast<const double2 *>(row);
+    const double2 c01 = __ldg(row2), c23 = __ldg(row2 + 1), c45 = __ldg(row2 + 2);
+    const double2 scale_offset = __ldg(row2 + 3);
+    bound = __ldg(row2 + 4).x;
+    const double t = f * scale_offset.x - scale_offset.y;
+    double p = c45.y * t + c45.x;
+    p = p * t + c23.y;
+    p = p * t + c23.x;
+    p = p * t + c01.y;
+    p = p * t + c01.x;
+#else
+    bound = row[8];
+    const double t = f * row[6] - row[7];
+    double p = row[5] * t + row[4];
+    p = p * t + row[3];
+    p = p * t + row[2];
+    p = p * t + row[1];
+    p = p * t + row[0];
+#endif
+    return q * p;
+}
+
+// true and w = float32(a + b * ndtri(u)) when decided.
+JITC_HD bool jitc_normal_weight32(double u, double a, double b, const double *table, float &w)
+{
+    double bound;
+    const double v = jitc_ndtri_candidate(u, table, bound);
+    const double bv = b * v;
+    const double y = a + bv;
+    const double d = fabs(b * (u - 0.5)) * bound + (fabs(bv) + fabs(y)) * 0x1p-50;
+    const float lo = (float)(y - d);
+    const float hi = (float)(y + d);
+    w = lo;
+    return lo == hi;
+}
+
+// ---------------------------------------------------------------------------
 // Gaps.  The exact gap of spec v1 is floor(min(ln(u) * c, 2**23)) with
 // c = inv_log_q, all in float64 (jitc_gap_exact).  The fast path evaluates
 // x = ln(u) * c in float32 as xf = log2f(uf) * c2, c2 = fl32(c * ln 2), and
