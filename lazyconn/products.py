@@ -66,6 +66,22 @@ def _check_operand(conn, x, side):
             )
 
 
+def _scatter_active_rows(kernels, xp, params, k0, vectors, binary, j0, j1, matrix_dtype, dtype):
+    """``vectors.T @ L[k0:k0 + len(vectors), j0:j1]``, generating only the rows with a nonzero entry."""
+    # A bool operand is its own mask; the index list is offset only for a
+    # windowed view.
+    nonzero = vectors if vectors.dtype.kind == "b" else vectors != 0
+    active = xp.flatnonzero(xp.any(nonzero, axis=1) if vectors.shape[1] != 1 else nonzero[:, 0])
+    lines = active.astype(xp.int64, copy=False)
+    if k0:
+        lines = lines + k0
+    if binary and vectors.shape[1] == 1:
+        values = None
+    else:
+        values = xp.ascontiguousarray(vectors[active].astype(dtype, copy=False))
+    return kernels.scatter(params, lines, values, j0, j1, matrix_dtype)
+
+
 def matmul(conn, x, side, binary, kernels, xp):
     """``conn @ x`` (side="right") or ``x @ conn`` (side="left").
 
@@ -101,18 +117,13 @@ def matmul(conn, x, side, binary, kernels, xp):
     # major axis of R, columns the major axis of C.
     on_major = (side == "left") == (conn._spec.orientation == "R")
     if on_major:
-        # Few device launches matter for sparse events: a bool operand is its
-        # own mask, and the index list is offset only for a windowed view.
-        nonzero = vectors if vectors.dtype.kind == "b" else vectors != 0
-        active = xp.flatnonzero(xp.any(nonzero, axis=1) if vectors.shape[1] != 1 else nonzero[:, 0])
-        lines = active.astype(xp.int64, copy=False)
-        if k0:
-            lines = lines + k0
-        if binary and vectors.shape[1] == 1:
-            values = None
+        scatter_rows = getattr(kernels, "scatter_rows", None)
+        if scatter_rows is not None:
+            # The backend finds the active rows itself (the GPU: in bounded
+            # chunks, so no per-row list of the whole operand is built).
+            out = scatter_rows(params, k0, vectors, binary, j0, j1, conn.dtype, dtype)
         else:
-            values = xp.ascontiguousarray(vectors[active].astype(dtype, copy=False))
-        out = kernels.scatter(params, lines, values, j0, j1, conn.dtype)
+            out = _scatter_active_rows(kernels, xp, params, k0, vectors, binary, j0, j1, conn.dtype, dtype)
     else:
         out = kernels.gather(params, k0, k1, j0, j1, xp.ascontiguousarray(vectors.astype(dtype, copy=False)), conn.dtype)
     out = out.astype(dtype, copy=False)

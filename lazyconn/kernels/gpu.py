@@ -45,17 +45,19 @@ from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
 from ..spec import LAW_SCALAR
 
-__all__ = ["NAME", "dense", "coo", "scatter", "gather", "degrees", "compile_seconds", "gap_check"]
+__all__ = ["NAME", "dense", "coo", "scatter", "scatter_rows", "gather", "degrees", "compile_seconds", "gap_check"]
 
 NAME = "gpu"
 
 # Threads per CTA (at most 256: the product kernels' __launch_bounds__).
 _THREADS = 256
-# Shared memory per CTA for a product tile: 32 KiB keeps 6-7 CTAs per SM.
-_TILE_BYTES = 32 * 1024
-# At most this many blocks per tile (more blocks per tile: fewer global
-# atomics per line in the gather, larger flushes in the scatter).
-_MAX_TILE_BLOCKS = 2
+# Shared memory per CTA for a product tile, and at most this many blocks
+# per tile.  One block of 4096 float32 entries per tile (p = 0.01) measured
+# best on an H200 (gpu_targets.py --sweep: 19.8 ms gather and 0.43 ms
+# spikes against 20.6 and 0.45 with two blocks, dense scatter even): a block
+# change is then a line change, the cheapest item change of the walk.
+_TILE_BYTES = 16 * 1024
+_MAX_TILE_BLOCKS = 1
 # Aim for this many CTAs per SM when cutting lines into segments (several
 # waves: the last, partial wave then costs little).
 _CTAS_PER_SM = 16
@@ -65,6 +67,10 @@ _MIN_LINES_PER_SEGMENT = 512
 # Largest number of batched columns handled per kernel launch (register
 # accumulators); wider operands are processed in chunks of this many.
 _MAX_COLUMNS = 8
+# Operand rows (times columns) whose events are detected per chunk in
+# scatter_rows: bounds the active-line list and the gathered values (at most
+# 16 MiB each) whatever the number of rows.
+_ROWS_PER_CHUNK = 1 << 21
 
 _OPTIONS = ("--std=c++17", "--fmad=false")
 _HERE = Path(__file__).resolve().parent
@@ -106,7 +112,7 @@ def _function(expression, device_id):
     return function
 
 
-def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weighted=False):
+def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weighted=False, plain=False):
     """The compiled kernel ``name`` for the given template arguments."""
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
@@ -114,7 +120,7 @@ def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weigh
     if name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
         expression = f"{name}<{w}>"
     elif name in ("jitc_gather", "jitc_scatter"):
-        flags = ", ".join("true" if f else "false" for f in (smem, weighted))
+        flags = ", ".join("true" if f else "false" for f in (smem, weighted, plain))
         expression = f"{name}<{w}, {t}, {columns}, {flags}>"
     else:
         expression = name
@@ -129,7 +135,7 @@ def compile_seconds():
     Returns
     -------
     dict
-        ``{"jitc_gather<float, float, 1, true, false>": seconds, ...}``; a
+        ``{"jitc_gather<float, float, 1, true, false, true>": seconds, ...}``; a
         kernel served from CuPy's on-disk cache shows its (short) load time.
     """
     return dict(_compile_seconds)
@@ -168,6 +174,13 @@ def _ndtri_table(device_id):
 
 def _gen_args(params):
     """The generator's arguments in the order of JITC_GEN_PARAMS."""
+    return _gen_args_on(params, cp.cuda.Device().id)
+
+
+@functools.lru_cache(maxsize=256)
+def _gen_args_on(params, device_id):
+    # Cached: building them costs tens of microseconds of Python, which a
+    # sparse event product would otherwise pay after its host sync.
     fast, c2, tol = _gap_constants(params.inv_log_q)
     return (
         np.uint32(params.key0),
@@ -182,7 +195,7 @@ def _gen_args(params):
         np.float64(params.b),
         np.int32(bool(params.skip_diagonal)),
         *_round_keys(params.key0, params.key1),
-        _ndtri_table(cp.cuda.Device().id),
+        _ndtri_table(device_id),
     )
 
 
@@ -298,8 +311,17 @@ def _product_geometry(params, n_lines, j0, j1, columns, itemsize):
     target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
     lines_per_seg = max(_MIN_LINES_PER_SEGMENT, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
     lines_per_seg = min(lines_per_seg, n_lines)
+    # Lines are dealt to threads round-robin: a multiple of the CTA size gives
+    # every thread the same number (else some get one more line than the
+    # rest, and their warps run that much longer: 25 % for 2-3 lines each).
+    lines_per_seg = -(-lines_per_seg // _THREADS) * _THREADS
     n_segs = -(-n_lines // lines_per_seg)
     return b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes
+
+
+def _plain(params, j0):
+    """Whether a product may use the kernels' PLAIN walk: no per-item window or diagonal tests."""
+    return j0 % (1 << params.block_log2) == 0 and not params.skip_diagonal
 
 
 def _scalar_weight(params, matrix_dtype, value_dtype):
@@ -340,7 +362,8 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
             params, n_lines, j0, j1, nc, value_dtype.itemsize
         )
         kernel = _kernel(
-            "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR
+            "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
+            _plain(params, j0),
         )
         kernel(
             (n_tiles, n_segs), (_THREADS,),
@@ -355,9 +378,86 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
 def scatter(params, lines, values, j0, j1, dtype):
     """Scatter lines onto the minor window: ``values.T @ L[lines, j0:j1]``, on the GPU.
 
+    See :func:`_scatter_into`, which this wraps with freshly zeroed output.
+    """
+    dtype = np.dtype(dtype)
+    _require_device("lines", lines)
+    if values is not None:
+        _require_device("values", values)
+    value_dtype = dtype if values is None else _value_dtype(values)
+    n_cols = 1 if values is None else values.shape[1]
+    out, counts = _scatter_output(params, values is None, max(j1 - j0, 0), n_cols, value_dtype)
+    _scatter_into(params, lines, values, j0, j1, dtype, out, counts)
+    return _scatter_result(params, out, counts, dtype, value_dtype)
+
+
+def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
+    """``rows.T @ L[k0:k0 + len(rows), j0:j1]`` for an operand on the device, event-driven.
+
+    The product driver's entry point on the GPU (``products.matmul`` uses it
+    when a backend has one).  Active rows (any nonzero entry) are found and
+    scattered in chunks of at most ``_ROWS_PER_CHUNK`` rows, all into one
+    output, so the memory beyond the operand and the result stays bounded
+    (under 64 MiB) however many rows the operand has.
+
+    Parameters
+    ----------
+    rows : cupy.ndarray, shape (n_rows, n_cols)
+        The operand, one row per line ``k0 + i``.
+    binary : bool
+        Rows hold 0/1 events: the multiply is skipped (one column only).
+    value_dtype : numpy.dtype
+        Dtype of the product (the operand is cast to it chunk by chunk).
+
+    Returns
+    -------
+    cupy.ndarray, shape (j1 - j0, n_cols), of ``value_dtype``
+    """
+    dtype, value_dtype = np.dtype(dtype), np.dtype(value_dtype)
+    _require_device("rows", rows)
+    events = binary and rows.shape[1] == 1
+    n_cols = rows.shape[1]
+    kernel_dtype = dtype if events else _value_dtype(np.empty(0, value_dtype))
+    out, counts = _scatter_output(params, events, max(j1 - j0, 0), n_cols, kernel_dtype)
+    chunk = max(1024, _ROWS_PER_CHUNK // max(n_cols, 1))
+    for r0 in range(0, rows.shape[0], chunk):
+        part = rows[r0 : r0 + chunk]
+        # A bool operand is its own mask.
+        nonzero = part if part.dtype.kind == "b" else part != 0
+        active = cp.flatnonzero(nonzero[:, 0] if n_cols == 1 else cp.any(nonzero, axis=1))
+        if active.size == 0:
+            continue
+        lines = active + (k0 + r0) if k0 + r0 else active
+        values = None if events else cp.ascontiguousarray(part[active].astype(kernel_dtype, copy=False))
+        _scatter_into(params, lines, values, j0, j1, dtype, out, counts)
+        del nonzero, active, lines, values
+    return _scatter_result(params, out, counts, dtype, kernel_dtype).astype(value_dtype, copy=False)
+
+
+def _scatter_output(params, events, width, n_cols, value_dtype):
+    """Zeroed ``(out, counts)`` of a scatter; binary Scalar events count in uint32."""
+    if events and params.law == LAW_SCALAR:
+        counts = cp.zeros(width, dtype=cp.uint32)
+        return counts, counts
+    return cp.zeros((width, n_cols), dtype=value_dtype), cp.zeros(1, dtype=cp.uint32)
+
+
+def _scatter_result(params, out, counts, dtype, value_dtype):
+    if out is counts:
+        # Exact: a count below 2**24 times a weight of the matrix dtype rounds
+        # once, as the reference's float64 sum of equal weights then does.
+        weight = value_dtype.type(dtype.type(params.a))
+        return cp.multiply(counts, weight, dtype=value_dtype)[:, None]
+    return out
+
+
+def _scatter_into(params, lines, values, j0, j1, dtype, out, counts):
+    """Add ``values.T @ L[lines, j0:j1]`` into ``out`` (or into ``counts``), on the GPU.
+
     Event-driven: only the given lines are generated, one work item per
     (line, block).  Binary events (``values=None``) skip the multiply, and with
-    a Scalar law count connections in integers, scaled once at the end.
+    a Scalar law count connections in integers (``out is counts``), which
+    :func:`_scatter_result` scales once by the weight.
 
     Parameters
     ----------
@@ -367,32 +467,21 @@ def scatter(params, lines, values, j0, j1, dtype):
         Per-line factors; None means one column of ones (binary events).
     dtype : numpy.dtype
         Matrix dtype: weights are rounded to it before use.
-
-    Returns
-    -------
-    cupy.ndarray, shape (j1 - j0, n_cols)
-        Of the values' float dtype, or of ``dtype`` for binary events.
+    out, counts : cupy.ndarray
+        From :func:`_scatter_output`.
     """
-    dtype = np.dtype(dtype)
-    _require_device("lines", lines)
     lines = cp.ascontiguousarray(lines, dtype=cp.int64)
     n_lines = int(lines.size)
     if values is None:
-        value_dtype, n_cols = dtype, 1
-        mode = _MODE_COUNTS if params.law == LAW_SCALAR else _MODE_EVENTS
+        value_dtype, n_cols = out.dtype if out is not counts else dtype, 1
+        mode = _MODE_COUNTS if out is counts else _MODE_EVENTS
     else:
-        _require_device("values", values)
-        value_dtype = _value_dtype(values)
+        value_dtype = np.dtype(out.dtype)
         values = cp.ascontiguousarray(values, dtype=value_dtype)
         n_cols = values.shape[1]
         mode = _MODE_VALUES
-    width = max(j1 - j0, 0)
     if _is_empty(params, n_lines, j0, j1) or n_cols == 0:
-        return cp.zeros((width, n_cols), dtype=value_dtype)
-    # Few launches matter for sparse events: counts mode writes `out` only
-    # once, at the end, and unused pointers alias an array already at hand.
-    counts = cp.zeros(width if mode == _MODE_COUNTS else 1, dtype=cp.uint32)
-    out = counts if mode == _MODE_COUNTS else cp.zeros((width, n_cols), dtype=value_dtype)
+        return
     if values is None:
         values = out  # never read
     gen = _gen_args(params)
@@ -401,7 +490,8 @@ def scatter(params, lines, values, j0, j1, dtype):
         itemsize = 4 if mode == _MODE_COUNTS else value_dtype.itemsize
         b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(params, n_lines, j0, j1, nc, itemsize)
         kernel = _kernel(
-            "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR
+            "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
+            _plain(params, j0),
         )
         kernel(
             (n_tiles, n_segs), (_THREADS,),
@@ -410,12 +500,6 @@ def scatter(params, lines, values, j0, j1, dtype):
              counts, _scalar_weight(params, dtype, value_dtype)),
             shared_mem=smem,
         )
-    if mode == _MODE_COUNTS:
-        # Exact: a count below 2**24 times a weight of the matrix dtype rounds
-        # once, as the reference's float64 sum of equal weights then does.
-        weight = value_dtype.type(dtype.type(params.a))
-        out = cp.multiply(counts, weight, dtype=value_dtype)[:, None]
-    return out
 
 
 # ---------------------------------------------------------------------------

@@ -379,8 +379,10 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
 //     its offset from the start of the current tile (j - tile_lo);
 //   line_done(li) after the last block of a line.
 // The window's lower edge and the diagonal are per-item bounds on the
-// block-local position: p >= p_first and p != p_skip.
-template <typename W, bool WEIGHTED, typename LineOf, typename Emit, typename LineDone>
+// block-local position: p >= p_first and p != p_skip.  PLAIN (the window
+// starts on a block boundary and the diagonal is kept) drops both tests:
+// then "p < end" alone says which slots connect.
+template <typename W, bool WEIGHTED, bool PLAIN, typename LineOf, typename Emit, typename LineDone>
 __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int li_end, int stride, int first,
                                                 int last, int j0, int j1, int tile_lo, LineOf &&line_of,
                                                 Emit &&emit, LineDone &&line_done)
@@ -427,10 +429,10 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         const int p3 = p2 + g3 + 1;
         // p_first <= p < end as one unsigned comparison.
         const jitc_u32 span = (jitc_u32)end - (jitc_u32)p_first;
-        const bool e0 = (jitc_u32)p0 - (jitc_u32)p_first < span && p0 != p_skip;
-        const bool e1 = (jitc_u32)p1 - (jitc_u32)p_first < span && p1 != p_skip;
-        const bool e2 = (jitc_u32)p2 - (jitc_u32)p_first < span && p2 != p_skip;
-        const bool e3 = (jitc_u32)p3 - (jitc_u32)p_first < span && p3 != p_skip;
+        const bool e0 = PLAIN ? p0 < end : (jitc_u32)p0 - (jitc_u32)p_first < span && p0 != p_skip;
+        const bool e1 = PLAIN ? p1 < end : (jitc_u32)p1 - (jitc_u32)p_first < span && p1 != p_skip;
+        const bool e2 = PLAIN ? p2 < end : (jitc_u32)p2 - (jitc_u32)p_first < span && p2 != p_skip;
+        const bool e3 = PLAIN ? p3 < end : (jitc_u32)p3 - (jitc_u32)p_first < span && p3 != p_skip;
         W w0 = (W)0, w1 = (W)0, w2 = (W)0, w3 = (W)0;
         if (WEIGHTED)
             jitc_weights4<W>(g, wr, (e0 ? 1u : 0u) | (e1 ? 2u : 0u) | (e2 ? 4u : 0u) | (e3 ? 8u : 0u), w0, w1, w2, w3);
@@ -467,7 +469,7 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
 // four such CTAs fit on an SM: the walk is issue-bound and needs warps.
 #define JITC_PRODUCT_BOUNDS __launch_bounds__(256, 4)
 
-template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED>
+template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN>
 __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
                             int lines_per_seg, const T *vec, int vec_ld, int col0, int nc, T *out, int out_ld,
                             T scalar_w)
@@ -491,7 +493,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
     const unsigned tile_addr = jitc_pinned_shared_address(tile_x);
     // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
     // and the sum multiplied once by scalar_w (the weight rounded to W, as T).
-    jitc_walk_items<W, WEIGHTED>(
+    jitc_walk_items<W, WEIGHTED, PLAIN>(
         g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
         [&](int, int at, W weight) {
@@ -526,7 +528,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 // is flushed with one global atomic per nonzero entry.  Binary events skip
 // the multiply; with a Scalar law they count connections in integers (mode
 // COUNTS, into `counts`), which the host scales once by the weight.
-template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED>
+template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN>
 __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines, const T *values, int val_ld,
                              int col0, int nc, int mode, int j0, int j1, int b0, int b1, int G, int lines_per_seg,
                              T *out, int out_ld, jitc_u32 *counts, T scalar_w)
@@ -549,7 +551,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
     const unsigned tile_addr = jitc_pinned_shared_address(jitc_smem);
     T v[NC];
     const int ncols = NC == 1 ? 1 : nc;
-    jitc_walk_items<W, WEIGHTED>(
+    jitc_walk_items<W, WEIGHTED, PLAIN>(
         g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) {
 #pragma unroll
