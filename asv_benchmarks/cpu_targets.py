@@ -5,6 +5,7 @@ Usage (from the repository root)::
     python asv_benchmarks/cpu_targets.py                 # N = 100,000, p = 0.01
     python asv_benchmarks/cpu_targets.py --big           # also 1e6 x 1e6 (1e10 synapses)
     python asv_benchmarks/cpu_targets.py --n 20000 --repeat 3 --no-subprocess   # quick look
+    python asv_benchmarks/cpu_targets.py --per-law       # laws on one thread, ns per connection (~20 s)
 
 Every ratio compares two timings taken in the same process, interleaved
 (lazy, baseline, lazy, baseline, ...), and reports medians: the machine may
@@ -262,6 +263,41 @@ def big(table, n, repeat):
     table.add(f"{n:,} x {n:,}, p=0.01: one `M @ y` (1e10 synapses)", _ms(time.perf_counter() - start), "completes", True)
 
 
+def per_law(n, p, repeat, lines=8000):
+    """Gather and scatter of each law on one thread: ns per connection and
+    ratios to Scalar.
+
+    ``lines`` rows (``M[:lines] @ y``, ``y[:lines] @ M[:lines]``), the laws
+    interleaved; CPU time of the process (less sensitive than wall time to
+    other jobs on a shared machine) and the minimum over ``repeat`` rounds.
+    For comparing kernel variants of one law against Scalar quickly.
+    """
+    numba.set_num_threads(1)
+    conns = {
+        "Scalar": lazyconn.JITCScalarR(n, n, p, 0.5, seed=SEED),
+        "Normal": lazyconn.JITCNormalR(n, n, p, 0.0, 1.0, seed=SEED),
+        "Uniform": lazyconn.JITCUniformR(n, n, p, 0.0, 1.0, seed=SEED),
+    }
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    times = {name: ([], []) for name in conns}
+    for _ in range(repeat + 1):  # the first round compiles or loads the kernels
+        for name, conn in conns.items():
+            sub = conn[:lines]
+            start = time.process_time()
+            sub @ x
+            middle = time.process_time()
+            x[:lines] @ sub
+            times[name][0].append(middle - start)
+            times[name][1].append(time.process_time() - middle)
+    synapses = lines * n * p
+    best = {name: (min(g[1:]), min(s[1:])) for name, (g, s) in times.items()}
+    print(f"N = {n:,}, p = {p}, {lines:,} lines, 1 thread, min CPU time of {repeat} interleaved rounds, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    for name, (g, s) in best.items():
+        print(f"  {name}: `M @ y` {g / synapses * 1e9:.2f} ns ({g / best['Scalar'][0]:.2f}x Scalar), "
+              f"`x @ M` {s / synapses * 1e9:.2f} ns ({s / best['Scalar'][1]:.2f}x Scalar) per connection")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
@@ -270,7 +306,12 @@ def main(argv=None):
     parser.add_argument("--big", action="store_true", help="also the 1e6 x 1e6 targets")
     parser.add_argument("--big-n", type=int, default=1_000_000)
     parser.add_argument("--no-subprocess", action="store_true", help="skip peak memory and start-up")
+    parser.add_argument("--per-law", action="store_true",
+                        help="only: each law on one thread, ns per connection and ratio to Scalar")
     args = parser.parse_args(argv)
+    if args.per_law:
+        per_law(args.n, args.p, max(args.repeat, 9))
+        return None
 
     backend = host_backend()
     threads = backend.num_threads() if hasattr(backend, "num_threads") else 1
