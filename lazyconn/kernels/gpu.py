@@ -117,7 +117,9 @@ def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weigh
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
     w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
-    if name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
+    if name.startswith("jitc_find_events"):
+        expression = name
+    elif name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
         expression = f"{name}<{w}>"
     elif name in ("jitc_gather", "jitc_scatter"):
         flags = ", ".join("true" if f else "false" for f in (smem, weighted, plain))
@@ -378,16 +380,37 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
 def scatter(params, lines, values, j0, j1, dtype):
     """Scatter lines onto the minor window: ``values.T @ L[lines, j0:j1]``, on the GPU.
 
-    See :func:`_scatter_into`, which this wraps with freshly zeroed output.
+    Event-driven: only the given lines are generated, one work item per
+    (line, block).  Binary events (``values=None``) skip the multiply, and with
+    a Scalar law count connections in integers, scaled once at the end.
+
+    Parameters
+    ----------
+    lines : cupy.ndarray of int64
+        Line indices (typically only the active ones).
+    values : cupy.ndarray of shape (len(lines), n_cols), or None
+        Per-line factors; None means one column of ones (binary events).
+    dtype : numpy.dtype
+        Matrix dtype: weights are rounded to it before use.
+
+    Returns
+    -------
+    cupy.ndarray, shape (j1 - j0, n_cols)
+        Of the values' float dtype, or of ``dtype`` for binary events.
     """
     dtype = np.dtype(dtype)
     _require_device("lines", lines)
     if values is not None:
         _require_device("values", values)
-    value_dtype = dtype if values is None else _value_dtype(values)
+        values = cp.asarray(values, dtype=_value_dtype(values))
+    value_dtype = dtype if values is None else np.dtype(values.dtype)
     n_cols = 1 if values is None else values.shape[1]
     out, counts = _scatter_output(params, values is None, max(j1 - j0, 0), n_cols, value_dtype)
-    _scatter_into(params, lines, values, j0, j1, dtype, out, counts)
+    n_lines = int(lines.size)
+    if n_lines:
+        rows = cp.asarray(lines, dtype=cp.int32)  # lines < 2**31
+        n_rows = cp.full(1, n_lines, dtype=cp.uint32)
+        _scatter_into(params, rows, n_rows, n_lines, 0, values, False, j0, j1, dtype, out, counts)
     return _scatter_result(params, out, counts, dtype, value_dtype)
 
 
@@ -395,10 +418,11 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     """``rows.T @ L[k0:k0 + len(rows), j0:j1]`` for an operand on the device, event-driven.
 
     The product driver's entry point on the GPU (``products.matmul`` uses it
-    when a backend has one).  Active rows (any nonzero entry) are found and
-    scattered in chunks of at most ``_ROWS_PER_CHUNK`` rows, all into one
-    output, so the memory beyond the operand and the result stays bounded
-    (under 64 MiB) however many rows the operand has.
+    when a backend has one).  The active rows (any nonzero entry) are found
+    on the device, chunk by chunk (at most ``_ROWS_PER_CHUNK`` rows), and
+    scattered from there: no synchronisation with the host, and the memory
+    beyond the operand and the result is one int32 per row of a chunk
+    (at most 8 MiB), however many rows the operand has.
 
     Parameters
     ----------
@@ -407,7 +431,7 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     binary : bool
         Rows hold 0/1 events: the multiply is skipped (one column only).
     value_dtype : numpy.dtype
-        Dtype of the product (the operand is cast to it chunk by chunk).
+        Dtype of the product.
 
     Returns
     -------
@@ -417,21 +441,36 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     _require_device("rows", rows)
     events = binary and rows.shape[1] == 1
     n_cols = rows.shape[1]
-    kernel_dtype = dtype if events else _value_dtype(np.empty(0, value_dtype))
+    kernel_dtype = dtype if events else (value_dtype if value_dtype in _CTYPES else np.dtype(np.float64))
     out, counts = _scatter_output(params, events, max(j1 - j0, 0), n_cols, kernel_dtype)
-    chunk = max(1024, _ROWS_PER_CHUNK // max(n_cols, 1))
+    if _is_empty(params, rows.shape[0], j0, j1) or n_cols == 0:
+        return _scatter_result(params, out, counts, dtype, kernel_dtype).astype(value_dtype, copy=False)
+    chunk = _ROWS_PER_CHUNK
+    active = cp.empty(min(chunk, rows.shape[0]), dtype=cp.int32)
+    n_active = cp.zeros(1, dtype=cp.uint32)
     for r0 in range(0, rows.shape[0], chunk):
         part = rows[r0 : r0 + chunk]
-        # A bool operand is its own mask.
-        nonzero = part if part.dtype.kind == "b" else part != 0
-        active = cp.flatnonzero(nonzero[:, 0] if n_cols == 1 else cp.any(nonzero, axis=1))
-        if active.size == 0:
-            continue
-        lines = active + (k0 + r0) if k0 + r0 else active
-        values = None if events else cp.ascontiguousarray(part[active].astype(kernel_dtype, copy=False))
-        _scatter_into(params, lines, values, j0, j1, dtype, out, counts)
-        del nonzero, active, lines, values
+        if part.dtype.kind != "b" and part.dtype not in _CTYPES:
+            part = part != 0 if events else part.astype(kernel_dtype)
+        if r0:
+            n_active.fill(0)
+        _find_events(part, active, n_active)
+        values = None
+        if not events:
+            # The operand itself, read row by row in the kernel: no copy.
+            values = part if part.dtype == kernel_dtype else part.astype(kernel_dtype)
+        _scatter_into(params, active, n_active, part.shape[0], k0 + r0, values, True, j0, j1, dtype, out, counts)
     return _scatter_result(params, out, counts, dtype, kernel_dtype).astype(value_dtype, copy=False)
+
+
+def _find_events(part, active, n_active):
+    """Indices of the rows of ``part`` with a nonzero entry into ``active``, their count into ``n_active``."""
+    ctype = "unsigned char" if part.dtype.kind == "b" else _CTYPES[np.dtype(part.dtype)]
+    rs, cs = (stride // part.itemsize for stride in part.strides)
+    _kernel(f"jitc_find_events<{ctype}>", np.float64)(
+        _grid_1d(part.shape[0]), (_THREADS,),
+        (part, np.int64(rs), np.int64(cs), _int32(part.shape[0]), _int32(part.shape[1]), active, n_active),
+    )
 
 
 def _scatter_output(params, events, width, n_cols, value_dtype):
@@ -451,53 +490,52 @@ def _scatter_result(params, out, counts, dtype, value_dtype):
     return out
 
 
-def _scatter_into(params, lines, values, j0, j1, dtype, out, counts):
-    """Add ``values.T @ L[lines, j0:j1]`` into ``out`` (or into ``counts``), on the GPU.
-
-    Event-driven: only the given lines are generated, one work item per
-    (line, block).  Binary events (``values=None``) skip the multiply, and with
-    a Scalar law count connections in integers (``out is counts``), which
-    :func:`_scatter_result` scales once by the weight.
+def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, j0, j1, dtype, out, counts):
+    """Add the scatter of lines ``line0 + rows[:n_rows]`` into ``out`` (or ``counts``), on the GPU.
 
     Parameters
     ----------
-    lines : cupy.ndarray of int64
-        Line indices (typically only the active ones).
-    values : cupy.ndarray of shape (len(lines), n_cols), or None
-        Per-line factors; None means one column of ones (binary events).
+    rows : cupy.ndarray of int32
+        Row offsets of the lines; ``n_rows`` (a one-element uint32 device
+        array) says how many are valid, ``max_rows`` bounds it on the host.
+    values : cupy.ndarray of shape (n, n_cols), or None
+        Per-row factors, indexed by the row offset (``values_by_row``: the
+        operand itself) or by position in ``rows``; None: binary events.
     dtype : numpy.dtype
         Matrix dtype: weights are rounded to it before use.
     out, counts : cupy.ndarray
         From :func:`_scatter_output`.
     """
-    lines = cp.ascontiguousarray(lines, dtype=cp.int64)
-    n_lines = int(lines.size)
     if values is None:
-        value_dtype, n_cols = out.dtype if out is not counts else dtype, 1
+        value_dtype, n_cols = (dtype if out is counts else np.dtype(out.dtype)), 1
         mode = _MODE_COUNTS if out is counts else _MODE_EVENTS
-    else:
-        value_dtype = np.dtype(out.dtype)
-        values = cp.ascontiguousarray(values, dtype=value_dtype)
-        n_cols = values.shape[1]
-        mode = _MODE_VALUES
-    if _is_empty(params, n_lines, j0, j1) or n_cols == 0:
-        return
-    if values is None:
+        strides = (0, 0)
         values = out  # never read
+    else:
+        value_dtype, n_cols = np.dtype(values.dtype), values.shape[1]
+        mode = _MODE_VALUES
+        strides = tuple(stride // values.itemsize for stride in values.strides)
+    if _is_empty(params, max_rows, j0, j1) or n_cols == 0:
+        return
     gen = _gen_args(params)
     for col0 in range(0, n_cols, _MAX_COLUMNS):
         nc = min(_MAX_COLUMNS, n_cols - col0)
         itemsize = 4 if mode == _MODE_COUNTS else value_dtype.itemsize
-        b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(params, n_lines, j0, j1, nc, itemsize)
+        b0, b1, G, n_tiles, _, _, use_smem, smem = _product_geometry(params, max_rows, j0, j1, nc, itemsize)
+        # Rows are dealt round-robin over the grid's height, sized for the
+        # most rows the list can hold (its length is known on the device only).
+        target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
+        n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _THREADS), 65535))
         kernel = _kernel(
             "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
             _plain(params, j0),
         )
         kernel(
             (n_tiles, n_segs), (_THREADS,),
-            (*gen, lines, _int32(n_lines), values, _int32(n_cols), _int32(col0), _int32(nc), _int32(mode),
-             _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G), _int32(per_seg), out, _int32(n_cols),
-             counts, _scalar_weight(params, dtype, value_dtype)),
+            (*gen, rows, n_rows, _int32(line0), values, np.int64(strides[0]), np.int64(strides[1]),
+             _int32(values_by_row), _int32(col0), _int32(nc), _int32(mode), _int32(j0), _int32(j1), _int32(b0),
+             _int32(b1), _int32(G), out, _int32(out.shape[1] if out.ndim == 2 else 1), counts,
+             _scalar_weight(params, dtype, value_dtype)),
             shared_mem=smem,
         )
 

@@ -522,16 +522,22 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
         });
 }
 
-// Scatter: out[j - j0, col0 + c] += sum_i values[i, col0 + c] * L[lines[i], j].
-// Each thread owns lines of the segment (active lines: event-driven) and
-// walks their items in the tile, adding into the CTA's shared tile; the tile
-// is flushed with one global atomic per nonzero entry.  Binary events skip
-// the multiply; with a Scalar law they count connections in integers (mode
-// COUNTS, into `counts`), which the host scales once by the weight.
+// Scatter: out[j - j0, col0 + c] += sum_i v(i, col0 + c) * L[line0 + rows[i], j],
+// i < *n_rows, where v(i, c) = values[r * val_rs + c * val_cs] with r = rows[i]
+// (values_by_row: the operand itself, row by row) or r = i (values listed
+// with the rows).  The list and its length live on the device, so a product
+// can find its active rows (jitc_find_events) and scatter them without
+// synchronising with the host.  CTAs of grid row y take rows i = y * 256 +
+// thread, stepping by the grid's height, and walk their items in the tile,
+// adding into the CTA's shared tile; the tile is flushed with one global
+// atomic per nonzero entry.  Binary events skip the multiply; with a Scalar
+// law they count connections in integers (mode COUNTS, into `counts`), which
+// the host scales once by the weight.
 template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN>
-__global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64 *lines, int n_lines, const T *values, int val_ld,
-                             int col0, int nc, int mode, int j0, int j1, int b0, int b1, int G, int lines_per_seg,
-                             T *out, int out_ld, jitc_u32 *counts, T scalar_w)
+__global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int line0,
+                             const T *values, jitc_i64 val_rs, jitc_i64 val_cs, int values_by_row, int col0, int nc,
+                             int mode, int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
+                             T scalar_w)
 {
     JITC_GEN_INIT;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
@@ -546,18 +552,21 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
             for (int e = threadIdx.x; e < width * nc; e += blockDim.x) tile_acc[e] = (T)0;
         __syncthreads();
     }
-    const int s0 = (int)blockIdx.y * lines_per_seg;
-    const int s1 = min(s0 + lines_per_seg, n_lines);
+    const int n = (int)*n_rows;
     const unsigned tile_addr = jitc_pinned_shared_address(jitc_smem);
     T v[NC];
     const int ncols = NC == 1 ? 1 : nc;
     jitc_walk_items<W, WEIGHTED, PLAIN>(
-        g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
+        g, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, (int)(gridDim.y * blockDim.x), tile.first, tile.last,
+        j0, j1, tile.lo,
         [&](int li) {
+            const int row = rows[li];
+            const jitc_i64 r = values_by_row ? row : li;
 #pragma unroll
             for (int c = 0; c < NC; ++c)
-                v[c] = (mode == JITC_MODE_VALUES && c < ncols) ? values[(jitc_i64)li * val_ld + col0 + c] : (T)1;
-            return (int)lines[li];
+                v[c] = (mode == JITC_MODE_VALUES && c < ncols) ? values[r * val_rs + (jitc_i64)(col0 + c) * val_cs]
+                                                               : (T)1;
+            return line0 + row;
         },
         [&](int, int at, W weight) {
             if (mode == JITC_MODE_COUNTS) {
@@ -594,6 +603,29 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const jitc_i64
             const T value = tile_acc[e];
             if (value != (T)0) atomicAdd(out + (jitc_i64)(tile.lo - j0 + e / nc) * out_ld + col0 + e % nc, value);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Active rows of an operand chunk: rows[i * rs + c * cs] != 0 for some c <
+// n_cols.  Their indices go to active[0 .. *count) in no particular order (one
+// atomic per warp reserves the warp's slots), for jitc_scatter to read from
+// the device.  S: unsigned char (bool), float or double.
+template <typename S>
+__global__ void jitc_find_events(const S *data, jitc_i64 rs, jitc_i64 cs, int n_rows, int n_cols, int *active,
+                                 jitc_u32 *count)
+{
+    const int lane = threadIdx.x & 31;
+    for (jitc_i64 base = (jitc_i64)blockIdx.x * blockDim.x; base < n_rows; base += (jitc_i64)gridDim.x * blockDim.x) {
+        const jitc_i64 r = base + threadIdx.x;
+        bool on = false;
+        if (r < n_rows)
+            for (int c = 0; c < n_cols; ++c) on |= data[r * rs + c * cs] != (S)0;
+        const unsigned mask = __ballot_sync(0xFFFFFFFFu, on);
+        jitc_u32 first = 0;
+        if (lane == 0 && mask) first = atomicAdd(count, (jitc_u32)__popc(mask));
+        first = __shfl_sync(0xFFFFFFFFu, first, 0);
+        if (on) active[first + __popc(mask & ((1u << lane) - 1u))] = (int)r;
     }
 }
 
