@@ -88,3 +88,19 @@ def test_edited_table_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(_ndtri_fast, "_TABLE_FILE", edited)
     with pytest.raises(RuntimeError, match="rebuild it"):
         _ndtri_fast.load_table()
+
+
+def test_cuda_twin_derives_scale_and_offset_as_the_table_holds_them(table):
+    # The CUDA twin reads only the coefficients and computes each row's
+    # scale and offset from its index; it hard-codes the index bias too.
+    import re
+    from pathlib import Path
+
+    header = (Path(_ndtri_fast.__file__).parent / "jitc_random.cuh").read_text()
+    exponent, small = map(int, re.search(r"JITC_NDTRI_INDEX_BIAS \(\((\d+) << 4\) - (\d+)\)", header).groups())
+    assert (exponent << 4) - small == _ndtri_fast._INDEX_BIAS
+    for i in range(_ndtri_fast.N_INTERVALS):
+        e = 4 if i < 16 else 4 + ((i - 16) >> 4)
+        offset = 2 * i + 1 if i < 16 else 33 + 2 * ((i - 16) & 15)
+        assert table[i, _ndtri_fast.DEGREE + 1] == 2.0 ** (37 - e)
+        assert table[i, _ndtri_fast.DEGREE + 2] == offset

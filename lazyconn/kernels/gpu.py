@@ -198,6 +198,7 @@ def _gen_args_on(params, device_id):
         np.int32(bool(params.skip_diagonal)),
         *_round_keys(params.key0, params.key1),
         _ndtri_table(device_id),
+        np.float64(_ndtri_fast.load_table()[:, -1].max()),
     )
 
 

@@ -36,13 +36,13 @@
         int fast, int law, double law_a, double law_b, int skip_diagonal, jitc_u32 rka1, jitc_u32 rkb1,  \
         jitc_u32 rka2, jitc_u32 rkb2, jitc_u32 rka3, jitc_u32 rkb3, jitc_u32 rka4, jitc_u32 rkb4,           \
         jitc_u32 rka5, jitc_u32 rkb5, jitc_u32 rka6, jitc_u32 rkb6, jitc_u32 rka7, jitc_u32 rkb7,           \
-        jitc_u32 rka8, jitc_u32 rkb8, jitc_u32 rka9, jitc_u32 rkb9, const double *__restrict__ ndtri_table
+        jitc_u32 rka8, jitc_u32 rkb8, jitc_u32 rka9, jitc_u32 rkb9, const double *__restrict__ ndtri_table, double ndtri_bound
 #define JITC_GEN_INIT                                                                                  \
     const jitc_gen g = {key0, key1, block_log2, inv_log_q, gap_scale, gap_tol, fast, law, law_a, law_b, \
                         skip_diagonal,                                                                 \
                         {key0, rka1, rka2, rka3, rka4, rka5, rka6, rka7, rka8, rka9},                  \
                         {key1, rkb1, rkb2, rkb3, rkb4, rkb5, rkb6, rkb7, rkb8, rkb9},                  \
-                        ndtri_table}
+                        ndtri_table, ndtri_bound}
 
 struct jitc_gen {
     jitc_u32 key0, key1;
@@ -57,8 +57,10 @@ struct jitc_gen {
     // Philox round keys (key + r * Weyl increment, mod 2**32), computed on the
     // host: read straight from the parameter bank, they cost no instruction.
     jitc_u32 rk0[10], rk1[10];
-    // Table of the float32 Normal route (jitc_normal_weight32).
+    // Table of the float32 Normal route (jitc_normal_weight32) and its
+    // largest bound.
     const double *ndtri_table;
+    double ndtri_bound;
 };
 
 // Philox4x32-10 with precomputed round keys: the same function as jitc_philox.
@@ -125,7 +127,7 @@ __device__ __forceinline__ W jitc_weight(const jitc_gen &g, jitc_u32 line, jitc_
     if (g.law == JITC_LAW_UNIFORM) return (W)(g.a + g.b * u);
     if (sizeof(W) == sizeof(float)) {
         float w;
-        if (jitc_normal_weight32(u, g.a, g.b, g.ndtri_table, w)) return (W)w;
+        if (jitc_normal_weight32(u, g.a, g.b, g.ndtri_table, g.ndtri_bound, w)) return (W)w;
     }
     return (W)(g.a + g.b * jitc_ndtri(u));
 }
@@ -327,10 +329,10 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
         // float32 output: the verified polynomial route, AS241 only where the
         // route cannot decide (rare: a warp seldom takes the loop below).
         float f0, f1, f2, f3;
-        unsigned slow = (jitc_normal_weight32(u0, g.a, g.b, g.ndtri_table, f0) ? 0u : 1u) |
-                        (jitc_normal_weight32(u1, g.a, g.b, g.ndtri_table, f1) ? 0u : 2u) |
-                        (jitc_normal_weight32(u2, g.a, g.b, g.ndtri_table, f2) ? 0u : 4u) |
-                        (jitc_normal_weight32(u3, g.a, g.b, g.ndtri_table, f3) ? 0u : 8u);
+        unsigned slow = (jitc_normal_weight32(u0, g.a, g.b, g.ndtri_table, g.ndtri_bound, f0) ? 0u : 1u) |
+                        (jitc_normal_weight32(u1, g.a, g.b, g.ndtri_table, g.ndtri_bound, f1) ? 0u : 2u) |
+                        (jitc_normal_weight32(u2, g.a, g.b, g.ndtri_table, g.ndtri_bound, f2) ? 0u : 4u) |
+                        (jitc_normal_weight32(u3, g.a, g.b, g.ndtri_table, g.ndtri_bound, f3) ? 0u : 8u);
         slow &= need;
         while (slow) {
             const int i = __ffs(slow) - 1;
@@ -388,6 +390,10 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
                                                 Emit &&emit, LineDone &&line_done)
 {
     if (li >= li_end || first >= last) return;
+    // Kept in registers: re-deriving them from the CTA's indices at every
+    // line change (what the compiler prefers) costs a dozen instructions on
+    // a path some lane of a warp takes almost every iteration.
+    asm volatile("" : "+r"(li_end), "+r"(first), "+r"(last), "+r"(tile_lo));
     const int block_len = 1 << g.block_log2;
     int line = line_of(li);
     int blk = first;
@@ -396,6 +402,9 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
     int p_first = j0 - start;
     int p_skip = g.skip_diagonal ? line - start : -1;
     int base = start - tile_lo;  // offset of block-local positions in the tile
+    // One block per tile (the usual geometry): a line change keeps the block,
+    // and with it every block-dependent bound.
+    const bool one_block = last - first == 1;
     int pos = -1;
     jitc_u32 t = 0;
     for (;;) {
@@ -445,20 +454,24 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
             ++t;
             continue;
         }
+        pos = -1;
+        t = 0;
         if (++blk == last) {
             line_done(li);
             li += stride;
             if (li >= li_end) return;
             line = line_of(li);
             blk = first;
+            if (one_block) {  // same block of the next line: only the diagonal moves
+                if (!PLAIN) p_skip = g.skip_diagonal ? line - start : -1;
+                continue;
+            }
         }
         start = blk << g.block_log2;
         end = min(block_len, j1 - start);
         p_first = j0 - start;
         p_skip = g.skip_diagonal ? line - start : -1;
         base = start - tile_lo;
-        pos = -1;
-        t = 0;
     }
 }
 

@@ -224,27 +224,36 @@ JITC_HD double jitc_ndtri(double u)
 #define JITC_NDTRI_SMALL_F 0x1p-28          // 16 words: one interval each
 #define JITC_NDTRI_INDEX_BIAS ((995 << 4) - 16)
 
-JITC_HD double jitc_ndtri_candidate(double u, const double *table, double &bound)
+// The candidate and the bound that goes with it.  On the device a lane reads
+// only the row's six coefficients (three 16-byte loads through the read-only
+// cache): lanes of a warp read scattered rows and each row a load touches
+// costs an L1 wavefront, which bounded the Normal products.  Scale and offset
+// follow from i instead (2**(37 - e) and 33 + 2 * part, as the table holds
+// them: tests/test_ndtri_fast.py), and `bound_all`, the largest bound of the
+// table, stands for the row's own (any larger bound is as sound; it only
+// leaves a few more weights undecided).
+JITC_HD double jitc_ndtri_candidate(double u, const double *table, double bound_all, double &bound)
 {
     const double q = u - 0.5;
     const double f = q < 0.0 ? u : 1.0 - u;  // exact
     const int i = f < JITC_NDTRI_SMALL_F ? (int)(f * 0x1p32)
                                           : (int)(jitc_double_bits(f) >> 48) - JITC_NDTRI_INDEX_BIAS;
-    const double *row = table + i * JITC_NDTRI_STRIDE;
 #ifdef __CUDA_ARCH__
-    // Five 16-byte loads through the read-only path: lanes of a warp read
-    // scattered rows, and each load instruction costs per row it touches.
-    const double2 *row2 = reinterpret_cast<const double2 *>(row);
+    const double2 *row2 = reinterpret_cast<const double2 *>(table + i * JITC_NDTRI_STRIDE);
     const double2 c01 = __ldg(row2), c23 = __ldg(row2 + 1), c45 = __ldg(row2 + 2);
-    const double2 scale_offset = __ldg(row2 + 3);
-    bound = __ldg(row2 + 4).x;
-    const double t = f * scale_offset.x - scale_offset.y;
+    const int e = i < 16 ? 4 : 4 + ((i - 16) >> 4);
+    const double scale = __hiloint2double((1023 + 37 - e) << 20, 0);
+    const double offset = (double)(i < 16 ? 2 * i + 1 : 33 + 2 * ((i - 16) & 15));
+    bound = bound_all;
+    const double t = f * scale - offset;
     double p = c45.y * t + c45.x;
     p = p * t + c23.y;
     p = p * t + c23.x;
     p = p * t + c01.y;
     p = p * t + c01.x;
 #else
+    (void)bound_all;
+    const double *row = table + i * JITC_NDTRI_STRIDE;
     bound = row[8];
     const double t = f * row[6] - row[7];
     double p = row[5] * t + row[4];
@@ -257,10 +266,10 @@ JITC_HD double jitc_ndtri_candidate(double u, const double *table, double &bound
 }
 
 // true and w = float32(a + b * ndtri(u)) when decided.
-JITC_HD bool jitc_normal_weight32(double u, double a, double b, const double *table, float &w)
+JITC_HD bool jitc_normal_weight32(double u, double a, double b, const double *table, double bound_all, float &w)
 {
     double bound;
-    const double v = jitc_ndtri_candidate(u, table, bound);
+    const double v = jitc_ndtri_candidate(u, table, bound_all, bound);
     const double bv = b * v;
     const double y = a + bv;
     const double d = fabs(b * (u - 0.5)) * bound + (fabs(bv) + fabs(y)) * 0x1p-50;
