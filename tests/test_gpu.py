@@ -77,6 +77,7 @@ def small_launch(monkeypatch):
     monkeypatch.setattr(gpu, "_TILE_BYTES", 4096)
     monkeypatch.setattr(gpu, "_MIN_LINES_PER_SEGMENT", 3)
     monkeypatch.setattr(gpu, "_CTAS_PER_SM", 64)
+    monkeypatch.setattr(gpu, "_CTAS_PER_SM_EVENTS", 64)
 
 
 # ------------------------------------------------------------------ matrices
@@ -183,9 +184,11 @@ def _operand(shape, dtype, seed, sparsity=0.5):
 def test_products_are_close_to_the_reference(case, seed, use_small_launch):
     conn, batch, xdtype = case
     m, n = conn.shape
-    saved = (gpu._THREADS, gpu._TILE_BYTES, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM)
+    names = ("_THREADS", "_TILE_BYTES", "_MIN_LINES_PER_SEGMENT", "_CTAS_PER_SM", "_CTAS_PER_SM_EVENTS")
+    saved = [getattr(gpu, name) for name in names]
     if use_small_launch:
-        gpu._THREADS, gpu._TILE_BYTES, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM = 32, 2048, 2, 64
+        for name, value in zip(names, (32, 2048, 2, 64, 64)):
+            setattr(gpu, name, value)
     try:
         for side, shape in (("right", (n,)), ("right", (n, batch)), ("left", (m,)), ("left", (batch, m))):
             x = _operand(shape, xdtype, seed)
@@ -195,7 +198,8 @@ def test_products_are_close_to_the_reference(case, seed, use_small_launch):
             assert result.shape == expected.shape and result.dtype == expected.dtype
             np.testing.assert_allclose(result.get(), expected, **_tolerance(expected.dtype))
     finally:
-        gpu._THREADS, gpu._TILE_BYTES, gpu._MIN_LINES_PER_SEGMENT, gpu._CTAS_PER_SM = saved
+        for name, value in zip(names, saved):
+            setattr(gpu, name, value)
 
 
 def test_cupy_operand_on_the_left_uses_the_gpu():

@@ -377,17 +377,20 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
 // when an item ends the lane moves straight on to its next item, so lanes of
 // a warp never wait for the warp's longest item, only for the longest total.
 //   line_of(li) -> line index (and loads per-line data);
-//   emit(line, at, weight_word) for each connection of the window, `at` being
-//     its offset from the start of the current tile (j - tile_lo);
+//   on_base(base) whenever the current block's offset in the tile changes
+//     (once per thread when a tile holds one block), so that address
+//     arithmetic on it is not redone for every connection;
+//   emit(line, base, p, weight) for each connection of the window, base + p
+//     being its offset from the start of the current tile (j - tile_lo);
 //   line_done(li) after the last block of a line.
 // The window's lower edge and the diagonal are per-item bounds on the
 // block-local position: p >= p_first and p != p_skip.  PLAIN (the window
 // starts on a block boundary and the diagonal is kept) drops both tests:
 // then "p < end" alone says which slots connect.
-template <typename W, bool WEIGHTED, bool PLAIN, typename LineOf, typename Emit, typename LineDone>
+template <typename W, bool WEIGHTED, bool PLAIN, typename LineOf, typename OnBase, typename Emit, typename LineDone>
 __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int li_end, int stride, int first,
                                                 int last, int j0, int j1, int tile_lo, LineOf &&line_of,
-                                                Emit &&emit, LineDone &&line_done)
+                                                OnBase &&on_base, Emit &&emit, LineDone &&line_done)
 {
     if (li >= li_end || first >= last) return;
     // Kept in registers: re-deriving them from the CTA's indices at every
@@ -402,9 +405,11 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
     int p_first = j0 - start;
     int p_skip = g.skip_diagonal ? line - start : -1;
     int base = start - tile_lo;  // offset of block-local positions in the tile
+    on_base(base);
     // One block per tile (the usual geometry): a line change keeps the block,
     // and with it every block-dependent bound.
     const bool one_block = last - first == 1;
+    const float gap_lo_add = -(g.gap_tol + 0.5f), gap_hi_add = g.gap_tol - 0.5f;
     int pos = -1;
     jitc_u32 t = 0;
     for (;;) {
@@ -412,30 +417,32 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         jitc_words wr = {0u, 0u, 0u, 0u};
         if (WEIGHTED) wr = jitc_philox_rk(t, (jitc_u32)blk, (jitc_u32)line, 1u, g);
         // Four branch-free float32 candidates, then the rare float64 fallbacks.
+        // Gaps carry the candidate's bias (JITC_ROUND_MAGIC_BITS), removed in
+        // the position updates below at no cost.
         int g0, g1, g2, g3;
         if (g.fast) {
             bool ok0, ok1, ok2, ok3;
-            g0 = jitc_gap_candidate(r.w0, g.gap_scale, g.gap_tol, ok0);
-            g1 = jitc_gap_candidate(r.w1, g.gap_scale, g.gap_tol, ok1);
-            g2 = jitc_gap_candidate(r.w2, g.gap_scale, g.gap_tol, ok2);
-            g3 = jitc_gap_candidate(r.w3, g.gap_scale, g.gap_tol, ok3);
+            g0 = jitc_gap_candidate_biased(r.w0, g.gap_scale, gap_lo_add, gap_hi_add, ok0);
+            g1 = jitc_gap_candidate_biased(r.w1, g.gap_scale, gap_lo_add, gap_hi_add, ok1);
+            g2 = jitc_gap_candidate_biased(r.w2, g.gap_scale, gap_lo_add, gap_hi_add, ok2);
+            g3 = jitc_gap_candidate_biased(r.w3, g.gap_scale, gap_lo_add, gap_hi_add, ok3);
             if (!(ok0 && ok1 && ok2 && ok3)) {
-                if (!ok0) g0 = jitc_gap_exact(r.w0, g.inv_log_q);
-                if (!ok1) g1 = jitc_gap_exact(r.w1, g.inv_log_q);
-                if (!ok2) g2 = jitc_gap_exact(r.w2, g.inv_log_q);
-                if (!ok3) g3 = jitc_gap_exact(r.w3, g.inv_log_q);
+                if (!ok0) g0 = jitc_gap_exact(r.w0, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+                if (!ok1) g1 = jitc_gap_exact(r.w1, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+                if (!ok2) g2 = jitc_gap_exact(r.w2, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+                if (!ok3) g3 = jitc_gap_exact(r.w3, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
             }
         } else {
-            g0 = jitc_gap_exact(r.w0, g.inv_log_q);
-            g1 = jitc_gap_exact(r.w1, g.inv_log_q);
-            g2 = jitc_gap_exact(r.w2, g.inv_log_q);
-            g3 = jitc_gap_exact(r.w3, g.inv_log_q);
+            g0 = jitc_gap_exact(r.w0, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+            g1 = jitc_gap_exact(r.w1, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+            g2 = jitc_gap_exact(r.w2, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+            g3 = jitc_gap_exact(r.w3, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
         }
         // Positions only grow, so "p < end" alone says which slots connect.
-        const int p0 = pos + g0 + 1;
-        const int p1 = p0 + g1 + 1;
-        const int p2 = p1 + g2 + 1;
-        const int p3 = p2 + g3 + 1;
+        const int p0 = pos + g0 + (1 - JITC_ROUND_MAGIC_BITS);
+        const int p1 = p0 + g1 + (1 - JITC_ROUND_MAGIC_BITS);
+        const int p2 = p1 + g2 + (1 - JITC_ROUND_MAGIC_BITS);
+        const int p3 = p2 + g3 + (1 - JITC_ROUND_MAGIC_BITS);
         // p_first <= p < end as one unsigned comparison.
         const jitc_u32 span = (jitc_u32)end - (jitc_u32)p_first;
         const bool e0 = PLAIN ? p0 < end : (jitc_u32)p0 - (jitc_u32)p_first < span && p0 != p_skip;
@@ -445,10 +452,10 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         W w0 = (W)0, w1 = (W)0, w2 = (W)0, w3 = (W)0;
         if (WEIGHTED)
             jitc_weights4<W>(g, wr, (e0 ? 1u : 0u) | (e1 ? 2u : 0u) | (e2 ? 4u : 0u) | (e3 ? 8u : 0u), w0, w1, w2, w3);
-        if (e0) emit(line, base + p0, w0);
-        if (e1) emit(line, base + p1, w1);
-        if (e2) emit(line, base + p2, w2);
-        if (e3) emit(line, base + p3, w3);
+        if (e0) emit(line, base, p0, w0);
+        if (e1) emit(line, base, p1, w1);
+        if (e2) emit(line, base, p2, w2);
+        if (e3) emit(line, base, p3, w3);
         if (p3 < end) {
             pos = p3;
             ++t;
@@ -472,6 +479,7 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         p_first = j0 - start;
         p_skip = g.skip_diagonal ? line - start : -1;
         base = start - tile_lo;
+        on_base(base);
     }
 }
 
@@ -504,14 +512,18 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
     for (int c = 0; c < NC; ++c) acc[c] = (T)0;
     const int ncols = NC == 1 ? 1 : nc;  // a compile-time 1 for the common case
     const unsigned tile_addr = jitc_pinned_shared_address(tile_x);
+    const unsigned row_bytes = (unsigned)ncols * (unsigned)sizeof(T);
+    unsigned block_addr = tile_addr;  // shared address of the current block's position 0
     // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
     // and the sum multiplied once by scalar_w (the weight rounded to W, as T).
     jitc_walk_items<W, WEIGHTED, PLAIN>(
         g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
-        [&](int, int at, W weight) {
+        [&](int base) { block_addr = tile_addr + (unsigned)base * row_bytes; },
+        [&](int, int base, int p, W weight) {
+            const int at = base + p;
             if (SMEM) {
-                const unsigned x = tile_addr + (unsigned)(at * ncols) * (unsigned)sizeof(T);
+                const unsigned x = block_addr + (unsigned)p * row_bytes;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
                     if (c < ncols) {
@@ -541,7 +553,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 // with the rows).  The list and its length live on the device, so a product
 // can find its active rows (jitc_find_events) and scatter them without
 // synchronising with the host.  CTAs of grid row y take rows i = y * 256 +
-// thread, stepping by the grid's height, and walk their items in the tile,
+// thread, stepping by the rows of CTAs in use, and walk their items in the tile,
 // adding into the CTA's shared tile; the tile is flushed with one global
 // atomic per nonzero entry.  Binary events skip the multiply; with a Scalar
 // law they count connections in integers (mode COUNTS, into `counts`), which
@@ -550,9 +562,16 @@ template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN>
 __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int line0,
                              const T *values, jitc_i64 val_rs, jitc_i64 val_cs, int values_by_row, int col0, int nc,
                              int mode, int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
-                             T scalar_w)
+                             T scalar_w, int lines_per_thread)
 {
     JITC_GEN_INIT;
+    // The grid's height is sized for the most rows the list can hold; the
+    // rows found on the device need only enough CTAs for lines_per_thread
+    // each, and the others leave before touching their tile.
+    const int n = (int)*n_rows;
+    const int per_seg = lines_per_thread * (int)blockDim.x;
+    const int segs = min((int)gridDim.y, max(1, n / per_seg + (n % per_seg != 0)));
+    if ((int)blockIdx.y >= segs) return;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
     T *tile_acc = reinterpret_cast<T *>(jitc_smem);
     jitc_u32 *tile_count = reinterpret_cast<jitc_u32 *>(jitc_smem);
@@ -565,12 +584,14 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
             for (int e = threadIdx.x; e < width * nc; e += blockDim.x) tile_acc[e] = (T)0;
         __syncthreads();
     }
-    const int n = (int)*n_rows;
     const unsigned tile_addr = jitc_pinned_shared_address(jitc_smem);
+    // Bytes per tile position: 4 for counts, else ncols values.
+    const unsigned row_bytes = mode == JITC_MODE_COUNTS ? 4u : (unsigned)((NC == 1 ? 1 : nc) * (int)sizeof(T));
+    unsigned block_addr = tile_addr;  // shared address of the current block's position 0
     T v[NC];
     const int ncols = NC == 1 ? 1 : nc;
     jitc_walk_items<W, WEIGHTED, PLAIN>(
-        g, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, (int)(gridDim.y * blockDim.x), tile.first, tile.last,
+        g, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {
             const int row = rows[li];
@@ -581,17 +602,19 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
                                                                : (T)1;
             return line0 + row;
         },
-        [&](int, int at, W weight) {
+        [&](int base) { block_addr = tile_addr + (unsigned)base * row_bytes; },
+        [&](int, int base, int p, W weight) {
+            const int at = base + p;
             if (mode == JITC_MODE_COUNTS) {
                 if (SMEM)
-                    jitc_red_shared(tile_addr + (unsigned)at * 4u, 1u);
+                    jitc_red_shared(block_addr + (unsigned)p * 4u, 1u);
                 else
                     atomicAdd(counts + (at + tile.lo - j0), 1u);
                 return;
             }
             const T w = WEIGHTED ? (T)weight : scalar_w;
             if (SMEM) {
-                const unsigned dst = tile_addr + (unsigned)(at * ncols) * (unsigned)sizeof(T);
+                const unsigned dst = block_addr + (unsigned)p * row_bytes;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
                     if (c < ncols)

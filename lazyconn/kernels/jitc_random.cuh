@@ -298,9 +298,10 @@ JITC_HD bool jitc_normal_weight32(double u, double a, double b, const double *ta
 // Hence |xf - x| <= |c2| * 2**-21.2 + |x| * 2**-21.4, and
 //   tol = |xf| * 2**-19 + |c2| * 2**-20
 // holds that with a factor of more than 2 to spare (which also absorbs the
-// rounding of tol itself).  gap_check() in gpu.py confirms the result on all
-// 2**32 words for the probabilities the benchmark uses.  The host disables the
-// fast path when |c| >= 2**16, where float32 cannot resolve integers anyway.
+// rounding of tol itself and of the interval's ends, see below).  gap_check()
+// in gpu.py confirms the result on all 2**32 words for the probabilities the
+// benchmark uses.  The host disables the fast path when |c| >= 2**16, where
+// float32 cannot resolve integers anyway, and when |c2| < 2**-3 (p > 0.996).
 //
 #define JITC_GAP_CLAMP 8388608.0       // 2**23, spec.GAP_CLAMP
 #define JITC_BLOCK_END_GAP 4194304.0f  // 2**22: any gap this large ends a block
@@ -338,34 +339,40 @@ static inline int JITC_FLOAT_BITS(float x)
 }
 #endif
 
-// The float32 candidate, without branches: floor of the interval
-// [max(xf - tol, 0), xf + tol], which holds the float64 x (x >= 0 always), and
-// ok when both ends have the same floor.  For an end v, v - 0.5 is formed
-// inside the fused tolerance (xf -+ (tol +- 0.5)) and adding 1.5 * 2**23
-// rounds it to an integer in the low mantissa bits (|v| < 2**21 here, since
-// the host enables the fast path only for |c| < 2**16 and -ln u < 22.9): that
-// is floor(v), except that an integer v may come out as v - 1 (ties to even),
-// which can only make the two ends disagree (a fallback), never a wrong gap,
-// because x lies strictly inside the interval.  uf = fl(fl(w) * 2**-32 +
-// 2**-33) is one fused rounding, within 2**-23 relative of u as the bound
-// assumes.
-JITC_HD int jitc_gap_candidate(jitc_u32 w, float c2, float tol_abs, bool &ok)
+// The float32 candidate, without branches: the floors of both ends of
+// [xf - tol, xf + tol], which holds the float64 x, and ok when they agree.
+// Each end v is formed as v - 0.5 by ONE fused multiply-add (xf >= 0, so
+// xf -+ tol - 0.5 = xf * (1 -+ 2**-19) + (-+tol_abs - 0.5)); its single
+// rounding, at most 2**-24 * (xf + 0.6), is covered by the bound's spare
+// factor of 2 as long as |c2| >= 2**-3, which the host requires for the fast
+// path.  Adding 1.5 * 2**23 then rounds v - 0.5 to an integer in the low
+// mantissa bits (|v| < 2**21 here, since the host enables the fast path only
+// for |c| < 2**16 and -ln u < 22.9): that is floor(v), except that an integer
+// v may come out as v - 1 (ties to even), which can only make the two ends
+// disagree (a fallback), never a wrong gap, because x lies strictly inside
+// the interval.  A lower end below zero (xf < tol, one word in a million)
+// also just falls back.  uf = fl(fl(w) * 2**-32 + 2**-33) is one fused
+// rounding, within 2**-23 relative of u as the bound assumes.
+//
+// The result is the floor's float bits, gap + JITC_ROUND_MAGIC_BITS: callers
+// fold the bias into the position update (one add either way).
+// lo_add = -(tol_abs + 0.5) and hi_add = tol_abs - 0.5, rounded to float32.
+JITC_HD int jitc_gap_candidate_biased(jitc_u32 w, float c2, float lo_add, float hi_add, bool &ok)
 {
     const float uf = JITC_FMAF(JITC_U2F(w), 0x1p-32f, 0x1p-33f);
     const float xf = jitc_log2f(uf) * c2;
-    const float lo = fmaxf(xf - JITC_FMAF(fabsf(xf), 0x1p-19f, tol_abs + 0.5f), -0.5f);  // lo - 0.5
-    const float hi = xf + JITC_FMAF(fabsf(xf), 0x1p-19f, tol_abs - 0.5f);                // hi - 0.5
+    const float lo = JITC_FMAF(xf, 1.0f - 0x1p-19f, lo_add);  // (xf - tol) - 0.5
+    const float hi = JITC_FMAF(xf, 1.0f + 0x1p-19f, hi_add);  // (xf + tol) - 0.5
     const int floor_lo = JITC_FLOAT_BITS(lo + JITC_ROUND_MAGIC);
-    const int floor_hi = JITC_FLOAT_BITS(hi + JITC_ROUND_MAGIC);
-    ok = floor_lo == floor_hi;
-    return floor_lo - JITC_ROUND_MAGIC_BITS;
+    ok = floor_lo == JITC_FLOAT_BITS(hi + JITC_ROUND_MAGIC);
+    return floor_lo;
 }
 
 JITC_HD int jitc_gap_try_fast(jitc_u32 w, float c2, float tol_abs)
 {
     bool ok;
-    const int gap = jitc_gap_candidate(w, c2, tol_abs, ok);
-    return ok ? gap : -1;
+    const int biased = jitc_gap_candidate_biased(w, c2, -(tol_abs + 0.5f), tol_abs - 0.5f, ok);
+    return ok ? biased - JITC_ROUND_MAGIC_BITS : -1;
 }
 
 // Gap of one word; fast != 0 enables the float32 route.
