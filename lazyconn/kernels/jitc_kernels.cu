@@ -540,8 +540,11 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
         [&](int li) {
 #pragma unroll
             for (int c = 0; c < NC; ++c) {
+                // No test for a zero sum: that branch cost more, on a path
+                // some lane takes almost every iteration, than the rare
+                // atomic add of a zero.
                 const T sum = WEIGHTED ? acc[c] : acc[c] * scalar_w;
-                if (c < ncols && sum != (T)0) atomicAdd(out + (jitc_i64)li * out_ld + col0 + c, sum);
+                if (c < ncols) atomicAdd(out + (jitc_i64)li * out_ld + col0 + c, sum);
                 acc[c] = (T)0;
             }
         });
