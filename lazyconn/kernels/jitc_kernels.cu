@@ -421,16 +421,19 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         // the position updates below at no cost.
         int g0, g1, g2, g3;
         if (g.fast) {
-            bool ok0, ok1, ok2, ok3;
-            g0 = jitc_gap_candidate_biased(r.w0, g.gap_scale, gap_lo_add, gap_hi_add, ok0);
-            g1 = jitc_gap_candidate_biased(r.w1, g.gap_scale, gap_lo_add, gap_hi_add, ok1);
-            g2 = jitc_gap_candidate_biased(r.w2, g.gap_scale, gap_lo_add, gap_hi_add, ok2);
-            g3 = jitc_gap_candidate_biased(r.w3, g.gap_scale, gap_lo_add, gap_hi_add, ok3);
-            if (!(ok0 && ok1 && ok2 && ok3)) {
-                if (!ok0) g0 = jitc_gap_exact(r.w0, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-                if (!ok1) g1 = jitc_gap_exact(r.w1, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-                if (!ok2) g2 = jitc_gap_exact(r.w2, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-                if (!ok3) g3 = jitc_gap_exact(r.w3, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+            // Both ends' floors; they differ where the float32 route cannot
+            // decide.  One test of their XORs ORed together (three-input
+            // logic ops) is cheaper than four predicates.
+            int h0, h1, h2, h3;
+            g0 = jitc_gap_ends_biased(r.w0, g.gap_scale, gap_lo_add, gap_hi_add, h0);
+            g1 = jitc_gap_ends_biased(r.w1, g.gap_scale, gap_lo_add, gap_hi_add, h1);
+            g2 = jitc_gap_ends_biased(r.w2, g.gap_scale, gap_lo_add, gap_hi_add, h2);
+            g3 = jitc_gap_ends_biased(r.w3, g.gap_scale, gap_lo_add, gap_hi_add, h3);
+            if ((g0 ^ h0) | (g1 ^ h1) | (g2 ^ h2) | (g3 ^ h3)) {
+                if (g0 != h0) g0 = jitc_gap_exact(r.w0, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+                if (g1 != h1) g1 = jitc_gap_exact(r.w1, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+                if (g2 != h2) g2 = jitc_gap_exact(r.w2, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+                if (g3 != h3) g3 = jitc_gap_exact(r.w3, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
             }
         } else {
             g0 = jitc_gap_exact(r.w0, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;

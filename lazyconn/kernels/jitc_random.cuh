@@ -354,25 +354,26 @@ static inline int JITC_FLOAT_BITS(float x)
 // also just falls back.  uf = fl(fl(w) * 2**-32 + 2**-33) is one fused
 // rounding, within 2**-23 relative of u as the bound assumes.
 //
-// The result is the floor's float bits, gap + JITC_ROUND_MAGIC_BITS: callers
-// fold the bias into the position update (one add either way).
+// The floors come as float bits, gap + JITC_ROUND_MAGIC_BITS: callers fold
+// the bias into the position update (one add either way).
 // lo_add = -(tol_abs + 0.5) and hi_add = tol_abs - 0.5, rounded to float32.
-JITC_HD int jitc_gap_candidate_biased(jitc_u32 w, float c2, float lo_add, float hi_add, bool &ok)
+// Returns the lower end's floor and sets floor_hi to the upper end's; equal
+// floors are the gap.
+JITC_HD int jitc_gap_ends_biased(jitc_u32 w, float c2, float lo_add, float hi_add, int &floor_hi)
 {
     const float uf = JITC_FMAF(JITC_U2F(w), 0x1p-32f, 0x1p-33f);
     const float xf = jitc_log2f(uf) * c2;
     const float lo = JITC_FMAF(xf, 1.0f - 0x1p-19f, lo_add);  // (xf - tol) - 0.5
     const float hi = JITC_FMAF(xf, 1.0f + 0x1p-19f, hi_add);  // (xf + tol) - 0.5
-    const int floor_lo = JITC_FLOAT_BITS(lo + JITC_ROUND_MAGIC);
-    ok = floor_lo == JITC_FLOAT_BITS(hi + JITC_ROUND_MAGIC);
-    return floor_lo;
+    floor_hi = JITC_FLOAT_BITS(hi + JITC_ROUND_MAGIC);
+    return JITC_FLOAT_BITS(lo + JITC_ROUND_MAGIC);
 }
 
 JITC_HD int jitc_gap_try_fast(jitc_u32 w, float c2, float tol_abs)
 {
-    bool ok;
-    const int biased = jitc_gap_candidate_biased(w, c2, -(tol_abs + 0.5f), tol_abs - 0.5f, ok);
-    return ok ? biased - JITC_ROUND_MAGIC_BITS : -1;
+    int floor_hi;
+    const int floor_lo = jitc_gap_ends_biased(w, c2, -(tol_abs + 0.5f), tol_abs - 0.5f, floor_hi);
+    return floor_lo == floor_hi ? floor_lo - JITC_ROUND_MAGIC_BITS : -1;
 }
 
 // Gap of one word; fast != 0 enables the float32 route.
