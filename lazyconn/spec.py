@@ -10,6 +10,7 @@ scalars (:class:`KernelParams`); kernels never see a ``Spec``.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from dataclasses import dataclass
@@ -351,6 +352,9 @@ class Spec:
         -------
         KernelParams
         """
+        return _kernel_params(self)
+
+    def _compute_kernel_params(self):
         if self.prob == 0.0:
             inv_log_q = -math.inf
         else:
@@ -367,3 +371,10 @@ class Spec:
             b=b,
             skip_diagonal=not self.include_self,
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _kernel_params(spec):
+    # Cached: every product asks for them, and a sparse GPU product is short
+    # enough for tens of microseconds of Python to show.
+    return spec._compute_kernel_params()

@@ -129,7 +129,7 @@ def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weigh
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
     w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
-    if name.startswith("jitc_find_events"):
+    if name.startswith(("jitc_find_events", "jitc_scale_counts")):
         expression = name
     elif name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
         expression = f"{name}<{w}>"
@@ -419,7 +419,7 @@ def scatter(params, lines, values, j0, j1, dtype):
         values = cp.asarray(values, dtype=_value_dtype(values))
     value_dtype = dtype if values is None else np.dtype(values.dtype)
     n_cols = 1 if values is None else values.shape[1]
-    out, counts = _scatter_output(params, values is None, max(j1 - j0, 0), n_cols, value_dtype)
+    out, counts, _ = _scatter_output(params, values is None, max(j1 - j0, 0), n_cols, value_dtype)
     n_lines = int(lines.size)
     if n_lines:
         rows = cp.asarray(lines, dtype=cp.int32)  # lines < 2**31
@@ -456,12 +456,11 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     events = binary and rows.shape[1] == 1
     n_cols = rows.shape[1]
     kernel_dtype = dtype if events else (value_dtype if value_dtype in _CTYPES else np.dtype(np.float64))
-    out, counts = _scatter_output(params, events, max(j1 - j0, 0), n_cols, kernel_dtype)
+    out, counts, n_active = _scatter_output(params, events, max(j1 - j0, 0), n_cols, kernel_dtype)
     if _is_empty(params, rows.shape[0], j0, j1) or n_cols == 0:
         return _scatter_result(params, out, counts, dtype, kernel_dtype).astype(value_dtype, copy=False)
     chunk = _ROWS_PER_CHUNK
     active = cp.empty(min(chunk, rows.shape[0]), dtype=cp.int32)
-    n_active = cp.zeros(1, dtype=cp.uint32)
     for r0 in range(0, rows.shape[0], chunk):
         part = rows[r0 : r0 + chunk]
         if part.dtype.kind != "b" and part.dtype not in _CTYPES:
@@ -479,28 +478,47 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
 
 def _find_events(part, active, n_active):
     """Indices of the rows of ``part`` with a nonzero entry into ``active``, their count into ``n_active``."""
-    ctype = "unsigned char" if part.dtype.kind == "b" else _CTYPES[np.dtype(part.dtype)]
-    rs, cs = (stride // part.itemsize for stride in part.strides)
-    _kernel(f"jitc_find_events<{ctype}>", np.float64)(
-        _grid_1d(part.shape[0]), (_THREADS,),
-        (part, np.int64(rs), np.int64(cs), _int32(part.shape[0]), _int32(part.shape[1]), active, n_active),
+    kernel, grid, static = _find_events_plan(
+        np.dtype(part.dtype), part.shape, part.strides, cp.cuda.Device().id, _THREADS
     )
+    kernel(grid, (_THREADS,), (part, *static, active, n_active))
+
+
+@functools.lru_cache(maxsize=256)
+def _find_events_plan(dtype, shape, strides, device_id, threads):
+    # Cached: a sparse product is short enough for its Python to show.
+    ctype = "unsigned char" if dtype.kind == "b" else _CTYPES[dtype]
+    rs, cs = (stride // dtype.itemsize for stride in strides)
+    kernel = _kernel(f"jitc_find_events<{ctype}>", np.float64)
+    static = (np.int64(rs), np.int64(cs), _int32(shape[0]), _int32(shape[1]))
+    return kernel, _grid_1d(shape[0]), static
 
 
 def _scatter_output(params, events, width, n_cols, value_dtype):
-    """Zeroed ``(out, counts)`` of a scatter; binary Scalar events count in uint32."""
+    """Zeroed ``(out, counts, spare)`` of a scatter; binary Scalar events count in uint32.
+
+    ``spare`` is one more zeroed uint32 (for a device-side count), from the
+    same allocation: one fill kernel fewer for short event products.
+    ``counts`` is unused (and may alias ``spare``) unless ``out is counts``.
+    """
     if events and params.law == LAW_SCALAR:
-        counts = cp.zeros(width, dtype=cp.uint32)
-        return counts, counts
-    return cp.zeros((width, n_cols), dtype=value_dtype), cp.zeros(1, dtype=cp.uint32)
+        buffer = cp.zeros(width + 1, dtype=cp.uint32)
+        counts = buffer[:width]
+        return counts, counts, buffer[width:]
+    spare = cp.zeros(1, dtype=cp.uint32)
+    return cp.zeros((width, n_cols), dtype=value_dtype), spare, spare
 
 
 def _scatter_result(params, out, counts, dtype, value_dtype):
     if out is counts:
-        # Exact: a count below 2**24 times a weight of the matrix dtype rounds
-        # once, as the reference's float64 sum of equal weights then does.
+        # Exact (jitc_scale_counts): the count times the weight of the matrix
+        # dtype, rounded once, as the reference's float64 sum of equal weights.
         weight = value_dtype.type(dtype.type(params.a))
-        return cp.multiply(counts, weight, dtype=value_dtype)[:, None]
+        result = cp.empty((counts.size, 1), dtype=value_dtype)
+        _kernel(f"jitc_scale_counts<{_CTYPES[value_dtype]}>", np.float64)(
+            _grid_1d(counts.size), (_THREADS,), (counts, np.int64(counts.size), weight, result)
+        )
+        return result
     return out
 
 
@@ -531,7 +549,31 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         strides = tuple(stride // values.itemsize for stride in values.strides)
     if _is_empty(params, max_rows, j0, j1) or n_cols == 0:
         return
+    plan = _scatter_plan(
+        params, max_rows, line0, strides, values_by_row, n_cols, mode, j0, j1, np.dtype(dtype), value_dtype,
+        out.shape[1] if out.ndim == 2 else 1, cp.cuda.Device().id, _geometry(),
+    )
+    for kernel, grid, smem, gen, head, middle, tail in plan:
+        kernel(grid, (_THREADS,), (*gen, rows, n_rows, *head, values, *middle, out, tail[0], counts, *tail[1:]),
+               shared_mem=smem)
+
+
+def _geometry():
+    """The launch tunables, as a cache key (tests and sweeps change them)."""
+    return (_THREADS, _TILE_BYTES, _MAX_TILE_BLOCKS, _CTAS_PER_SM, _CTAS_PER_SM_EVENTS, _MIN_LINES_PER_SEGMENT,
+            _EVENT_LINES_PER_THREAD)
+
+
+@functools.lru_cache(maxsize=256)
+def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode, j0, j1, dtype, value_dtype, out_ld,
+                  device_id, geometry):
+    """Kernels, grids and every argument but the arrays, per column chunk of a scatter.
+
+    Cached: a sparse product is short enough for the Python that builds its
+    launch to show (about a third of a 1%-spikes product at N = 1e6).
+    """
     gen = _gen_args(params)
+    plan = []
     for col0 in range(0, n_cols, _MAX_COLUMNS):
         nc = min(_MAX_COLUMNS, n_cols - col0)
         itemsize = 4 if mode == _MODE_COUNTS else value_dtype.itemsize
@@ -539,20 +581,19 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         # Rows are dealt round-robin over the grid's height, sized for the
         # most rows the list can hold (its length is known on the device only).
         per_sm = _CTAS_PER_SM if mode == _MODE_VALUES else _CTAS_PER_SM_EVENTS
-        target = _sm_count(cp.cuda.Device().id) * per_sm
+        target = _sm_count(device_id) * per_sm
         n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _MIN_LINES_PER_SEGMENT), 65535))
         kernel = _kernel(
             "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
             _plain(params, j0),
         )
-        kernel(
-            (n_tiles, n_segs), (_THREADS,),
-            (*gen, rows, n_rows, _int32(line0), values, np.int64(strides[0]), np.int64(strides[1]),
-             _int32(values_by_row), _int32(col0), _int32(nc), _int32(mode), _int32(j0), _int32(j1), _int32(b0),
-             _int32(b1), _int32(G), out, _int32(out.shape[1] if out.ndim == 2 else 1), counts,
-             _scalar_weight(params, dtype, value_dtype), _int32(1 if mode == _MODE_VALUES else _EVENT_LINES_PER_THREAD)),
-            shared_mem=smem,
-        )
+        head = (_int32(line0),)
+        middle = (np.int64(strides[0]), np.int64(strides[1]), _int32(values_by_row), _int32(col0), _int32(nc),
+                  _int32(mode), _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G))
+        tail = (_int32(out_ld), _scalar_weight(params, dtype, value_dtype),
+                _int32(1 if mode == _MODE_VALUES else _EVENT_LINES_PER_THREAD))
+        plan.append((kernel, (n_tiles, n_segs), smem, gen, head, middle, tail))
+    return tuple(plan)
 
 
 # ---------------------------------------------------------------------------

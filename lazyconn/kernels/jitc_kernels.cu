@@ -671,6 +671,17 @@ __global__ void jitc_find_events(const S *data, jitc_i64 rs, jitc_i64 cs, int n_
     }
 }
 
+// out[e] = counts[e] * w, binary Scalar events' integer counts scaled once:
+// the float64 product is exact for counts below 2**29 (a float32 weight has
+// 24 significant bits), so out is that product rounded once to T, as the
+// reference's float64 sum of equal weights, rounded to T, is.
+template <typename T>
+__global__ void jitc_scale_counts(const jitc_u32 *counts, jitc_i64 n, T w, T *out)
+{
+    for (jitc_i64 e = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (jitc_i64)gridDim.x * blockDim.x)
+        out[e] = (T)((double)counts[e] * (double)w);
+}
+
 #ifdef JITC_WITH_UTILS
 // ---------------------------------------------------------------------------
 // Self-check of the float32 gap fast path: for words [first, first + count),
