@@ -466,16 +466,23 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         }
         pos = -1;
         t = 0;
+        if (one_block) {
+            // The next line, same block: only the diagonal moves.  Tested
+            // first, so this path (some lane of a warp takes it almost every
+            // iteration) issues nothing for block changes.
+            line_done(li);
+            li += stride;
+            if (li >= li_end) return;
+            line = line_of(li);
+            if (!PLAIN) p_skip = g.skip_diagonal ? line - start : -1;
+            continue;
+        }
         if (++blk == last) {
             line_done(li);
             li += stride;
             if (li >= li_end) return;
             line = line_of(li);
             blk = first;
-            if (one_block) {  // same block of the next line: only the diagonal moves
-                if (!PLAIN) p_skip = g.skip_diagonal ? line - start : -1;
-                continue;
-            }
         }
         start = blk << g.block_log2;
         end = min(block_len, j1 - start);
@@ -517,6 +524,10 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
     const unsigned tile_addr = jitc_pinned_shared_address(tile_x);
     const unsigned row_bytes = (unsigned)ncols * (unsigned)sizeof(T);
     unsigned block_addr = tile_addr;  // shared address of the current block's position 0
+    // The current line's output row, advanced as lines go by.
+    T *out_line = out + (jitc_i64)(s0 + (int)threadIdx.x) * out_ld + col0;
+    jitc_i64 out_step = (jitc_i64)blockDim.x * out_ld * (jitc_i64)sizeof(T);  // bytes
+    asm volatile("" : "+l"(out_step));  // kept, not recomputed at every line change
     // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
     // and the sum multiplied once by scalar_w (the weight rounded to W, as T).
     jitc_walk_items<W, WEIGHTED, PLAIN>(
@@ -547,9 +558,10 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
                 // some lane takes almost every iteration, than the rare
                 // atomic add of a zero.
                 const T sum = WEIGHTED ? acc[c] : acc[c] * scalar_w;
-                if (c < ncols) atomicAdd(out + (jitc_i64)li * out_ld + col0 + c, sum);
+                if (c < ncols) atomicAdd(out_line + c, sum);
                 acc[c] = (T)0;
             }
+            out_line = reinterpret_cast<T *>(reinterpret_cast<char *>(out_line) + out_step);  // lines go by blockDim.x
         });
 }
 
