@@ -124,7 +124,7 @@ def _function(expression, device_id):
     return function
 
 
-def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weighted=False, plain=False):
+def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weighted=False, plain=False, mode=None):
     """The compiled kernel ``name`` for the given template arguments."""
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
@@ -135,7 +135,7 @@ def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weigh
         expression = f"{name}<{w}>"
     elif name in ("jitc_gather", "jitc_scatter"):
         flags = ", ".join("true" if f else "false" for f in (smem, weighted, plain))
-        expression = f"{name}<{w}, {t}, {columns}, {flags}>"
+        expression = f"{name}<{w}, {t}, {columns}, {flags}" + (">" if mode is None else f", {mode}>")
     else:
         expression = name
     # A module is loaded on the device current when it is compiled: key the
@@ -585,11 +585,11 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
         n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _MIN_LINES_PER_SEGMENT), 65535))
         kernel = _kernel(
             "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
-            _plain(params, j0),
+            _plain(params, j0), mode,
         )
         head = (_int32(line0),)
         middle = (np.int64(strides[0]), np.int64(strides[1]), _int32(values_by_row), _int32(col0), _int32(nc),
-                  _int32(mode), _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G))
+                  _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G))
         tail = (_int32(out_ld), _scalar_weight(params, dtype, value_dtype),
                 _int32(1 if mode == _MODE_VALUES else _EVENT_LINES_PER_THREAD))
         plan.append((kernel, (n_tiles, n_segs), smem, gen, head, middle, tail))

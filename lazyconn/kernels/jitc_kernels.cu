@@ -576,12 +576,16 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 // atomic per nonzero entry.  Binary events skip the multiply; with a Scalar
 // law they count connections in integers (mode COUNTS, into `counts`), which
 // the host scales once by the weight.
-template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN>
+// MODE (JITC_MODE_*) is a template argument: the emit of each connection
+// then holds no branch on it, and a Scalar law's contribution of a line is
+// computed once, at the line.
+template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, int MODE>
 __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int line0,
                              const T *values, jitc_i64 val_rs, jitc_i64 val_cs, int values_by_row, int col0, int nc,
-                             int mode, int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
+                             int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
                              T scalar_w, int lines_per_thread)
 {
+    constexpr int mode = MODE;
     JITC_GEN_INIT;
     // The grid's height is sized for the most rows the list can hold; the
     // rows found on the device need only enough CTAs for lines_per_thread
@@ -615,9 +619,11 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
             const int row = rows[li];
             const jitc_i64 r = values_by_row ? row : li;
 #pragma unroll
-            for (int c = 0; c < NC; ++c)
+            for (int c = 0; c < NC; ++c) {
                 v[c] = (mode == JITC_MODE_VALUES && c < ncols) ? values[r * val_rs + (jitc_i64)(col0 + c) * val_cs]
                                                                : (T)1;
+                if (!WEIGHTED) v[c] = mode == JITC_MODE_EVENTS ? scalar_w : scalar_w * v[c];  // the line's contribution
+            }
             return line0 + row;
         },
         [&](int base) { block_addr = tile_addr + (unsigned)base * row_bytes; },
@@ -630,18 +636,20 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
                     atomicAdd(counts + (at + tile.lo - j0), 1u);
                 return;
             }
-            const T w = WEIGHTED ? (T)weight : scalar_w;
+            const auto contribution = [&](int c) {
+                if (!WEIGHTED) return v[c];
+                return mode == JITC_MODE_EVENTS ? (T)weight : (T)weight * v[c];
+            };
             if (SMEM) {
                 const unsigned dst = block_addr + (unsigned)p * row_bytes;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < ncols)
-                        jitc_red_shared(dst + c * (unsigned)sizeof(T), mode == JITC_MODE_EVENTS ? w : w * v[c]);
+                    if (c < ncols) jitc_red_shared(dst + c * (unsigned)sizeof(T), contribution(c));
             } else {
                 T *dst = out + (jitc_i64)(at + tile.lo - j0) * out_ld + col0;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < ncols) atomicAdd(dst + c, mode == JITC_MODE_EVENTS ? w : w * v[c]);
+                    if (c < ncols) atomicAdd(dst + c, contribution(c));
             }
         },
         [&](int) {});
