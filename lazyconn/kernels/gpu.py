@@ -5,7 +5,9 @@ primitives (Philox4x32-10, the deterministic ``ln`` and ``ndtri``) in
 ``jitc_random.cuh``; both are compiled once per process and kernel variant
 with ``--fmad=false``, so every realised matrix is bit-identical to
 :mod:`lazyconn.kernels.reference`.  The interface is the reference's, on
-CuPy arrays; see that module's docstring.
+CuPy arrays (see that module's docstring), plus :func:`scatter_rows`, which
+the product driver uses on the GPU: it finds an operand's active rows on the
+device and scatters them without synchronising with the host.
 
 Importing this module registers ``cupy.ndarray`` with
 :data:`lazyconn.dispatch.matmul_dispatch`, so ``conn @ x`` with a CuPy ``x``
@@ -13,7 +15,9 @@ runs here and returns CuPy arrays.
 
 Launch geometry
 ---------------
-Products run on a 2-D grid of (tile of G minor blocks) x (segment of lines).
+Products run on a 2-D grid of (tile of G minor blocks) x (segment of lines);
+a scatter's segments deal the device-side list of rows round-robin, and
+CTAs beyond what its length needs leave at once.
 A tile of the input (gather) or of the output (scatter) sits in shared
 memory when it fits in ``_TILE_BYTES``; otherwise (very small ``prob``, hence
 blocks of up to 2**22 entries, or many batched columns) the same kernels
