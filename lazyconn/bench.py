@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BenchmarkResult", "benchmark_function", "run_bench"]
+__all__ = ["BenchmarkResult", "benchmark_function", "run_bench", "device_extra_bytes"]
 
 
 @dataclass(frozen=True)
@@ -392,3 +392,56 @@ def run_bench(sizes=(10_000, 50_000), prob=0.01, n_runs=5, dense_limit_bytes=2 *
     print("\nFor your own shapes and densities, time both orientations with "
           "lazyconn.bench.benchmark_function.", file=out)
     return results
+
+
+def device_extra_bytes(fn):
+    """GPU memory a call takes beyond its result, from CuPy's memory pool.
+
+    Runs ``fn()`` once while a :class:`cupy.cuda.memory_hook.MemoryHook`
+    follows every allocation and release from CuPy's pool, and returns the
+    peak of bytes held during the call minus the bytes of what it returned.
+    Arrays allocated before the call (its operands) do not count.
+
+    Parameters
+    ----------
+    fn : callable
+        Takes no argument and returns a CuPy array (or an object with
+        ``nbytes``).
+
+    Returns
+    -------
+    result
+        What ``fn()`` returned.
+    extra_bytes : int
+        Bytes, at least 0.
+
+    Raises
+    ------
+    ImportError
+        When CuPy is not installed.
+    """
+    import cupy
+    from cupy.cuda import memory_hook
+
+    class _PeakHook(memory_hook.MemoryHook):
+        name = "LazyconnPeakHook"
+
+        def __init__(self):
+            self.current = 0
+            self.peak = 0
+            self.sizes = {}
+
+        def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
+            self.sizes[mem_ptr] = mem_size
+            self.current += mem_size
+            self.peak = max(self.peak, self.current)
+
+        def free_postprocess(self, device_id, mem_size, mem_ptr, pmem_id):
+            self.current -= self.sizes.pop(mem_ptr, mem_size)
+
+    cupy.cuda.Device().synchronize()
+    hook = _PeakHook()
+    with hook:
+        result = fn()
+        cupy.cuda.Device().synchronize()
+    return result, max(0, hook.peak - int(result.nbytes))

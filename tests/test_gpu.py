@@ -19,6 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import lazyconn  # noqa: E402
 from golden import GOLDEN, checksum  # noqa: E402
+from lazyconn.bench import device_extra_bytes  # noqa: E402
 from lazyconn.kernels import _ndtri_fast, gpu, reference  # noqa: E402
 from lazyconn.spec import Normal, Scalar, Spec, Uniform  # noqa: E402
 
@@ -356,22 +357,6 @@ def test_event_detection_in_chunks_equals_the_reference(binary, n_cols, monkeypa
     np.testing.assert_allclose(cp.asnumpy(got), expected, rtol=1e-5, atol=1e-4)
 
 
-class _PoolPeak(cp.cuda.memory_hook.MemoryHook):
-    name = "PoolPeak"
-
-    def __init__(self):
-        self.current = self.peak = 0
-        self.sizes = {}
-
-    def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
-        self.sizes[mem_ptr] = mem_size
-        self.current += mem_size
-        self.peak = max(self.peak, self.current)
-
-    def free_postprocess(self, device_id, mem_size, mem_ptr, pmem_id):
-        self.current -= self.sizes.pop(mem_ptr, mem_size)
-
-
 @pytest.mark.slow
 def test_scatter_memory_beyond_operand_and_result_is_bounded():
     # 2**24 rows, all active: one list of active lines alone would take
@@ -381,10 +366,7 @@ def test_scatter_memory_beyond_operand_and_result_is_bounded():
     conn = lazyconn.JITCScalarR(rows, 256, prob=1e-3, weight=1.0, seed=9)
     x = cp.ones(rows, dtype=cp.float32)
     conn[:4096].__rmatmul__(x[:4096])  # compile outside the measurement
-    hook = _PoolPeak()
-    with hook:
-        out = conn.__rmatmul__(x)
-    beyond = hook.peak - out.nbytes
+    out, beyond = device_extra_bytes(lambda: conn.__rmatmul__(x))
     assert beyond < 64 * 2**20, beyond / 2**20
     # Oracle: the degree kernel's exact per-column counts (weight 1).
     _, per_column = gpu.degrees(conn.spec.kernel_params(), 0, rows, 0, 256, np.float32)

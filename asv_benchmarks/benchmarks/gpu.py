@@ -64,31 +64,9 @@ def gpu_matrix(n, p, law="scalar", orientation="R"):
 
 def extra_mib(fn):
     """MiB held from CuPy's pool at the peak of ``fn()``, beyond its result."""
-    import cupy as cp
-    from cupy.cuda import memory_hook
+    from lazyconn.bench import device_extra_bytes
 
-    class PeakHook(memory_hook.MemoryHook):
-        name = "LazyconnPeakHook"
-
-        def __init__(self):
-            self.current = 0
-            self.peak = 0
-            self.sizes = {}
-
-        def malloc_postprocess(self, device_id, size, mem_size, mem_ptr, pmem_id):
-            self.sizes[mem_ptr] = mem_size
-            self.current += mem_size
-            self.peak = max(self.peak, self.current)
-
-        def free_postprocess(self, device_id, mem_size, mem_ptr, pmem_id):
-            self.current -= self.sizes.pop(mem_ptr, mem_size)
-
-    cp.cuda.Device().synchronize()
-    hook = PeakHook()
-    with hook:
-        result = fn()
-        cp.cuda.Device().synchronize()
-    return max(0, hook.peak - result.nbytes) / 2**20
+    return device_extra_bytes(fn)[1] / 2**20
 
 
 class _GPUBenchmark:
