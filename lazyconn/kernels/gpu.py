@@ -550,6 +550,8 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
     else:
         value_dtype, n_cols = np.dtype(values.dtype), values.shape[1]
         mode = _MODE_VALUES
+        if abs(values.strides[0]) >= 2**31 * values.itemsize:  # the kernel takes an int32 row stride
+            values = cp.ascontiguousarray(values)
         strides = tuple(stride // values.itemsize for stride in values.strides)
     if _is_empty(params, max_rows, j0, j1) or n_cols == 0:
         return
@@ -591,8 +593,8 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
             "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
             _plain(params, j0), mode,
         )
-        head = (_int32(line0),)
-        middle = (np.int64(strides[0]), np.int64(strides[1]), _int32(values_by_row), _int32(col0), _int32(nc),
+        head = (_int32(max_rows if values_by_row else -1), _int32(line0))
+        middle = (_int32(strides[0]), np.int64(strides[1]), _int32(values_by_row), _int32(col0), _int32(nc),
                   _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G))
         tail = (_int32(out_ld), _scalar_weight(params, dtype, value_dtype),
                 _int32(1 if mode == _MODE_VALUES else _EVENT_LINES_PER_THREAD))

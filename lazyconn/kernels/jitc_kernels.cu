@@ -580,9 +580,9 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 // then holds no branch on it, and a Scalar law's contribution of a line is
 // computed once, at the line.
 template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, int MODE>
-__global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int line0,
-                             const T *values, jitc_i64 val_rs, jitc_i64 val_cs, int values_by_row, int col0, int nc,
-                             int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
+__global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int chunk_rows,
+                             int line0, const T *values, int val_rs, jitc_i64 val_cs, int values_by_row, int col0,
+                             int nc, int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
                              T scalar_w, int lines_per_thread)
 {
     constexpr int mode = MODE;
@@ -612,16 +612,21 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     unsigned block_addr = tile_addr;  // shared address of the current block's position 0
     T v[NC];
     const int ncols = NC == 1 ? 1 : nc;
+    // Every row of the chunk active (a dense operand; chunk_rows is -1 for a
+    // given list of lines): any order of them will do, so line li is row li,
+    // without reading the list (and operand rows are then read by
+    // neighbouring lanes together).
+    const bool all_rows = n == chunk_rows;
+    const T *values_col = values + (jitc_i64)col0 * val_cs;
     jitc_walk_items<W, WEIGHTED, PLAIN>(
         g, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {
-            const int row = rows[li];
-            const jitc_i64 r = values_by_row ? row : li;
+            const int row = all_rows ? li : rows[li];
+            const T *value_row = values_col + (jitc_i64)(values_by_row ? row : li) * val_rs;
 #pragma unroll
             for (int c = 0; c < NC; ++c) {
-                v[c] = (mode == JITC_MODE_VALUES && c < ncols) ? values[r * val_rs + (jitc_i64)(col0 + c) * val_cs]
-                                                               : (T)1;
+                v[c] = (mode == JITC_MODE_VALUES && c < ncols) ? value_row[(jitc_i64)c * val_cs] : (T)1;
                 if (!WEIGHTED) v[c] = mode == JITC_MODE_EVENTS ? scalar_w : scalar_w * v[c];  // the line's contribution
             }
             return line0 + row;
