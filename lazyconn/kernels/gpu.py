@@ -322,7 +322,9 @@ def _product_geometry(params, n_lines, j0, j1, columns, itemsize):
     """Tiling of a product: ``(b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes)``."""
     b0, b1 = _blocks(params, j0, j1)
     block = 1 << params.block_log2
-    capacity = _TILE_BYTES // itemsize
+    # Dynamic shared memory beyond 48 KiB needs a per-kernel opt-in, which
+    # these kernels do not make: a larger _TILE_BYTES (a tuning knob) is capped.
+    capacity = min(_TILE_BYTES, 48 * 1024) // itemsize
     # A tile never holds more than the window, however large the blocks.
     use_smem = min(block, j1 - j0) * columns <= capacity
     G = max(1, min(_MAX_TILE_BLOCKS, capacity // (block * columns))) if use_smem else 1
