@@ -50,6 +50,7 @@ import numpy as np
 
 from ..spec import LAW_SCALAR, LAW_UNIFORM
 from ._cpu_random import (
+    INLINE_OPTIONS,
     JIT_OPTIONS,
     fill_gaps,
     fill_gap_words,
@@ -293,29 +294,34 @@ def _scratch():
     )
 
 
-@numba.njit(**JIT_OPTIONS)
-def _walk(gen, line, block, t0, n_draws, pos, end, scratch):
+@numba.njit(**INLINE_OPTIONS)
+def _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t0, n_draws, pos, end, gaps,
+          uniforms, words):
     """Walk draws ``t0 .. t0 + n_draws`` of item ``(line, block)`` from ``pos``.
 
-    Overwrites ``gaps = scratch[0]`` with the block-local position of slot
-    ``4*t0 + s`` for every slot before the stop (each such slot is a
-    connection).  Gaps come from the gap table where the matrix has one.
+    Overwrites ``gaps`` with the block-local position of slot ``4*t0 + s``
+    for every slot before the stop (each such slot is a connection), and
+    for a weight law ``uniforms`` with the weight uniforms of the batch.
+    Gaps come from the gap table where the matrix has one (``words`` holds
+    its raw words).
+
+    Arrays come in one by one, never in a tuple, and this is inlined into
+    the kernels: taking an array out of a tuple, or a row view of a 2-D
+    array, is an atomic reference-count increment and decrement, ~12 ns
+    here, which per batch was a third of the Scalar gather's time.
 
     Returns
     -------
     walked, pos, done
         Connections found, the position reached, whether the block ended.
     """
-    rk0, rk1, inv_log_q, law, table_base, table_threshold = gen[0], gen[1], gen[3], gen[4], gen[11], gen[12]
-    gaps = scratch[0]
     n_slots = 4 * n_draws
     if law != LAW_SCALAR:
         # Weight uniforms of the whole batch, here: n_draws is a multiple of
         # 8, so this loop has no scalar remainder (cheaper than computing
         # only the walked slots later).
-        fill_uniforms(rk0, rk1, line, block, t0, n_slots, scratch[1])
+        fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms)
     if table_base.size:
-        words = scratch[5]
         fill_gap_words(rk0, rk1, line, block, t0, n_draws, words)
         for s in range(n_slots):
             pos += table_gap(words[s], inv_log_q, table_base, table_threshold) + 1
@@ -332,18 +338,9 @@ def _walk(gen, line, block, t0, n_draws, pos, end, scratch):
     return n_slots, pos, False
 
 
-@numba.njit(**JIT_OPTIONS)
-def _weights(gen, walked, scratch):
-    """Weights of the first ``walked`` slots of a batch (non-Scalar laws),
-    from the uniforms :func:`_walk` left in ``scratch[1]``."""
-    law, a, b, round32 = gen[4], gen[5], gen[6], gen[8]
-    gaps, uniforms, weights, tail_index, tail_r, words = scratch
-    uniforms_to_weights(walked, law, a, b, round32, uniforms, weights, tail_index, tail_r)
-    return weights
-
-
-@numba.njit(**JIT_OPTIONS)
-def _line_block(gen, line, block, j0, j1, scratch, js, ws):
+@numba.njit(**INLINE_OPTIONS)
+def _line_block(gen, table_base, table_threshold, line, block, j0, j1, gaps, uniforms, weights, tail_index, tail_r,
+                words, js, ws):
     """All connections of item ``(line, block)`` inside ``[j0, j1)``, batch by batch.
 
     A generator would be the natural shape; Numba's are slow, so this
@@ -354,8 +351,7 @@ def _line_block(gen, line, block, j0, j1, scratch, js, ws):
     count, js, ws
         Global minor indices (sorted) and weights in ``ws``'s dtype.
     """
-    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob, table_base, table_threshold = gen
-    gaps = scratch[0]
+    rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob = gen[:11]
     block_start = block << log2
     end = min(np.int64(1) << log2, j1 - block_start)
     low = j0 - block_start
@@ -365,9 +361,10 @@ def _line_block(gen, line, block, j0, j1, scratch, js, ws):
     t = np.int64(0)
     count = 0
     while True:
-        walked, pos, done = _walk(gen, line, block, t, n_draws, pos, end, scratch)
+        walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t, n_draws,
+                                  pos, end, gaps, uniforms, words)
         if law != LAW_SCALAR and walked:
-            weights = _weights(gen, walked, scratch)
+            uniforms_to_weights(walked, law, a, b, round32, uniforms, weights, tail_index, tail_r)
         if count + walked > js.size:
             size = 2 * (count + walked)
             js_new = np.empty(size, dtype=js.dtype)
@@ -406,16 +403,14 @@ def _deferred():
     )
 
 
-@numba.njit(**JIT_OPTIONS)
-def _defer(walked, end, scratch, low, diagonal, row, column_offset, deferred, n):
+@numba.njit(**INLINE_OPTIONS)
+def _defer(walked, end, gaps, uniforms, low, diagonal, row, column_offset, rows, columns, dus, n):
     """Append the kept connections of a walked batch to the deferred buffers.
 
     Each gets ``row`` (an output or operand row index), its column
     ``position + column_offset`` and its weight uniform (computed by
     :func:`_walk`).  Returns the new count.
     """
-    gaps, uniforms = scratch[0], scratch[1]
-    rows, columns, dus = deferred[0], deferred[1], deferred[2]
     if low <= 0 and (diagonal < 0 or diagonal >= end):
         # Every walked slot is kept: a plain (vectorised) copy.
         for s in range(walked):
@@ -455,10 +450,9 @@ def _flush_gather(gen, n, deferred, vectors, out, cast):
     for s in range(n):
         cast[0] = dws[s]
         w = cast[0]
-        vec = vectors[columns[s]]
-        dst = out[rows[s]]
+        row, column = rows[s], columns[s]
         for c in range(n_cols):
-            dst[c] += w * vec[c]
+            out[row, c] += w * vectors[column, c]
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -476,10 +470,9 @@ def _flush_scatter(gen, n, deferred, values, binary, out, cast):
         elif n_cols == 1:
             out[columns[s], 0] += w * values[rows[s], 0]
         else:
-            vals = values[rows[s]]
-            dst = out[columns[s]]
+            row, column = rows[s], columns[s]
             for c in range(n_cols):
-                dst[c] += w * vals[c]
+                out[column, c] += w * values[row, c]
 
 
 # ------------------------------------------------------------------- kernels
@@ -505,20 +498,21 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
     Weights are float64 holding the value already rounded to the matrix
     dtype, so the caller's cast to float32 is exact.
     """
+    table_base, table_threshold = gen[11], gen[12]
     n_lines = k1 - k0
     for chunk in numba.prange(n_chunks):
-        scratch = _scratch()
+        gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
         ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
         for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
             at = offsets[k - k0] if mode == _MODE_COO else 0  # offsets is empty otherwise
             total = 0
             for block in range(b0, b1):
-                count, js, ws = _line_block(gen, k, block, j0, j1, scratch, js, ws)
+                count, js, ws = _line_block(gen, table_base, table_threshold, k, block, j0, j1, gaps, uniforms,
+                                            weights, tail_index, tail_r, words, js, ws)
                 if mode == _MODE_DENSE:
-                    row = dense_out[k - k0]
                     for s in range(count):
-                        row[js[s] - j0] = ws[s]
+                        dense_out[k - k0, js[s] - j0] = ws[s]
                 elif mode == _MODE_COO:
                     for s in range(count):
                         ks[at + s] = k
@@ -526,11 +520,10 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
                         wout[at + s] = ws[s]
                     at += count
                 elif mode == _MODE_DEGREES:
-                    minor = per_minor[chunk]
                     for s in range(count):
                         nonzero = ws[s] != 0.0
                         total += nonzero
-                        minor[js[s] - j0] += nonzero
+                        per_minor[chunk, js[s] - j0] += nonzero
                 else:
                     total += count
             if mode == _MODE_COUNT:
@@ -556,11 +549,10 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
     w0 = out[0, 0]  # zero, in the accumulator dtype
     w0 += scalar_w
     for chunk in numba.prange(n_chunks):
-        scratch = _scratch()
-        gaps = scratch[0]
+        gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         cast = np.empty(1, dtype=out.dtype)  # float64 -> accumulator dtype
-        weights = scratch[2]
         deferred = _deferred()
+        rows, columns, dus = deferred[0], deferred[1], deferred[2]
         n_deferred = 0
         first = k0 + chunk * n_lines // n_chunks
         chunk_lines = k0 + (chunk + 1) * n_lines // n_chunks - first
@@ -574,7 +566,6 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
             else:
                 k = first + item % chunk_lines
                 block = b0 + item // chunk_lines
-            row = out[k - k0]
             block_start = block << log2
             end = min(np.int64(1) << log2, j1 - block_start)
             low = j0 - block_start
@@ -585,7 +576,8 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
             pos = np.int64(-1)
             t = np.int64(0)
             while True:
-                walked, pos, done = _walk(gen, k, block, t, n_draws, pos, end, scratch)
+                walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
+                                          n_draws, pos, end, gaps, uniforms, words)
                 if law == LAW_SCALAR:
                     if n_cols == 1:
                         for s in range(walked):
@@ -596,12 +588,11 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                         for s in range(walked):
                             p = gaps[s]
                             if p >= low and p != diagonal:
-                                vec = vectors[p + offset]
                                 for c in range(n_cols):
-                                    row[c] += vec[c]
+                                    out[k - k0, c] += vectors[p + offset, c]
                 elif law == LAW_UNIFORM and walked:
                     # Cheap weights: computed per batch, applied at once.
-                    central_weights(walked, law, a, b, round32, scratch[1], weights)
+                    central_weights(walked, law, a, b, round32, uniforms, weights)
                     for s in range(walked):
                         p = gaps[s]
                         if p >= low and p != diagonal:
@@ -610,13 +601,13 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                             else:
                                 cast[0] = weights[s]
                                 w = cast[0]
-                                vec = vectors[p + offset]
                                 for c in range(n_cols):
-                                    row[c] += w * vec[c]
+                                    out[k - k0, c] += w * vectors[p + offset, c]
                 elif walked:
                     # Normal: deferred, so that the tail lanes of many
                     # batches are computed together (vectorised).
-                    n_deferred = _defer(walked, end, scratch, low, diagonal, k - k0, offset, deferred, n_deferred)
+                    n_deferred = _defer(walked, end, gaps, uniforms, low, diagonal, k - k0, offset, rows, columns,
+                                        dus, n_deferred)
                     if n_deferred >= _DEFER:
                         _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
                         n_deferred = 0
@@ -626,9 +617,9 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                 n_draws = _NEXT_DRAWS
             if n_cols == 1 and block == b1 - 1:
                 if law == LAW_SCALAR:
-                    row[0] = acc * w0
+                    out[k - k0, 0] = acc * w0
                 elif law == LAW_UNIFORM:
-                    row[0] = acc
+                    out[k - k0, 0] = acc
         if law == LAW_SCALAR and n_cols > 1:
             for k in range(first, first + chunk_lines):
                 for c in range(n_cols):
@@ -655,12 +646,11 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
         group = item // n_blocks
         block = b0 + item % n_blocks
         out = out_private[group]
-        scratch = _scratch()
+        gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
-        weights = scratch[2]
         deferred = _deferred()
+        rows, columns, dus = deferred[0], deferred[1], deferred[2]
         n_deferred = 0
-        gaps = scratch[0]
         block_start = block << log2
         end = min(np.int64(1) << log2, j1 - block_start)
         low = j0 - block_start
@@ -675,23 +665,22 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
             pos = np.int64(-1)
             t = np.int64(0)
             while True:
-                walked, pos, done = _walk(gen, k, block, t, n_draws, pos, end, scratch)
+                walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
+                                          n_draws, pos, end, gaps, uniforms, words)
                 if law == LAW_SCALAR and n_cols == 1:
                     for s in range(walked):
                         p = gaps[s]
                         if p >= low and p != diagonal:
                             out[p + offset, 0] += scale
                 elif law == LAW_SCALAR:
-                    vals = values[i]
                     for s in range(walked):
                         p = gaps[s]
                         if p >= low and p != diagonal:
-                            dst = out[p + offset]
                             for c in range(n_cols):
-                                dst[c] += w0 * vals[c]
+                                out[p + offset, c] += w0 * values[i, c]
                 elif law == LAW_UNIFORM and walked:
                     # Cheap weights: computed per batch, applied at once.
-                    central_weights(walked, law, a, b, round32, scratch[1], weights)
+                    central_weights(walked, law, a, b, round32, uniforms, weights)
                     for s in range(walked):
                         p = gaps[s]
                         if p >= low and p != diagonal:
@@ -702,14 +691,13 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
                             else:
                                 cast[0] = weights[s]
                                 w = cast[0]
-                                vals = values[i]
-                                dst = out[p + offset]
                                 for c in range(n_cols):
-                                    dst[c] += w * vals[c]
+                                    out[p + offset, c] += w * values[i, c]
                 elif walked:
                     # Normal: deferred, so that the tail lanes of many
                     # batches are computed together (vectorised).
-                    n_deferred = _defer(walked, end, scratch, low, diagonal, i, offset, deferred, n_deferred)
+                    n_deferred = _defer(walked, end, gaps, uniforms, low, diagonal, i, offset, rows, columns, dus,
+                                        n_deferred)
                     if n_deferred >= _DEFER:
                         _flush_scatter(gen, n_deferred, deferred, values, binary, out, cast)
                         n_deferred = 0
