@@ -73,7 +73,7 @@ def test_gap_batches_equal_the_numpy_formula(seed, inv_log_q):
     rk0, rk1 = _cpu_random.round_keys(np.uint64(key[0]), np.uint64(key[1]))
     gaps = np.empty(4 * 64, dtype=np.int64)
     for line, block, t0 in [(0, 0, 0), (7, 3, 5), (2**31 - 1, 2**20, 1000)]:
-        _cpu_random.fill_gaps(rk0, rk1, line, block, t0, 64, inv_log_q, gaps)
+        _cpu_random.fill_gaps(rk0, rk1, line, block, t0, 64, inv_log_q, gaps, 0)
         draws = np.arange(t0, t0 + 64, dtype=np.uint64)
         words = np.stack(philox4x32((draws, block, line, 0), key), axis=-1).reshape(-1)
         x = ln(words_to_uniform(words)) * inv_log_q

@@ -84,6 +84,7 @@ _CONST1 = _ref.AS241_CONST1
 _CONST2 = _ref.AS241_CONST2
 _GAP_CLAMP = GAP_CLAMP
 
+_U1, _U2, _U3 = np.uint64(1), np.uint64(2), np.uint64(3)
 DOMAIN_GAPS = np.uint64(0)
 DOMAIN_WEIGHTS = np.uint64(1)
 
@@ -261,19 +262,22 @@ def gap_of_word(w, inv_log_q):
 
 
 @numba.njit(**JIT_OPTIONS)
-def fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps):
+def fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps, at):
     """Gaps of draws ``t0 .. t0 + n_draws`` of item ``(line, block)``.
 
-    Writes ``gaps[4 * i + q]`` = gap of connection slot ``4 * (t0 + i) + q``.
+    Writes ``gaps[at + 4 * i + q]`` = gap of connection slot ``4 * (t0 + i) + q``.
     """
     c1 = np.uint64(block)
     c2 = np.uint64(line)
     for i in range(n_draws):
         w0, w1, w2, w3 = philox4x32(np.uint64(t0 + i), c1, c2, DOMAIN_GAPS, rk0, rk1)
-        gaps[4 * i] = gap_of_word(w0, inv_log_q)
-        gaps[4 * i + 1] = gap_of_word(w1, inv_log_q)
-        gaps[4 * i + 2] = gap_of_word(w2, inv_log_q)
-        gaps[4 * i + 3] = gap_of_word(w3, inv_log_q)
+        # Unsigned indices: a signed one that LLVM cannot prove >= 0 carries
+        # Numba's wraparound test, which keeps the loop from vectorising (8x).
+        j = np.uint64(at) + np.uint64(4 * i)
+        gaps[j] = gap_of_word(w0, inv_log_q)
+        gaps[j + _U1] = gap_of_word(w1, inv_log_q)
+        gaps[j + _U2] = gap_of_word(w2, inv_log_q)
+        gaps[j + _U3] = gap_of_word(w3, inv_log_q)
 
 
 # ---------------------------------------------------------------------------
@@ -364,20 +368,21 @@ def _gap_exact(w, inv_log_q):
 
 
 @numba.njit(**JIT_OPTIONS)
-def fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms):
+def fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms, at):
     """Weight uniforms of slots ``4 * t0 .. 4 * t0 + n_slots`` of item ``(line, block)``.
 
-    Writes ``4 * ceil(n_slots / 4)`` values: domain 1, connection slot
-    ``4 * t + q`` uses word ``q`` of draw ``t``.
+    Writes ``4 * ceil(n_slots / 4)`` values from ``uniforms[at]`` on: domain
+    1, connection slot ``4 * t + q`` uses word ``q`` of draw ``t``.
     """
     c1 = np.uint64(block)
     c2 = np.uint64(line)
     for i in range((n_slots + 3) >> 2):
         w0, w1, w2, w3 = philox4x32(np.uint64(t0 + i), c1, c2, DOMAIN_WEIGHTS, rk0, rk1)
-        uniforms[4 * i] = word_to_uniform(w0)
-        uniforms[4 * i + 1] = word_to_uniform(w1)
-        uniforms[4 * i + 2] = word_to_uniform(w2)
-        uniforms[4 * i + 3] = word_to_uniform(w3)
+        j = np.uint64(at) + np.uint64(4 * i)  # unsigned: see fill_gaps
+        uniforms[j] = word_to_uniform(w0)
+        uniforms[j + _U1] = word_to_uniform(w1)
+        uniforms[j + _U2] = word_to_uniform(w2)
+        uniforms[j + _U3] = word_to_uniform(w3)
 
 
 @numba.njit(**JIT_OPTIONS)
@@ -387,7 +392,7 @@ def fill_weights(rk0, rk1, line, block, t0, n_slots, law, a, b, round32, uniform
     :func:`fill_uniforms` then :func:`uniforms_to_weights`; the scratch
     arrays are as there.
     """
-    fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms)
+    fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms, 0)
     uniforms_to_weights(n_slots, law, a, b, round32, uniforms, weights, tail_index, tail_r)
 
 

@@ -296,14 +296,14 @@ def _scratch():
 
 @numba.njit(**INLINE_OPTIONS)
 def _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t0, n_draws, pos, end, gaps,
-          uniforms, words):
+          uniforms, words, at):
     """Walk draws ``t0 .. t0 + n_draws`` of item ``(line, block)`` from ``pos``.
 
-    Overwrites ``gaps`` with the block-local position of slot ``4*t0 + s``
+    Writes ``gaps[at + s]`` = the block-local position of slot ``4*t0 + s``
     for every slot before the stop (each such slot is a connection), and
-    for a weight law ``uniforms`` with the weight uniforms of the batch.
-    Gaps come from the gap table where the matrix has one (``words`` holds
-    its raw words).
+    for a weight law ``uniforms[at:at + 4 * n_draws]`` = the weight
+    uniforms of the batch.  Gaps come from the gap table where the matrix
+    has one (``words`` holds its raw words).
 
     Arrays come in one by one, never in a tuple, and this is inlined into
     the kernels: taking an array out of a tuple, or a row view of a 2-D
@@ -320,21 +320,22 @@ def _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t0
         # Weight uniforms of the whole batch, here: n_draws is a multiple of
         # 8, so this loop has no scalar remainder (cheaper than computing
         # only the walked slots later).
-        fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms)
+        fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms, at)
     if table_base.size:
         fill_gap_words(rk0, rk1, line, block, t0, n_draws, words)
         for s in range(n_slots):
             pos += table_gap(words[s], inv_log_q, table_base, table_threshold) + 1
             if pos >= end:
                 return s, pos, True
-            gaps[s] = pos
+            gaps[np.uint64(at + s)] = pos  # unsigned: no wraparound test
         return n_slots, pos, False
-    fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps)
+    fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps, at)
     for s in range(n_slots):
-        pos += gaps[s] + 1
+        j = np.uint64(at + s)  # unsigned: no wraparound test
+        pos += gaps[j] + 1
         if pos >= end:
             return s, pos, True
-        gaps[s] = pos
+        gaps[j] = pos
     return n_slots, pos, False
 
 
@@ -362,7 +363,7 @@ def _line_block(gen, table_base, table_threshold, line, block, j0, j1, gaps, uni
     count = 0
     while True:
         walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t, n_draws,
-                                  pos, end, gaps, uniforms, words)
+                                  pos, end, gaps, uniforms, words, 0)
         if law != LAW_SCALAR and walked:
             uniforms_to_weights(walked, law, a, b, round32, uniforms, weights, tail_index, tail_r)
         if count + walked > js.size:
@@ -391,88 +392,93 @@ _DEFER_CAPACITY = _DEFER + 4 * _MAX_DRAWS
 
 @numba.njit(**JIT_OPTIONS)
 def _deferred():
-    """Buffers of deferred Normal connections: row, column, uniform, weight, tail scratch."""
+    """Buffers of deferred Normal connections.
+
+    Block-local positions and weight uniforms, which :func:`_walk` writes
+    there directly; weights and tail scratch for :func:`uniforms_to_weights`;
+    and runs, one per batch: (row, column offset, end of the run's
+    connections).  A batch's connections share its row and offset, so they
+    are stored once per batch, not per connection.
+    """
     n = _DEFER_CAPACITY
     return (
         np.empty(n, dtype=np.int64),
-        np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
+        np.empty((n, 3), dtype=np.int64),
     )
 
 
 @numba.njit(**INLINE_OPTIONS)
-def _defer(walked, end, gaps, uniforms, low, diagonal, row, column_offset, rows, columns, dus, n):
-    """Append the kept connections of a walked batch to the deferred buffers.
-
-    Each gets ``row`` (an output or operand row index), its column
-    ``position + column_offset`` and its weight uniform (computed by
-    :func:`_walk`).  Returns the new count.
-    """
-    if low <= 0 and (diagonal < 0 or diagonal >= end):
-        # Every walked slot is kept: a plain (vectorised) copy.
+def _defer(walked, end, n, low, diagonal, row, column_offset, positions, uniforms, runs, n_runs):
+    """Keep the batch that :func:`_walk` wrote at ``positions[n:]`` and
+    ``uniforms[n:]``: drop the connections outside the window (compacting),
+    and record the batch's run.  Returns the new counts ``(n, n_runs)``."""
+    kept = walked
+    if low > 0 or (0 <= diagonal < end):
+        kept = 0
         for s in range(walked):
-            rows[n + s] = row
-            columns[n + s] = gaps[s] + column_offset
-            dus[n + s] = uniforms[s]
-        return n + walked
-    for s in range(walked):
-        p = gaps[s]
-        rows[n] = row
-        columns[n] = p + column_offset
-        dus[n] = uniforms[s]
-        n += p >= low and p != diagonal
-    return n
+            p = positions[n + s]
+            positions[n + kept] = p
+            uniforms[n + kept] = uniforms[n + s]
+            kept += p >= low and p != diagonal
+    if kept:
+        runs[n_runs, 0] = row
+        runs[n_runs, 1] = column_offset
+        runs[n_runs, 2] = n + kept
+        n_runs += 1
+    return n + kept, n_runs
 
 
 @numba.njit(**JIT_OPTIONS)
-def _flush_gather(gen, n, deferred, vectors, out, cast):
-    """``out[row, c] += w * vectors[column, c]`` for the deferred connections."""
+def _flush_gather(gen, n_runs, positions, uniforms, weights, tail_index, tail_r, runs, vectors, out, cast):
+    """``out[row, c] += w * vectors[position + offset, c]`` for the deferred connections."""
     law, a, b, round32 = gen[4], gen[5], gen[6], gen[8]
-    rows, columns, dus, dws, tail_index, tail_r = deferred
-    uniforms_to_weights(n, law, a, b, round32, dus, dws, tail_index, tail_r)
+    uniforms_to_weights(runs[n_runs - 1, 2], law, a, b, round32, uniforms, weights, tail_index, tail_r)
     n_cols = vectors.shape[1]
-    if n_cols == 1:
-        # Rows come in runs (one line after another): sum each run in a
-        # register rather than through memory.
-        row = rows[0]
-        acc = out[row, 0] * 0
-        for s in range(n):
-            if rows[s] != row:
-                out[row, 0] += acc
-                acc = out[row, 0] * 0
-                row = rows[s]
-            acc += dws[s] * vectors[columns[s], 0]
-        out[row, 0] += acc
-        return
-    for s in range(n):
-        cast[0] = dws[s]
-        w = cast[0]
-        row, column = rows[s], columns[s]
-        for c in range(n_cols):
-            out[row, c] += w * vectors[column, c]
+    start = 0
+    for r in range(n_runs):
+        row, offset, stop = runs[r, 0], runs[r, 1], runs[r, 2]
+        if n_cols == 1:
+            acc = out[row, 0] * 0  # a run's sum in a register
+            for s in range(start, stop):
+                # Unsigned indices: no wraparound tests (all are >= 0).
+                j = np.uint64(s)
+                acc += weights[j] * vectors[np.uint64(positions[j] + offset), 0]
+            out[row, 0] += acc
+        else:
+            for s in range(start, stop):
+                cast[0] = weights[s]
+                w = cast[0]
+                column = positions[s] + offset
+                for c in range(n_cols):
+                    out[row, c] += w * vectors[column, c]
+        start = stop
 
 
 @numba.njit(**JIT_OPTIONS)
-def _flush_scatter(gen, n, deferred, values, binary, out, cast):
-    """``out[column, c] += w * values[row, c]`` for the deferred connections."""
+def _flush_scatter(gen, n_runs, positions, uniforms, weights, tail_index, tail_r, runs, values, binary, out, cast):
+    """``out[position + offset, c] += w * values[row, c]`` for the deferred connections."""
     law, a, b, round32 = gen[4], gen[5], gen[6], gen[8]
-    rows, columns, dus, dws, tail_index, tail_r = deferred
-    uniforms_to_weights(n, law, a, b, round32, dus, dws, tail_index, tail_r)
+    uniforms_to_weights(runs[n_runs - 1, 2], law, a, b, round32, uniforms, weights, tail_index, tail_r)
     n_cols = out.shape[1]
-    for s in range(n):
-        cast[0] = dws[s]
-        w = cast[0]
-        if binary:
-            out[columns[s], 0] += w
-        elif n_cols == 1:
-            out[columns[s], 0] += w * values[rows[s], 0]
-        else:
-            row, column = rows[s], columns[s]
-            for c in range(n_cols):
-                out[column, c] += w * values[row, c]
+    start = 0
+    for r in range(n_runs):
+        row, offset, stop = runs[r, 0], runs[r, 1], runs[r, 2]
+        for s in range(start, stop):
+            cast[0] = weights[s]
+            w = cast[0]
+            column = np.uint64(positions[s] + offset)  # unsigned: no wraparound tests
+            if binary:
+                out[column, 0] += w
+            elif n_cols == 1:
+                out[column, 0] += w * values[row, 0]
+            else:
+                for c in range(n_cols):
+                    out[column, c] += w * values[row, c]
+        start = stop
 
 
 # ------------------------------------------------------------------- kernels
@@ -551,9 +557,9 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
     for chunk in numba.prange(n_chunks):
         gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         cast = np.empty(1, dtype=out.dtype)  # float64 -> accumulator dtype
-        deferred = _deferred()
-        rows, columns, dus = deferred[0], deferred[1], deferred[2]
+        positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred()
         n_deferred = 0
+        n_runs = 0
         first = k0 + chunk * n_lines // n_chunks
         chunk_lines = k0 + (chunk + 1) * n_lines // n_chunks - first
         acc = out[first - k0, 0] * 0  # a float64 zero
@@ -576,8 +582,13 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
             pos = np.int64(-1)
             t = np.int64(0)
             while True:
-                walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
-                                          n_draws, pos, end, gaps, uniforms, words)
+                if law == LAW_SCALAR or law == LAW_UNIFORM:
+                    walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
+                                              n_draws, pos, end, gaps, uniforms, words, 0)
+                else:
+                    # Normal: straight into the deferred buffers.
+                    walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
+                                              n_draws, pos, end, positions, dus, words, n_deferred)
                 if law == LAW_SCALAR:
                     if n_cols == 1:
                         for s in range(walked):
@@ -606,11 +617,12 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                 elif walked:
                     # Normal: deferred, so that the tail lanes of many
                     # batches are computed together (vectorised).
-                    n_deferred = _defer(walked, end, gaps, uniforms, low, diagonal, k - k0, offset, rows, columns,
-                                        dus, n_deferred)
+                    n_deferred, n_runs = _defer(walked, end, n_deferred, low, diagonal, k - k0, offset, positions,
+                                                dus, runs, n_runs)
                     if n_deferred >= _DEFER:
-                        _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
-                        n_deferred = 0
+                        _flush_gather(gen, n_runs, positions, dus, dws, d_tail_index, d_tail_r, runs, vectors, out,
+                                      cast)
+                        n_deferred = n_runs = 0
                 if done:
                     break
                 t += n_draws
@@ -624,8 +636,8 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
             for k in range(first, first + chunk_lines):
                 for c in range(n_cols):
                     out[k - k0, c] *= w0
-        if n_deferred:
-            _flush_gather(gen, n_deferred, deferred, vectors, out, cast)
+        if n_runs:
+            _flush_gather(gen, n_runs, positions, dus, dws, d_tail_index, d_tail_r, runs, vectors, out, cast)
 
 
 @numba.njit(**PARALLEL_OPTIONS)
@@ -648,9 +660,9 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
         out = out_private[group]
         gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
-        deferred = _deferred()
-        rows, columns, dus = deferred[0], deferred[1], deferred[2]
+        positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred()
         n_deferred = 0
+        n_runs = 0
         block_start = block << log2
         end = min(np.int64(1) << log2, j1 - block_start)
         low = j0 - block_start
@@ -665,8 +677,13 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
             pos = np.int64(-1)
             t = np.int64(0)
             while True:
-                walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
-                                          n_draws, pos, end, gaps, uniforms, words)
+                if law == LAW_SCALAR or law == LAW_UNIFORM:
+                    walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
+                                              n_draws, pos, end, gaps, uniforms, words, 0)
+                else:
+                    # Normal: straight into the deferred buffers.
+                    walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
+                                              n_draws, pos, end, positions, dus, words, n_deferred)
                 if law == LAW_SCALAR and n_cols == 1:
                     for s in range(walked):
                         p = gaps[s]
@@ -696,17 +713,18 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
                 elif walked:
                     # Normal: deferred, so that the tail lanes of many
                     # batches are computed together (vectorised).
-                    n_deferred = _defer(walked, end, gaps, uniforms, low, diagonal, i, offset, rows, columns, dus,
-                                        n_deferred)
+                    n_deferred, n_runs = _defer(walked, end, n_deferred, low, diagonal, i, offset, positions, dus,
+                                                runs, n_runs)
                     if n_deferred >= _DEFER:
-                        _flush_scatter(gen, n_deferred, deferred, values, binary, out, cast)
-                        n_deferred = 0
+                        _flush_scatter(gen, n_runs, positions, dus, dws, d_tail_index, d_tail_r, runs, values, binary,
+                                       out, cast)
+                        n_deferred = n_runs = 0
                 if done:
                     break
                 t += n_draws
                 n_draws = _NEXT_DRAWS
-        if n_deferred:
-            _flush_scatter(gen, n_deferred, deferred, values, binary, out, cast)
+        if n_runs:
+            _flush_scatter(gen, n_runs, positions, dus, dws, d_tail_index, d_tail_r, runs, values, binary, out, cast)
 
 
 # --------------------------------------------------------- public interface
