@@ -340,6 +340,19 @@ def _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t0
 
 
 @numba.njit(**INLINE_OPTIONS)
+def _walk_batch(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t0, n_draws, pos, end, gaps,
+                uniforms, words, positions, dus, n_deferred):
+    """:func:`_walk` for the products: Scalar and Uniform batches into the
+    scratch ``gaps``/``uniforms``, Normal ones straight into the deferral
+    buffers ``positions``/``dus`` at the running count ``n_deferred``."""
+    if law == LAW_SCALAR or law == LAW_UNIFORM:
+        return _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t0, n_draws, pos, end, gaps,
+                     uniforms, words, 0)
+    return _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, line, block, t0, n_draws, pos, end, positions,
+                 dus, words, n_deferred)
+
+
+@numba.njit(**INLINE_OPTIONS)
 def _line_block(gen, table_base, table_threshold, line, block, j0, j1, gaps, uniforms, weights, tail_index, tail_r,
                 words, js, ws):
     """All connections of item ``(line, block)`` inside ``[j0, j1)``, batch by batch.
@@ -582,13 +595,8 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
             pos = np.int64(-1)
             t = np.int64(0)
             while True:
-                if law == LAW_SCALAR or law == LAW_UNIFORM:
-                    walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
-                                              n_draws, pos, end, gaps, uniforms, words, 0)
-                else:
-                    # Normal: straight into the deferred buffers.
-                    walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
-                                              n_draws, pos, end, positions, dus, words, n_deferred)
+                walked, pos, done = _walk_batch(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
+                                                n_draws, pos, end, gaps, uniforms, words, positions, dus, n_deferred)
                 if law == LAW_SCALAR:
                     if n_cols == 1:
                         for s in range(walked):
@@ -677,13 +685,8 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
             pos = np.int64(-1)
             t = np.int64(0)
             while True:
-                if law == LAW_SCALAR or law == LAW_UNIFORM:
-                    walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
-                                              n_draws, pos, end, gaps, uniforms, words, 0)
-                else:
-                    # Normal: straight into the deferred buffers.
-                    walked, pos, done = _walk(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
-                                              n_draws, pos, end, positions, dus, words, n_deferred)
+                walked, pos, done = _walk_batch(rk0, rk1, inv_log_q, law, table_base, table_threshold, k, block, t,
+                                                n_draws, pos, end, gaps, uniforms, words, positions, dus, n_deferred)
                 if law == LAW_SCALAR and n_cols == 1:
                     for s in range(walked):
                         p = gaps[s]
