@@ -228,6 +228,32 @@ def test_products_over_many_blocks(law, n_cols):
 
 
 @pytest.mark.parametrize("law", LAWS, ids=lambda law: type(law).__name__)
+@pytest.mark.parametrize("include_self", [True, False])
+def test_products_without_a_gap_table(law, include_self):
+    # p = 1e-4: no gap table (fill_gaps and ln), 65,536-entry blocks, and a
+    # window that starts off a block edge; with include_self=False the
+    # diagonal is dropped too.  Normal batches are walked straight into the
+    # deferral buffers at a running offset, so this covers that path as well.
+    spec = Spec((6000, 6000), "R", 1e-4, law, 5, np.float32, include_self=include_self)
+    params = spec.kernel_params()
+    assert cpu._gap_table(float(params.inv_log_q))[0].size == 0
+    for n_cols in (1, 2):
+        vectors = np.random.default_rng(0).normal(size=(6000 - 7, n_cols))
+        np.testing.assert_allclose(
+            cpu.gather(params, 3, 6000, 7, 6000, vectors, np.float32),
+            reference.gather(params, 3, 6000, 7, 6000, vectors, np.float32),
+            rtol=1e-10, atol=1e-9,
+        )
+        lines = np.arange(0, 6000, 2, dtype=np.int64)
+        values = np.random.default_rng(1).normal(size=(lines.size, n_cols))
+        np.testing.assert_allclose(
+            cpu.scatter(params, lines, values, 7, 6000, np.float32),
+            reference.scatter(params, lines, values, 7, 6000, np.float32),
+            rtol=1e-10, atol=1e-9,
+        )
+
+
+@pytest.mark.parametrize("law", LAWS, ids=lambda law: type(law).__name__)
 def test_windows_far_from_the_origin(law):
     # Output rows are relative to the window: a window of 4 lines starting at
     # line 50,000 has a 4-row output (Dask row blocks reach such windows).
