@@ -262,8 +262,13 @@ def _accumulator_dtype(dtype):
     return dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
 
 
-def _line_chunks(n_lines):
+def _line_chunks(n_lines, expected_connections):
     # A few chunks per thread smooth out uneven lines and noisy neighbours.
+    # A job that runs on one thread (see _launch) takes one chunk: each
+    # chunk allocates its scratch buffers, which in a small product cost
+    # more than the product itself.
+    if expected_connections < _SERIAL_BELOW:
+        return 1
     return max(1, min(n_lines, 8 * numba.get_num_threads()))
 
 
@@ -404,16 +409,18 @@ _DEFER_CAPACITY = _DEFER + 4 * _MAX_DRAWS
 
 
 @numba.njit(**JIT_OPTIONS)
-def _deferred():
-    """Buffers of deferred Normal connections.
+def _deferred(law):
+    """Buffers of deferred Normal connections (empty for the other laws).
 
     Block-local positions and weight uniforms, which :func:`_walk` writes
     there directly; weights and tail scratch for :func:`uniforms_to_weights`;
     and runs, one per batch: (row, column offset, end of the run's
     connections).  A batch's connections share its row and offset, so they
-    are stored once per batch, not per connection.
+    are stored once per batch, not per connection.  They take 147 KiB, and
+    every chunk or scatter item allocates its own: empty ones spare small
+    products the allocation (an mmap and munmap at this size).
     """
-    n = _DEFER_CAPACITY
+    n = _DEFER_CAPACITY if law != LAW_SCALAR and law != LAW_UNIFORM else 0
     return (
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
@@ -570,7 +577,7 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
     for chunk in numba.prange(n_chunks):
         gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         cast = np.empty(1, dtype=out.dtype)  # float64 -> accumulator dtype
-        positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred()
+        positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(law)
         n_deferred = 0
         n_runs = 0
         first = k0 + chunk * n_lines // n_chunks
@@ -668,7 +675,7 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
         out = out_private[group]
         gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
-        positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred()
+        positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(law)
         n_deferred = 0
         n_runs = 0
         block_start = block << log2
@@ -740,10 +747,11 @@ _NO_MINOR = np.empty((0, 0), dtype=np.int64)
 def _lines(params, mode, k0, k1, j0, j1, dtype, dense_out=_NO_DENSE, offsets=_NO_INT, ks=_NO_INT, jout=_NO_INT,
            wout=_NO_FLOAT, per_line=_NO_INT, per_minor=_NO_MINOR, n_chunks=None):
     b0, b1 = _block_range(params, j0, j1)
+    expected = _expected(params, k1 - k0, j1 - j0)
     if n_chunks is None:
-        n_chunks = _line_chunks(k1 - k0)
+        n_chunks = _line_chunks(k1 - k0, expected)
     _launch(
-        _lines_kernel, _expected(params, k1 - k0, j1 - j0),
+        _lines_kernel, expected,
         _generator(params, dtype), mode, k0, k1, j0, j1, b0, b1, n_chunks,
         dense_out, offsets, ks, jout, wout, per_line, per_minor,
     )
@@ -816,7 +824,7 @@ def degrees(params, k0, k1, j0, j1, dtype):
     if n_lines == 0 or _empty(params, j0, j1):
         return per_line, np.zeros(width, dtype=np.int64)
     # One private per-minor row per chunk, within the memory budget.
-    chunks = max(1, min(_line_chunks(n_lines), _PRIVATE_BYTES // (8 * width)))
+    chunks = max(1, min(_line_chunks(n_lines, _expected(params, n_lines, width)), _PRIVATE_BYTES // (8 * width)))
     per_minor = np.zeros((chunks, width), dtype=np.int64)
     offsets = np.zeros(n_lines + 1, dtype=np.int64)
     _lines(params, _MODE_DEGREES, k0, k1, j0, j1, dtype, offsets=offsets, per_line=per_line,
@@ -900,14 +908,15 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     if n_lines == 0 or vectors.shape[1] == 0 or _empty(params, j0, j1):
         return out
     b0, b1 = _block_range(params, j0, j1)
-    chunks = _line_chunks(n_lines)
+    expected = _expected(params, n_lines, j1 - j0)
+    chunks = _line_chunks(n_lines, expected)
     if vectors.shape[1] > 1:
         # A chunk's output rows are revisited once per block: keep them
         # within ~256 KiB of cache (see _gather_kernel).
         rows_per_chunk = max(1, (256 << 10) // (vectors.shape[1] * acc_dtype.itemsize))
         chunks = max(chunks, min(n_lines, -(-n_lines // rows_per_chunk)))
     _launch(
-        _gather_kernel, _expected(params, n_lines, j1 - j0),
+        _gather_kernel, expected,
         _generator(params, dtype), k0, k1, j0, j1, b0, b1, chunks, vectors, out,
     )
     return out
