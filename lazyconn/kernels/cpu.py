@@ -487,15 +487,20 @@ def _flush_scatter(gen, n_runs, positions, uniforms, weights, tail_index, tail_r
     start = 0
     for r in range(n_runs):
         row, offset, stop = runs[r, 0], runs[r, 1], runs[r, 2]
-        for s in range(start, stop):
-            cast[0] = weights[s]
-            w = cast[0]
-            column = np.uint64(positions[s] + offset)  # unsigned: no wraparound tests
-            if binary:
-                out[column, 0] += w
-            elif n_cols == 1:
-                out[column, 0] += w * values[row, 0]
-            else:
+        if binary:
+            for s in range(start, stop):
+                cast[0] = weights[s]
+                out[np.uint64(positions[s] + offset), 0] += cast[0]  # unsigned: no wraparound tests
+        elif n_cols == 1:
+            value = values[row, 0]  # the run's operand entry, read once
+            for s in range(start, stop):
+                cast[0] = weights[s]
+                out[np.uint64(positions[s] + offset), 0] += cast[0] * value
+        else:
+            for s in range(start, stop):
+                cast[0] = weights[s]
+                w = cast[0]
+                column = positions[s] + offset
                 for c in range(n_cols):
                     out[column, c] += w * values[row, c]
         start = stop
