@@ -713,13 +713,13 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
                 elif law == LAW_UNIFORM and walked:
                     # Cheap weights: computed per batch, applied at once.
                     central_weights(walked, law, a, b, round32, uniforms, weights)
+                    # The line's operand entry, read once (1.0 for events: w * 1.0 is w).
+                    value = 1.0 if binary else np.float64(values[i, 0])
                     for s in range(walked):
                         p = gaps[s]
                         if p >= low and p != diagonal:
-                            if binary:
-                                out[p + offset, 0] += weights[s]
-                            elif n_cols == 1:
-                                out[p + offset, 0] += weights[s] * values[i, 0]
+                            if n_cols == 1:
+                                out[p + offset, 0] += weights[s] * value
                             else:
                                 cast[0] = weights[s]
                                 w = cast[0]
