@@ -402,6 +402,14 @@ def _line_block(gen, table_base, table_threshold, line, block, j0, j1, gaps, uni
         n_draws = _NEXT_DRAWS
 
 
+@numba.njit(**INLINE_OPTIONS)
+def _add_scaled_row(dst, i, w, src, j):
+    """``dst[i, :] += w * src[j, :]``, indexed in 2-D: a row view would cost
+    a reference-count pair per call (see :func:`_walk`)."""
+    for c in range(dst.shape[1]):
+        dst[i, c] += w * src[j, c]
+
+
 #: Normal connections whose weights are deferred, then computed together:
 #: enough lanes for the tail pass to be vectorised too (a batch has ~6).
 _DEFER = 2048
@@ -471,10 +479,7 @@ def _flush_gather(gen, n_runs, positions, uniforms, weights, tail_index, tail_r,
         else:
             for s in range(start, stop):
                 cast[0] = weights[s]
-                w = cast[0]
-                column = positions[s] + offset
-                for c in range(n_cols):
-                    out[row, c] += w * vectors[column, c]
+                _add_scaled_row(out, row, cast[0], vectors, positions[s] + offset)
         start = stop
 
 
@@ -487,22 +492,16 @@ def _flush_scatter(gen, n_runs, positions, uniforms, weights, tail_index, tail_r
     start = 0
     for r in range(n_runs):
         row, offset, stop = runs[r, 0], runs[r, 1], runs[r, 2]
-        if binary:
+        if n_cols == 1:
+            # The run's operand entry, read once (1.0 for events: w * 1.0 is w).
+            value = 1.0 if binary else np.float64(values[row, 0])
             for s in range(start, stop):
                 cast[0] = weights[s]
-                out[np.uint64(positions[s] + offset), 0] += cast[0]  # unsigned: no wraparound tests
-        elif n_cols == 1:
-            value = values[row, 0]  # the run's operand entry, read once
-            for s in range(start, stop):
-                cast[0] = weights[s]
-                out[np.uint64(positions[s] + offset), 0] += cast[0] * value
+                out[np.uint64(positions[s] + offset), 0] += cast[0] * value  # unsigned: no wraparound tests
         else:
             for s in range(start, stop):
                 cast[0] = weights[s]
-                w = cast[0]
-                column = positions[s] + offset
-                for c in range(n_cols):
-                    out[column, c] += w * values[row, c]
+                _add_scaled_row(out, positions[s] + offset, cast[0], values, row)
         start = stop
 
 
@@ -631,9 +630,7 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
                                 acc += weights[s] * vectors[p + offset, 0]
                             else:
                                 cast[0] = weights[s]
-                                w = cast[0]
-                                for c in range(n_cols):
-                                    out[k - k0, c] += w * vectors[p + offset, c]
+                                _add_scaled_row(out, k - k0, cast[0], vectors, p + offset)
                 elif walked:
                     # Normal: deferred, so that the tail lanes of many
                     # batches are computed together (vectorised).
@@ -708,8 +705,7 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
                     for s in range(walked):
                         p = gaps[s]
                         if p >= low and p != diagonal:
-                            for c in range(n_cols):
-                                out[p + offset, c] += w0 * values[i, c]
+                            _add_scaled_row(out, p + offset, w0, values, i)
                 elif law == LAW_UNIFORM and walked:
                     # Cheap weights: computed per batch, applied at once.
                     central_weights(walked, law, a, b, round32, uniforms, weights)
@@ -722,9 +718,7 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
                                 out[p + offset, 0] += weights[s] * value
                             else:
                                 cast[0] = weights[s]
-                                w = cast[0]
-                                for c in range(n_cols):
-                                    out[p + offset, c] += w * values[i, c]
+                                _add_scaled_row(out, p + offset, cast[0], values, i)
                 elif walked:
                     # Normal: deferred, so that the tail lanes of many
                     # batches are computed together (vectorised).
