@@ -13,8 +13,9 @@ Times are CUDA-event medians after warm-up.  GPU memory beyond inputs and
 outputs is the peak of CuPy's pool during one product minus the operand and
 the result.  First-call compile time is measured in a fresh process with an
 empty CuPy kernel cache.  Also checks the float32 gap fast path against the
-float64 gap on all 2**32 words, and a few windows of the large matrix
-against the NumPy reference, bit for bit.
+float64 gap on all 2**32 words, the float32 Normal route's candidate on
+all 2**31 folded words, and a few windows of the large matrix against the
+NumPy reference, bit for bit.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import cupy as cp
 
 import lazyconn
 from lazyconn.bench import device_extra_bytes
-from lazyconn.kernels import gpu, reference
+from lazyconn.kernels import _ndtri_fast, gpu, reference
 
 LAWS = {
     "Scalar": lambda n, seed: lazyconn.JITCScalarR(n, n, prob=0.01, weight=0.1, seed=seed),
@@ -139,6 +140,12 @@ def main():
         mismatches, fallbacks = gpu.gap_check(c)
         print(f"gap fast path, p = {prob}, all 2**32 words: {mismatches} mismatches, {fallbacks} float64 fallbacks "
               f"({fallbacks / 2**32:.4%}), {time.perf_counter() - t:.2f} s")
+
+    t = time.perf_counter()
+    violations, worst = gpu.ndtri_check()
+    bound = float(_ndtri_fast.load_table()[:, -1].max())
+    print(f"float32 Normal candidate, all 2**31 folded words: {violations} beyond half the bound, worst error "
+          f"{worst / bound:.3f} x the bound, {time.perf_counter() - t:.2f} s")
 
     y = cp.asarray(rng.standard_normal(n_big).astype(np.float32))
     x = cp.asarray(rng.standard_normal(n_big).astype(np.float32))

@@ -340,6 +340,21 @@ def test_float32_normal_route_and_its_fallback_give_the_reference_weights(loc, s
     assert column.tobytes() == reference.dense(tall, 0, 2**21, 3, 4, np.float32).tobytes()
 
 
+def test_device_normal_candidate_is_within_half_its_bound_on_every_word():
+    # The kernels evaluate the float32 Normal route's candidate with fused
+    # multiply-adds, not in the Numba twin's order: its error is measured on
+    # all 2**31 folded words, against the bound the kernels decide with.
+    bound = float(_ndtri_fast.load_table()[:, -1].max())
+    violations, worst = gpu.ndtri_check()
+    assert violations == 0
+    assert 0.0 < worst <= bound / 2
+
+
+def test_ndtri_check_refuses_words_outside_the_folded_range():
+    with pytest.raises(ValueError, match="first"):
+        gpu.ndtri_check(2**31 - 4, 8)
+
+
 @pytest.mark.parametrize("binary", [False, True], ids=["values", "binary"])
 @pytest.mark.parametrize("n_cols", [1, 3])
 def test_event_detection_in_chunks_equals_the_reference(binary, n_cols, monkeypatch):

@@ -90,15 +90,21 @@ def test_edited_table_is_refused(tmp_path, monkeypatch):
         _ndtri_fast.load_table()
 
 
-def test_cuda_twin_derives_scale_and_offset_as_the_table_holds_them(table):
-    # The CUDA twin reads only the coefficients and computes each row's
-    # scale and offset from its index; it hard-codes the index bias too.
+def test_cuda_candidate_relies_on_the_table_layout_it_hard_codes(table):
+    # The CUDA candidate reads only the coefficients: t = f * scale - offset
+    # comes from the bits of h + 0.5, exact only with these scales and
+    # offsets.  It hard-codes the index bias, the row count (a CTA's shared
+    # copy) and the row-16 switch too.
     import re
     from pathlib import Path
 
     header = (Path(_ndtri_fast.__file__).parent / "jitc_random.cuh").read_text()
     exponent, small = map(int, re.search(r"JITC_NDTRI_INDEX_BIAS \(\((\d+) << 4\) - (\d+)\)", header).groups())
     assert (exponent << 4) - small == _ndtri_fast._INDEX_BIAS
+    assert int(re.search(r"#define JITC_NDTRI_ROWS (\d+)", header).group(1)) == _ndtri_fast.N_INTERVALS
+    assert int(re.search(r"#define JITC_NDTRI_SMEM_STRIDE (\d+)", header).group(1)) == _ndtri_fast.DEGREE + 1
+    # Single-word rows are constants: the candidate may feed them any finite t.
+    assert not table[:16, 1 : _ndtri_fast.DEGREE + 1].any()
     for i in range(_ndtri_fast.N_INTERVALS):
         e = 4 if i < 16 else 4 + ((i - 16) >> 4)
         offset = 2 * i + 1 if i < 16 else 33 + 2 * ((i - 16) & 15)

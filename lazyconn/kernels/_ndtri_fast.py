@@ -36,8 +36,13 @@ side and those of ``D`` and ``y' +- D``.  Rounding to float32 is monotone,
 so equal ends mean ``float32(y)`` is that value.
 
 The candidate uses only ``+``, ``-``, ``*`` in a fixed order (no FMA), so it
-is the same number in NumPy, Numba and CUDA (``--fmad=false``); the bounds
-measured here hold for each, and the GPU tests check it on the device.
+is the same number in NumPy and Numba, and the bounds measured here hold for
+both.  The CUDA kernels evaluate their own candidate, with fused
+multiply-adds and ``t`` read from the bits of ``h + 0.5`` (``jitc_random.cuh``),
+and decide with the table's largest bound: :func:`lazyconn.kernels.gpu.ndtri_check`
+measures that candidate on every word against half that bound (the GPU
+tests run it).  Either way a weight is kept only when it is provably the
+spec's, so the route changes speed, never bits.
 
 The table (coefficients, scale, offset, bound per interval) is pinned in
 ``ndtri_fast_table.npy``: the fit uses LAPACK, whose last bits may vary

@@ -47,9 +47,12 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
 from .. import dispatch, products
 from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
-from ..spec import LAW_SCALAR
+from ..spec import LAW_NORMAL, LAW_SCALAR
 
-__all__ = ["NAME", "dense", "coo", "scatter", "scatter_rows", "gather", "degrees", "compile_seconds", "gap_check"]
+__all__ = [
+    "NAME", "dense", "coo", "scatter", "scatter_rows", "gather", "degrees", "compile_seconds", "gap_check",
+    "ndtri_check",
+]
 
 NAME = "gpu"
 
@@ -94,6 +97,9 @@ _CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _MODE_VALUES, _MODE_EVENTS, _MODE_COUNTS = 0, 1, 2
 # Row stride of the ndtri table on the device (JITC_NDTRI_STRIDE).
 _NDTRI_STRIDE = 10
+# float32 Normal products copy the table's coefficients (six doubles a row)
+# into each CTA's shared memory, ahead of the tile: JITC_NDTRI_SMEM_BYTES.
+_NDTRI_SMEM_BYTES = _ndtri_fast.N_INTERVALS * 6 * 8
 
 _compile_seconds = {}
 
@@ -109,7 +115,7 @@ def _source():
     return header + "\n" + kernels
 
 
-_UTILS = ("jitc_coo_count", "jitc_gap_check")
+_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check")
 
 
 @functools.lru_cache(maxsize=None)
@@ -183,10 +189,15 @@ def _gap_constants(inv_log_q):
 
 @functools.lru_cache(maxsize=None)
 def _ndtri_table(device_id):
-    """The float32 Normal route's table on a device, rows padded to 10 doubles."""
+    """The float32 Normal route's table on a device, rows padded to 10 doubles.
+
+    The coefficients are scaled by 2**-32 (exact): the kernels multiply the
+    polynomial by ``|q| * 2**32``, which they form in one exact subtraction.
+    """
     table = _ndtri_fast.load_table()
     padded = np.zeros((table.shape[0], _NDTRI_STRIDE))
     padded[:, : table.shape[1]] = table
+    padded[:, : _ndtri_fast.DEGREE + 1] *= 2.0**-32
     with cp.cuda.Device(device_id):
         return cp.asarray(padded)
 
@@ -318,18 +329,28 @@ def degrees(params, k0, k1, j0, j1, dtype):
 
 
 # ---------------------------------------------------------------------------
-def _product_geometry(params, n_lines, j0, j1, columns, itemsize):
-    """Tiling of a product: ``(b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes)``."""
+def _ndtri_smem_bytes(params, dtype):
+    """Shared memory a product's CTA spends on its copy of the ndtri table (jitc_ndtri_smem_bytes)."""
+    if params.law == LAW_NORMAL and np.dtype(dtype) == np.float32:
+        return _NDTRI_SMEM_BYTES
+    return 0
+
+
+def _product_geometry(params, n_lines, j0, j1, columns, itemsize, reserved=0):
+    """Tiling of a product: ``(b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes)``.
+
+    ``reserved`` bytes of shared memory (the ndtri table's copy) come before the tile.
+    """
     b0, b1 = _blocks(params, j0, j1)
     block = 1 << params.block_log2
     # Dynamic shared memory beyond 48 KiB needs a per-kernel opt-in, which
     # these kernels do not make: a larger _TILE_BYTES (a tuning knob) is capped.
-    capacity = min(_TILE_BYTES, 48 * 1024) // itemsize
+    capacity = min(_TILE_BYTES, 48 * 1024 - reserved) // itemsize
     # A tile never holds more than the window, however large the blocks.
     use_smem = min(block, j1 - j0) * columns <= capacity
     G = max(1, min(_MAX_TILE_BLOCKS, capacity // (block * columns))) if use_smem else 1
     n_tiles = -(-(b1 - b0) // G)
-    smem_bytes = min(G * block, j1 - j0) * columns * itemsize if use_smem else 0
+    smem_bytes = reserved + (min(G * block, j1 - j0) * columns * itemsize if use_smem else 0)
     target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
     lines_per_seg = max(_MIN_LINES_PER_SEGMENT, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
     lines_per_seg = min(lines_per_seg, n_lines)
@@ -381,7 +402,7 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     for col0 in range(0, n_cols, _MAX_COLUMNS):
         nc = min(_MAX_COLUMNS, n_cols - col0)
         b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(
-            params, n_lines, j0, j1, nc, value_dtype.itemsize
+            params, n_lines, j0, j1, nc, value_dtype.itemsize, _ndtri_smem_bytes(params, dtype)
         )
         kernel = _kernel(
             "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
@@ -585,7 +606,9 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
     for col0 in range(0, n_cols, _MAX_COLUMNS):
         nc = min(_MAX_COLUMNS, n_cols - col0)
         itemsize = 4 if mode == _MODE_COUNTS else value_dtype.itemsize
-        b0, b1, G, n_tiles, _, _, use_smem, smem = _product_geometry(params, max_rows, j0, j1, nc, itemsize)
+        b0, b1, G, n_tiles, _, _, use_smem, smem = _product_geometry(
+            params, max_rows, j0, j1, nc, itemsize, _ndtri_smem_bytes(params, dtype)
+        )
         # Rows are dealt round-robin over the grid's height, sized for the
         # most rows the list can hold (its length is known on the device only).
         per_sm = _CTAS_PER_SM if mode == _MODE_VALUES else _CTAS_PER_SM_EVENTS
@@ -630,6 +653,42 @@ def gap_check(inv_log_q, first=0, count=2**32):
     )
     mismatches, fallbacks = counters.get().tolist()
     return mismatches, fallbacks
+
+
+def ndtri_check(first=0, count=2**31):
+    """Measure the device's float32 Normal candidate against AS241 on 32-bit words.
+
+    The kernels evaluate the candidate ``v'`` for ``ndtri(u)`` their own way
+    (fused multiply-adds, see ``jitc_random.cuh``), so its error is measured
+    here rather than inherited from :mod:`lazyconn.kernels._ndtri_fast`.
+
+    Parameters
+    ----------
+    first, count : int
+        The words ``first, ..., first + count - 1``, all below ``2**31``
+        (default: every one; the words above mirror them exactly).
+
+    Returns
+    -------
+    violations : int
+        Words with ``|v' - ndtri(u)| > |u - 0.5| * E / 2``, ``E`` the bound the
+        kernels use (the table's largest); must be 0.
+    worst : float
+        The largest ``|v' - ndtri(u)| / |u - 0.5|`` seen.
+    """
+    if not 0 <= first <= first + count <= 2**31:
+        raise ValueError(f"words [first, first + count) must lie in [0, 2**31), got first={first}, count={count}")
+    device_id = cp.cuda.Device().id
+    counters = cp.zeros(2, cp.uint64)
+    bound = float(_ndtri_fast.load_table()[:, -1].max())
+    kernel = _kernel("jitc_ndtri_check", np.float64)
+    kernel(
+        (_sm_count(device_id) * 16,), (_THREADS,),
+        (_ndtri_table(device_id), np.float64(bound), np.uint64(first), np.uint64(count), counters[:1],
+         counters[1:]),
+    )
+    violations, worst_bits = counters.get().tolist()
+    return violations, float(np.array(worst_bits, np.uint64).view(np.float64))
 
 
 # ---------------------------------------------------------------------------

@@ -42,7 +42,9 @@
                         skip_diagonal,                                                                 \
                         {key0, rka1, rka2, rka3, rka4, rka5, rka6, rka7, rka8, rka9},                  \
                         {key1, rkb1, rkb2, rkb3, rkb4, rkb5, rkb6, rkb7, rkb8, rkb9},                  \
-                        ndtri_table, ndtri_bound}
+                        ndtri_table, ndtri_bound,                                                     \
+                        fabs(law_b) * ndtri_bound * 0x1p-32 * (1.0 + 0x1p-40), fabs(law_b) * 0x1p-49 * (1.0 + 0x1p-40),        \
+                        fabs(law_a) * 0x1p-50 * (1.0 + 0x1p-40)}
 
 struct jitc_gen {
     jitc_u32 key0, key1;
@@ -61,7 +63,10 @@ struct jitc_gen {
     // largest bound.
     const double *ndtri_table;
     double ndtri_bound;
+    // The float32 Normal route's error-bound constants (jitc_normal_weight32).
+    double ndtri_bq_bound, ndtri_bv_slack, ndtri_a_slack;
 };
+
 
 // Philox4x32-10 with precomputed round keys: the same function as jitc_philox.
 __device__ __forceinline__ jitc_words jitc_philox_rk(jitc_u32 c0, jitc_u32 c1, jitc_u32 c2, jitc_u32 c3,
@@ -111,6 +116,14 @@ __device__ __forceinline__ void jitc_walk(const jitc_gen &g, jitc_u32 line, jitc
     }
 }
 
+// jitc_normal_weight32 with the generator's constants.
+template <bool SMEM_ROWS>
+__device__ __forceinline__ bool jitc_normal_weight32_of(const jitc_gen &g, jitc_u32 word, jitc_u32 smem_rows, float &w)
+{
+    return jitc_normal_weight32<SMEM_ROWS>(word, g.a, g.b, g.ndtri_bq_bound, g.ndtri_bv_slack, g.ndtri_a_slack,
+                                           g.ndtri_table, smem_rows, w);
+}
+
 // Weight of the connection in slot 4t + i of item (line, blk), in float64 and
 // rounded once to W, as reference._weights does.  `cache` keeps the Philox
 // block of draw `cache_t` so the four slots of one draw share one call.
@@ -123,11 +136,12 @@ __device__ __forceinline__ W jitc_weight(const jitc_gen &g, jitc_u32 line, jitc_
         cache = jitc_philox(t, blk, line, 1u, g.key0, g.key1);
         cache_t = t;
     }
-    const double u = jitc_uniform(jitc_word(cache, i));
+    const jitc_u32 word = jitc_word(cache, i);
+    const double u = jitc_uniform(word);
     if (g.law == JITC_LAW_UNIFORM) return (W)(g.a + g.b * u);
     if (sizeof(W) == sizeof(float)) {
         float w;
-        if (jitc_normal_weight32(u, g.a, g.b, g.ndtri_table, g.ndtri_bound, w)) return (W)w;
+        if (jitc_normal_weight32_of<false>(g, word, 0u, w)) return (W)w;
     }
     return (W)(g.a + g.b * jitc_ndtri(u));
 }
@@ -317,27 +331,22 @@ __device__ __noinline__ double jitc_ndtri_exact_call(double u) { return jitc_ndt
 // many tail passes as its lane with the most tails (mostly 1 or 2), not one
 // per slot.  Same operations as jitc_ndtri, so the same bits.
 template <typename W>
-__device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_words &wr, unsigned need, W &w0, W &w1,
-                                              W &w2, W &w3)
+__device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_words &wr, unsigned need,
+                                              jitc_u32 ndtri_smem, W &w0, W &w1, W &w2, W &w3)
 {
-    const double u0 = jitc_uniform(wr.w0), u1 = jitc_uniform(wr.w1);
-    const double u2 = jitc_uniform(wr.w2), u3 = jitc_uniform(wr.w3);
-    double v0, v1, v2, v3;
-    if (g.law == JITC_LAW_UNIFORM) {
-        v0 = u0, v1 = u1, v2 = u2, v3 = u3;
-    } else if (sizeof(W) == sizeof(float)) {
+    if (sizeof(W) == sizeof(float) && g.law == JITC_LAW_NORMAL) {
         // float32 output: the verified polynomial route, AS241 only where the
         // route cannot decide (rare: a warp seldom takes the loop below).
         float f0, f1, f2, f3;
-        unsigned slow = (jitc_normal_weight32(u0, g.a, g.b, g.ndtri_table, g.ndtri_bound, f0) ? 0u : 1u) |
-                        (jitc_normal_weight32(u1, g.a, g.b, g.ndtri_table, g.ndtri_bound, f1) ? 0u : 2u) |
-                        (jitc_normal_weight32(u2, g.a, g.b, g.ndtri_table, g.ndtri_bound, f2) ? 0u : 4u) |
-                        (jitc_normal_weight32(u3, g.a, g.b, g.ndtri_table, g.ndtri_bound, f3) ? 0u : 8u);
+        unsigned slow = (jitc_normal_weight32_of<true>(g, wr.w0, ndtri_smem, f0) ? 0u : 1u) |
+                        (jitc_normal_weight32_of<true>(g, wr.w1, ndtri_smem, f1) ? 0u : 2u) |
+                        (jitc_normal_weight32_of<true>(g, wr.w2, ndtri_smem, f2) ? 0u : 4u) |
+                        (jitc_normal_weight32_of<true>(g, wr.w3, ndtri_smem, f3) ? 0u : 8u);
         slow &= need;
         while (slow) {
             const int i = __ffs(slow) - 1;
             slow &= slow - 1;
-            const double u = i == 0 ? u0 : i == 1 ? u1 : i == 2 ? u2 : u3;
+            const double u = jitc_uniform(i == 0 ? wr.w0 : i == 1 ? wr.w1 : i == 2 ? wr.w2 : wr.w3);
             const float f = (float)(g.a + g.b * jitc_ndtri_exact_call(u));
             if (i == 0) f0 = f;
             else if (i == 1) f1 = f;
@@ -346,6 +355,12 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
         }
         w0 = (W)f0, w1 = (W)f1, w2 = (W)f2, w3 = (W)f3;
         return;
+    }
+    const double u0 = jitc_uniform(wr.w0), u1 = jitc_uniform(wr.w1);
+    const double u2 = jitc_uniform(wr.w2), u3 = jitc_uniform(wr.w3);
+    double v0, v1, v2, v3;
+    if (sizeof(W) == sizeof(float) || g.law == JITC_LAW_UNIFORM) {  // float32 Normal returned above
+        v0 = u0, v1 = u1, v2 = u2, v3 = u3;
     } else {
         const double q0 = u0 - 0.5, q1 = u1 - 0.5, q2 = u2 - 0.5, q3 = u3 - 0.5;
         unsigned tails = need & ((fabs(q0) > 0.425 ? 1u : 0u) | (fabs(q1) > 0.425 ? 2u : 0u) |
@@ -388,8 +403,9 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
 // starts on a block boundary and the diagonal is kept) drops both tests:
 // then "p < end" alone says which slots connect.
 template <typename W, bool WEIGHTED, bool PLAIN, typename LineOf, typename OnBase, typename Emit, typename LineDone>
-__device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int li_end, int stride, int first,
-                                                int last, int j0, int j1, int tile_lo, LineOf &&line_of,
+__device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtri_smem, int li, int li_end,
+                                                int stride, int first, int last, int j0, int j1, int tile_lo,
+                                                LineOf &&line_of,
                                                 OnBase &&on_base, Emit &&emit, LineDone &&line_done)
 {
     if (li >= li_end || first >= last) return;
@@ -410,6 +426,8 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
     // and with it every block-dependent bound.
     const bool one_block = last - first == 1;
     const float gap_lo_add = -(g.gap_tol + 0.5f), gap_hi_add = g.gap_tol - 0.5f;
+    float gap_c2_lo, gap_c2_hi;
+    jitc_gap_scales(g.gap_scale, gap_c2_lo, gap_c2_hi);
     int pos = -1;
     jitc_u32 t = 0;
     for (;;) {
@@ -425,10 +443,10 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
             // decide.  One test of their XORs ORed together (three-input
             // logic ops) is cheaper than four predicates.
             int h0, h1, h2, h3;
-            g0 = jitc_gap_ends_biased(r.w0, g.gap_scale, gap_lo_add, gap_hi_add, h0);
-            g1 = jitc_gap_ends_biased(r.w1, g.gap_scale, gap_lo_add, gap_hi_add, h1);
-            g2 = jitc_gap_ends_biased(r.w2, g.gap_scale, gap_lo_add, gap_hi_add, h2);
-            g3 = jitc_gap_ends_biased(r.w3, g.gap_scale, gap_lo_add, gap_hi_add, h3);
+            g0 = jitc_gap_ends_biased(r.w0, gap_c2_lo, gap_c2_hi, gap_lo_add, gap_hi_add, h0);
+            g1 = jitc_gap_ends_biased(r.w1, gap_c2_lo, gap_c2_hi, gap_lo_add, gap_hi_add, h1);
+            g2 = jitc_gap_ends_biased(r.w2, gap_c2_lo, gap_c2_hi, gap_lo_add, gap_hi_add, h2);
+            g3 = jitc_gap_ends_biased(r.w3, gap_c2_lo, gap_c2_hi, gap_lo_add, gap_hi_add, h3);
             if ((g0 ^ h0) | (g1 ^ h1) | (g2 ^ h2) | (g3 ^ h3)) {
                 if (g0 != h0) g0 = jitc_gap_exact(r.w0, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
                 if (g1 != h1) g1 = jitc_gap_exact(r.w1, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
@@ -454,7 +472,8 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
         const bool e3 = PLAIN ? p3 < end : (jitc_u32)p3 - (jitc_u32)p_first < span && p3 != p_skip;
         W w0 = (W)0, w1 = (W)0, w2 = (W)0, w3 = (W)0;
         if (WEIGHTED)
-            jitc_weights4<W>(g, wr, (e0 ? 1u : 0u) | (e1 ? 2u : 0u) | (e2 ? 4u : 0u) | (e3 ? 8u : 0u), w0, w1, w2, w3);
+            jitc_weights4<W>(g, wr, (e0 ? 1u : 0u) | (e1 ? 2u : 0u) | (e2 ? 4u : 0u) | (e3 ? 8u : 0u), ndtri_smem,
+                             w0, w1, w2, w3);
         if (e0) emit(line, base, p0, w0);
         if (e1) emit(line, base, p1, w1);
         if (e2) emit(line, base, p2, w2);
@@ -497,24 +516,53 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, int li, int l
 // Each thread owns lines of the segment and walks their items in the tile,
 // keeping the partial sums in registers: one global atomic per (line, tile).
 // At most 256 threads per CTA (gpu._THREADS), and registers capped so that
-// four such CTAs fit on an SM: the walk is issue-bound and needs warps.
-#define JITC_PRODUCT_BOUNDS __launch_bounds__(256, 4)
+// four such CTAs fit on an SM (64 registers): the walk is issue-bound and
+// needs warps.  The Scalar scatter, whose shared-memory float adds are
+// compare-and-swap loops that wait on each other, gains from six (40
+// registers, a few spilled); its gather loses (H200, N = 1e6, p = 0.01,
+// 4 / 5 / 6 CTAs: gather 15.5 / 16.4 / 16.6 ms, dense scatter 31.7 / 29.2 /
+// 28.0 ms).  Weighted walks need their 64 registers (Normal with 3 or 2
+// CTAs: gather 44.5 / 47.5 ms, scatter 68.5 / 84.9 ms, against 43.9 and 62.7).
+// (WEIGHTED is the kernels' template argument.)
+#define JITC_GATHER_BOUNDS __launch_bounds__(256, 4)
+#define JITC_SCATTER_BOUNDS __launch_bounds__(256, WEIGHTED || NC > 1 ? 4 : 6)
+
+// A float32 Normal product reads the ndtri table from its CTA's copy in
+// shared memory, placed before the tile: the copy's bytes (gpu.py allots the
+// same), 0 for other products.
+template <typename W, bool WEIGHTED>
+__device__ __forceinline__ int jitc_ndtri_smem_bytes(const jitc_gen &g)
+{
+    return WEIGHTED && sizeof(W) == sizeof(float) && g.law == JITC_LAW_NORMAL
+               ? JITC_NDTRI_SMEM_BYTES
+               : 0;
+}
+
+// The coefficients of every row into dst (JITC_NDTRI_SMEM_STRIDE doubles a row).
+__device__ __forceinline__ void jitc_stage_ndtri(const double *__restrict__ table, double *dst)
+{
+    for (int e = threadIdx.x; e < JITC_NDTRI_ROWS * JITC_NDTRI_SMEM_STRIDE; e += blockDim.x)
+        dst[e] = table[(e / JITC_NDTRI_SMEM_STRIDE) * JITC_NDTRI_STRIDE + e % JITC_NDTRI_SMEM_STRIDE];
+}
 
 template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN>
-__global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
+__global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
                             int lines_per_seg, const T *vec, int vec_ld, int col0, int nc, T *out, int out_ld,
                             T scalar_w)
 {
     JITC_GEN_INIT;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
-    T *tile_x = reinterpret_cast<T *>(jitc_smem);
+    const int ndtri_bytes = jitc_ndtri_smem_bytes<W, WEIGHTED>(g);
+    if (ndtri_bytes) jitc_stage_ndtri(g.ndtri_table, reinterpret_cast<double *>(jitc_smem));
+    const jitc_u32 ndtri_smem = jitc_pinned_shared_address(jitc_smem);  // read only when ndtri_bytes
+    T *tile_x = reinterpret_cast<T *>(jitc_smem + ndtri_bytes);
     const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
     if (SMEM) {
         const int n = (tile.hi - tile.lo) * nc;
         for (int e = threadIdx.x; e < n; e += blockDim.x)
             tile_x[e] = vec[(jitc_i64)(tile.lo - j0 + e / nc) * vec_ld + col0 + e % nc];
-        __syncthreads();
     }
+    if (SMEM || ndtri_bytes) __syncthreads();
     const int s0 = (int)blockIdx.y * lines_per_seg;
     const int s1 = min(s0 + lines_per_seg, n_lines);
     T acc[NC];
@@ -531,7 +579,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
     // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
     // and the sum multiplied once by scalar_w (the weight rounded to W, as T).
     jitc_walk_items<W, WEIGHTED, PLAIN>(
-        g, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
+        g, ndtri_smem, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
         [&](int base) { block_addr = tile_addr + (unsigned)base * row_bytes; },
         [&](int, int base, int p, W weight) {
@@ -580,7 +628,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_l
 // then holds no branch on it, and a Scalar law's contribution of a line is
 // computed once, at the line.
 template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, int MODE>
-__global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int chunk_rows,
+__global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int chunk_rows,
                              int line0, const T *values, int val_rs, jitc_i64 val_cs, int values_by_row, int col0,
                              int nc, int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
                              T scalar_w, int lines_per_thread)
@@ -595,8 +643,11 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     const int segs = min((int)gridDim.y, max(1, n / per_seg + (n % per_seg != 0)));
     if ((int)blockIdx.y >= segs) return;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
-    T *tile_acc = reinterpret_cast<T *>(jitc_smem);
-    jitc_u32 *tile_count = reinterpret_cast<jitc_u32 *>(jitc_smem);
+    const int ndtri_bytes = jitc_ndtri_smem_bytes<W, WEIGHTED>(g);
+    if (ndtri_bytes) jitc_stage_ndtri(g.ndtri_table, reinterpret_cast<double *>(jitc_smem));
+    const jitc_u32 ndtri_smem = jitc_pinned_shared_address(jitc_smem);  // read only when ndtri_bytes
+    T *tile_acc = reinterpret_cast<T *>(jitc_smem + ndtri_bytes);
+    jitc_u32 *tile_count = reinterpret_cast<jitc_u32 *>(jitc_smem + ndtri_bytes);
     const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
     const int width = tile.hi - tile.lo;
     if (SMEM) {
@@ -604,9 +655,9 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
             for (int e = threadIdx.x; e < width; e += blockDim.x) tile_count[e] = 0u;
         else
             for (int e = threadIdx.x; e < width * nc; e += blockDim.x) tile_acc[e] = (T)0;
-        __syncthreads();
     }
-    const unsigned tile_addr = jitc_pinned_shared_address(jitc_smem);
+    if (SMEM || ndtri_bytes) __syncthreads();
+    const unsigned tile_addr = jitc_pinned_shared_address(jitc_smem + ndtri_bytes);
     // Bytes per tile position: 4 for counts, else ncols values.
     const unsigned row_bytes = mode == JITC_MODE_COUNTS ? 4u : (unsigned)((NC == 1 ? 1 : nc) * (int)sizeof(T));
     unsigned block_addr = tile_addr;  // shared address of the current block's position 0
@@ -619,7 +670,7 @@ __global__ void JITC_PRODUCT_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
     jitc_walk_items<W, WEIGHTED, PLAIN>(
-        g, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
+        g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {
             const int row = all_rows ? li : rows[li];
@@ -727,5 +778,29 @@ __global__ void jitc_gap_check(double inv_log_q, float gap_scale, float gap_tol,
     }
     if (bad) atomicAdd(mismatches, bad);
     if (slow) atomicAdd(fallbacks, slow);
+}
+
+// Self-check of the float32 Normal route's candidate (jitc_ndtri_candidate):
+// for words [first, first + count) below 2**31 (u < 0.5; the words above
+// mirror them exactly, candidate and AS241 alike), count the words where
+// |v' - ndtri(u)| > |q| * bound / 2, and keep the largest |v' - ndtri(u)| /
+// |q| (the bits of a non-negative double order as integers).
+__global__ void jitc_ndtri_check(const double *table, double bound, jitc_u64 first, jitc_u64 count,
+                                 jitc_u64 *violations, jitc_u64 *worst_bits)
+{
+    jitc_u64 bad = 0;
+    double worst = 0.0;
+    for (jitc_u64 e = (jitc_u64)blockIdx.x * blockDim.x + threadIdx.x; e < count;
+         e += (jitc_u64)gridDim.x * blockDim.x) {
+        const jitc_u32 w = (jitc_u32)(first + e);
+        double q_abs32;
+        const double v = jitc_ndtri_candidate<false>(w, table, 0u, q_abs32);
+        const double q_abs = q_abs32 * 0x1p-32;
+        const double error = fabs(v - jitc_ndtri(jitc_uniform(w)));
+        bad += error > 0.5 * bound * q_abs;
+        worst = fmax(worst, error / q_abs);
+    }
+    if (bad) atomicAdd(violations, bad);
+    atomicMax(worst_bits, (jitc_u64)__double_as_longlong(worst));
 }
 #endif  // JITC_WITH_UTILS

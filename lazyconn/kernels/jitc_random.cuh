@@ -73,17 +73,20 @@ JITC_HD jitc_u32 jitc_word(const jitc_words &w, int i)
     return i == 0 ? w.w0 : i == 1 ? w.w1 : i == 2 ? w.w2 : w.w3;
 }
 
-// u = (w + 0.5) * 2**-32: both steps are exact in float64.  On the device
-// w + 0.5 is formed without a conversion instruction: the double with bits
-// 0x43300000:w is 2**52 + w, and subtracting 2**52 - 0.5 is exact (Sterbenz).
-JITC_HD double jitc_uniform(jitc_u32 w)
+// w + 0.5, exact in float64.  On the device it is formed without a
+// conversion instruction: the double with bits 0x43300000:w is 2**52 + w,
+// and subtracting 2**52 - 0.5 is exact (Sterbenz).
+JITC_HD double jitc_word_plus_half(jitc_u32 w)
 {
 #ifdef __CUDA_ARCH__
-    return (__hiloint2double(0x43300000, (int)w) - 4503599627370495.5) * 0x1p-32;
+    return __hiloint2double(0x43300000, (int)w) - 4503599627370495.5;
 #else
-    return ((double)w + 0.5) * 0x1p-32;
+    return (double)w + 0.5;
 #endif
 }
+
+// u = (w + 0.5) * 2**-32: both steps are exact in float64.
+JITC_HD double jitc_uniform(jitc_u32 w) { return jitc_word_plus_half(w) * 0x1p-32; }
 
 JITC_HD jitc_u64 jitc_double_bits(double x)
 {
@@ -213,72 +216,104 @@ JITC_HD double jitc_ndtri(double u)
 }
 
 // ---------------------------------------------------------------------------
-// float32 Normal weights without AS241 (twin of lazyconn/kernels/_ndtri_fast.py,
-// which holds the proof).  A degree-5 polynomial per interval of the folded
-// uniform gives a candidate v' for ndtri(u); the weight float32(a + b * v') is
-// kept when the per-interval error bound cannot move it across a float32
-// rounding boundary, else the caller runs AS241 (about 1 call in 10**5).
-// Same + - * in the same order as the Numba twin, so the same candidate bits;
-// rows of `table` are padded to JITC_NDTRI_STRIDE doubles (16-byte aligned).
+// float32 Normal weights without AS241 (the device's route; the NumPy and
+// Numba twin is lazyconn/kernels/_ndtri_fast.py, which holds the proof).  A
+// degree-5 polynomial per interval of the folded uniform gives a candidate v'
+// for ndtri(u); the weight float32(a + b * v') is kept when an error bound
+// cannot move it across a float32 rounding boundary, else the caller runs
+// AS241 (about 1 call in 10**5).  The weights are therefore the spec's, bit
+// for bit, whatever rounding the candidate itself carries.
+//
+// The device evaluates the candidate its own way, for fewer instructions:
+// fused multiply-adds, the interval and t = f * scale - offset read from the
+// bits of h + 0.5 (h the folded word), and the table's largest bound for
+// every row.  Its error is measured on every folded word by jitc_ndtri_check
+// (gpu.ndtri_check, run by the GPU tests): |v' - ndtri(u)| <= |q| * bound / 2,
+// the same factor-2 margin that the table's bounds carry.
 #define JITC_NDTRI_STRIDE 10
-#define JITC_NDTRI_SMALL_F 0x1p-28          // 16 words: one interval each
+// bits >> 48 of f = (h + 0.5) * 2**-32 for h = 16 is 995 << 4: row 16.
 #define JITC_NDTRI_INDEX_BIAS ((995 << 4) - 16)
+// Rows of the table, and the bytes of a CTA's copy of their coefficients in
+// shared memory (JITC_NDTRI_SMEM_STRIDE doubles per row; gpu.py allots them).
+#define JITC_NDTRI_ROWS 448
+#define JITC_NDTRI_SMEM_STRIDE 6
+#define JITC_NDTRI_SMEM_BYTES (JITC_NDTRI_ROWS * JITC_NDTRI_SMEM_STRIDE * 8)
 
-// The candidate and the bound that goes with it.  On the device a lane reads
-// only the row's six coefficients (three 16-byte loads through the read-only
-// cache): lanes of a warp read scattered rows and each row a load touches
-// costs an L1 wavefront, which bounded the Normal products.  Scale and offset
-// follow from i instead (2**(37 - e) and 33 + 2 * part, as the table holds
-// them: tests/test_ndtri_fast.py), and `bound_all`, the largest bound of the
-// table, stands for the row's own (any larger bound is as sound; it only
-// leaves a few more weights undecided).
-JITC_HD double jitc_ndtri_candidate(double u, const double *table, double bound_all, double &bound)
+#if defined(__CUDA_ARCH__)
+// The candidate v' for ndtri(u), u = (w + 0.5) * 2**-32, and |q| * 2**32,
+// q = u - 0.5.
+//   h = w or ~w folds u onto f = (h + 0.5) * 2**-32 = min(u, 1 - u), and
+//   x = h + 0.5 (exact) has f's fraction bits and f's exponent + 32.
+//   Interval: i = h below 16, else x's exponent and top four fraction bits
+//   (as _ndtri_fast.candidate reads f's).  On rows >= 16, f * scale lies in
+//   [32, 64) and t = f * scale - offset = m - 3, m the double in [2, 4) whose
+//   fraction is x's below its top four bits: exact, so the same t.  Rows
+//   below 16 are constants (c1 .. c5 are zero), any finite t will do.
+//   |q| * 2**32 = 2**31 - x exactly; q is negative for w < 2**31.
+// The device's coefficients are the table's times 2**-32 (gpu._ndtri_table;
+// exact), so q * 2**32 times the polynomial is q * P(t), bit for bit.
+// SMEM_ROWS: the coefficients come from the CTA's copy in shared memory at
+// `smem_rows`, else from `table` in global memory through the read-only
+// cache.  Lanes of a warp read scattered rows: each row a load touches costs
+// an L1 wavefront, and that bounds the Normal products.
+template <bool SMEM_ROWS>
+__device__ __forceinline__ double jitc_ndtri_candidate(jitc_u32 w, const double *table, jitc_u32 smem_rows,
+                                                       double &q_abs32)
 {
-    const double q = u - 0.5;
-    const double f = q < 0.0 ? u : 1.0 - u;  // exact
-    const int i = f < JITC_NDTRI_SMALL_F ? (int)(f * 0x1p32)
-                                          : (int)(jitc_double_bits(f) >> 48) - JITC_NDTRI_INDEX_BIAS;
-#ifdef __CUDA_ARCH__
-    const double2 *row2 = reinterpret_cast<const double2 *>(table + i * JITC_NDTRI_STRIDE);
-    const double2 c01 = __ldg(row2), c23 = __ldg(row2 + 1), c45 = __ldg(row2 + 2);
-    const int e = i < 16 ? 4 : 4 + ((i - 16) >> 4);
-    const double scale = __hiloint2double((1023 + 37 - e) << 20, 0);
-    const double offset = (double)(i < 16 ? 2 * i + 1 : 33 + 2 * ((i - 16) & 15));
-    bound = bound_all;
-    const double t = f * scale - offset;
-    double p = c45.y * t + c45.x;
-    p = p * t + c23.y;
-    p = p * t + c23.x;
-    p = p * t + c01.y;
-    p = p * t + c01.x;
-#else
-    (void)bound_all;
-    const double *row = table + i * JITC_NDTRI_STRIDE;
-    bound = row[8];
-    const double t = f * row[6] - row[7];
-    double p = row[5] * t + row[4];
-    p = p * t + row[3];
-    p = p * t + row[2];
-    p = p * t + row[1];
-    p = p * t + row[0];
-#endif
-    return q * p;
+    const jitc_u32 upper = (jitc_u32)((int)w >> 31);  // all ones when u > 0.5
+    const jitc_u32 h = w ^ upper;
+    const double x = jitc_word_plus_half(h);
+    const int x_hi = __double2hiint(x);
+    const jitc_u32 x_lo = (jitc_u32)__double2loint(x);
+    const int i = h < 16u ? (int)h : (x_hi >> 16) - (JITC_NDTRI_INDEX_BIAS + (32 << 4));
+    const double m = __hiloint2double(0x40000000 | (__funnelshift_l(x_lo, (jitc_u32)x_hi, 4) & 0x000FFFFF),
+                                      (int)(x_lo << 4));
+    const double t = m - 3.0;
+    double2 c01, c23, c45;
+    if (SMEM_ROWS) {
+        const unsigned at = smem_rows + (unsigned)i * (JITC_NDTRI_SMEM_STRIDE * 8);
+        asm("ld.shared.v2.f64 {%0, %1}, [%2];" : "=d"(c01.x), "=d"(c01.y) : "r"(at));
+        asm("ld.shared.v2.f64 {%0, %1}, [%2 + 16];" : "=d"(c23.x), "=d"(c23.y) : "r"(at));
+        asm("ld.shared.v2.f64 {%0, %1}, [%2 + 32];" : "=d"(c45.x), "=d"(c45.y) : "r"(at));
+    } else {
+        const double2 *row2 = reinterpret_cast<const double2 *>(table + i * JITC_NDTRI_STRIDE);
+        c01 = __ldg(row2), c23 = __ldg(row2 + 1), c45 = __ldg(row2 + 2);
+    }
+    double p = fma(c45.y, t, c45.x);
+    p = fma(p, t, c23.y);
+    p = fma(p, t, c23.x);
+    p = fma(p, t, c01.y);
+    p = fma(p, t, c01.x);
+    q_abs32 = 2147483648.0 - x;
+    const double q32 = __hiloint2double(__double2hiint(q_abs32) ^ (int)(~upper & 0x80000000u), __double2loint(q_abs32));
+    return q32 * p;
 }
 
-// true and w = float32(a + b * ndtri(u)) when decided.
-JITC_HD bool jitc_normal_weight32(double u, double a, double b, const double *table, double bound_all, float &w)
+// true and w = float32(a + b * ndtri(u)) when decided.  With |v' - V| <=
+// |q| E (V the float64 ndtri(u), E the table's largest bound), the float64
+// weight Y = fl(a + fl(b V)) of the spec lies within
+//   |b q| E + (|b v'| + |y'|) * 2**-50
+// of y' = fl(a + b v') (the 2**-50 term covers the roundings of Y, of y',
+// of D and of y' -+ D, with room to spare), and, as |y'| <= (|a| + |b v'|)
+// (1 + 2**-53), within D = |q| 2**32 * bq_bound + |v'| * bv_slack + a_slack,
+// the three constants being |b| E 2**-32, |b| 2**-49 and |a| 2**-50, each
+// rounded up by a factor 1 + 2**-40 (jitc_gen).  Rounding to float32 is
+// monotone, so equal float32 ends of [y' - D, y' + D] are float32(Y).
+template <bool SMEM_ROWS>
+__device__ __forceinline__ bool jitc_normal_weight32(jitc_u32 word, double a, double b, double bq_bound,
+                                                     double bv_slack, double a_slack, const double *table,
+                                                     jitc_u32 smem_rows, float &w)
 {
-    double bound;
-    const double v = jitc_ndtri_candidate(u, table, bound_all, bound);
-    const double bv = b * v;
-    const double y = a + bv;
-    const double d = fabs(b * (u - 0.5)) * bound + (fabs(bv) + fabs(y)) * 0x1p-50;
+    double q_abs32;
+    const double v = jitc_ndtri_candidate<SMEM_ROWS>(word, table, smem_rows, q_abs32);
+    const double y = fma(b, v, a);
+    const double d = fma(q_abs32, bq_bound, fma(fabs(v), bv_slack, a_slack));
     const float lo = (float)(y - d);
     const float hi = (float)(y + d);
     w = lo;
     return lo == hi;
 }
-
+#endif  // __CUDA_ARCH__
 // ---------------------------------------------------------------------------
 // Gaps.  The exact gap of spec v1 is floor(min(ln(u) * c, 2**23)) with
 // c = inv_log_q, all in float64 (jitc_gap_exact).  The fast path evaluates
@@ -341,38 +376,50 @@ static inline int JITC_FLOAT_BITS(float x)
 
 // The float32 candidate, without branches: the floors of both ends of
 // [xf - tol, xf + tol], which holds the float64 x, and ok when they agree.
-// Each end v is formed as v - 0.5 by ONE fused multiply-add (xf >= 0, so
-// xf -+ tol - 0.5 = xf * (1 -+ 2**-19) + (-+tol_abs - 0.5)); its single
-// rounding, at most 2**-24 * (xf + 0.6), is covered by the bound's spare
-// factor of 2 as long as |c2| >= 2**-3, which the host requires for the fast
-// path.  Adding 1.5 * 2**23 then rounds v - 0.5 to an integer in the low
-// mantissa bits (|v| < 2**21 here, since the host enables the fast path only
-// for |c| < 2**16 and -ln u < 22.9): that is floor(v), except that an integer
-// v may come out as v - 1 (ties to even), which can only make the two ends
-// disagree (a fallback), never a wrong gap, because x lies strictly inside
-// the interval.  A lower end below zero (xf < tol, one word in a million)
-// also just falls back.  uf = fl(fl(w) * 2**-32 + 2**-33) is one fused
-// rounding, within 2**-23 relative of u as the bound assumes.
+// Each end v is formed as v - 0.5 by ONE fused multiply-add of the MUFU's
+// log2 (xf >= 0, so xf -+ tol - 0.5 = log2(uf) * c2 * (1 -+ 2**-19) +
+// (-+tol_abs - 0.5)), the factor c2 * (1 -+ 2**-19) rounded to float32
+// beforehand (jitc_gap_scales).  That rounding stands where the product
+// xf = fl(log2(uf) * c2) used to round (the same 2**-24 relative), and the
+// FMA's single rounding, at most 2**-24 * (xf + 0.6), is covered by the
+// bound's spare factor of 2 as long as |c2| >= 2**-3, which the host
+// requires for the fast path.  Adding 1.5 * 2**23 then rounds v - 0.5 to an
+// integer in the low mantissa bits (|v| < 2**21 here, since the host enables
+// the fast path only for |c| < 2**16 and -ln u < 22.9): that is floor(v),
+// except that an integer v may come out as v - 1 (ties to even), which can
+// only make the two ends disagree (a fallback), never a wrong gap, because x
+// lies strictly inside the interval.  A lower end below zero (xf < tol, one
+// word in a million) also just falls back.  uf = fl(fl(w) * 2**-32 + 2**-33)
+// is one fused rounding, within 2**-23 relative of u as the bound assumes.
 //
 // The floors come as float bits, gap + JITC_ROUND_MAGIC_BITS: callers fold
 // the bias into the position update (one add either way).
 // lo_add = -(tol_abs + 0.5) and hi_add = tol_abs - 0.5, rounded to float32.
 // Returns the lower end's floor and sets floor_hi to the upper end's; equal
 // floors are the gap.
-JITC_HD int jitc_gap_ends_biased(jitc_u32 w, float c2, float lo_add, float hi_add, int &floor_hi)
+JITC_HD int jitc_gap_ends_biased(jitc_u32 w, float c2_lo, float c2_hi, float lo_add, float hi_add, int &floor_hi)
 {
     const float uf = JITC_FMAF(JITC_U2F(w), 0x1p-32f, 0x1p-33f);
-    const float xf = jitc_log2f(uf) * c2;
-    const float lo = JITC_FMAF(xf, 1.0f - 0x1p-19f, lo_add);  // (xf - tol) - 0.5
-    const float hi = JITC_FMAF(xf, 1.0f + 0x1p-19f, hi_add);  // (xf + tol) - 0.5
+    const float log2_u = jitc_log2f(uf);
+    const float lo = JITC_FMAF(log2_u, c2_lo, lo_add);  // (xf - tol) - 0.5
+    const float hi = JITC_FMAF(log2_u, c2_hi, hi_add);  // (xf + tol) - 0.5
     floor_hi = JITC_FLOAT_BITS(hi + JITC_ROUND_MAGIC);
     return JITC_FLOAT_BITS(lo + JITC_ROUND_MAGIC);
+}
+
+// The factors c2 * (1 - 2**-19) and c2 * (1 + 2**-19), rounded to float32.
+JITC_HD void jitc_gap_scales(float c2, float &c2_lo, float &c2_hi)
+{
+    c2_lo = c2 * (1.0f - 0x1p-19f);
+    c2_hi = c2 * (1.0f + 0x1p-19f);
 }
 
 JITC_HD int jitc_gap_try_fast(jitc_u32 w, float c2, float tol_abs)
 {
     int floor_hi;
-    const int floor_lo = jitc_gap_ends_biased(w, c2, -(tol_abs + 0.5f), tol_abs - 0.5f, floor_hi);
+    float c2_lo, c2_hi;
+    jitc_gap_scales(c2, c2_lo, c2_hi);
+    const int floor_lo = jitc_gap_ends_biased(w, c2_lo, c2_hi, -(tol_abs + 0.5f), tol_abs - 0.5f, floor_hi);
     return floor_lo == floor_hi ? floor_lo - JITC_ROUND_MAGIC_BITS : -1;
 }
 
