@@ -387,10 +387,17 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
 
 // The work of one thread in a product: lines li = li, li + stride, ... < li_end,
 // each over blocks [first, last), walked as ONE loop.  Each iteration draws
-// one Philox block of gaps (and, for a weight law, the matching block of
-// weight words: the same counter in domain 1) and consumes its four slots;
-// when an item ends the lane moves straight on to its next item, so lanes of
-// a warp never wait for the warp's longest item, only for the longest total.
+// DRAWS Philox blocks of gaps (and, for a weight law, DRAWS = 1, the
+// matching block of weight words: the same counter in domain 1) and consumes
+// their 4 * DRAWS slots; when an item ends the lane moves straight on to its
+// next item, so lanes of a warp never wait for the warp's longest item, only
+// for the longest total.  The walk is latency-bound: the next iteration's
+// Philox waits for the branch on this one's gaps.  With DRAWS = 2 the second
+// draw's Philox does not wait for the first one's gaps, so that chain serves
+// eight slots instead of four, for about 4% of draws computed past an item's
+// end (their slots connect nothing: positions only grow).
+// ndtri_smem: the shared-window address of the CTA's copy of the ndtri
+// table (float32 Normal weights; jitc_ndtri_smem_bytes).
 //   line_of(li) -> line index (and loads per-line data);
 //   on_base(base) whenever the current block's offset in the tile changes
 //     (once per thread when a tile holds one block), so that address
@@ -402,7 +409,8 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
 // block-local position: p >= p_first and p != p_skip.  PLAIN (the window
 // starts on a block boundary and the diagonal is kept) drops both tests:
 // then "p < end" alone says which slots connect.
-template <typename W, bool WEIGHTED, bool PLAIN, typename LineOf, typename OnBase, typename Emit, typename LineDone>
+template <typename W, bool WEIGHTED, bool PLAIN, int DRAWS, typename LineOf, typename OnBase, typename Emit,
+          typename LineDone>
 __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtri_smem, int li, int li_end,
                                                 int stride, int first, int last, int j0, int j1, int tile_lo,
                                                 LineOf &&line_of,
@@ -425,62 +433,66 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtr
     // One block per tile (the usual geometry): a line change keeps the block,
     // and with it every block-dependent bound.
     const bool one_block = last - first == 1;
+    constexpr int SLOTS = 4 * DRAWS;
     const float gap_lo_add = -(g.gap_tol + 0.5f), gap_hi_add = g.gap_tol - 0.5f;
     float gap_c2_lo, gap_c2_hi;
     jitc_gap_scales(g.gap_scale, gap_c2_lo, gap_c2_hi);
     int pos = -1;
     jitc_u32 t = 0;
     for (;;) {
-        const jitc_words r = jitc_philox_rk(t, (jitc_u32)blk, (jitc_u32)line, 0u, g);
+        jitc_words r[DRAWS];
+#pragma unroll
+        for (int d = 0; d < DRAWS; ++d) r[d] = jitc_philox_rk(t + d, (jitc_u32)blk, (jitc_u32)line, 0u, g);
         jitc_words wr = {0u, 0u, 0u, 0u};
         if (WEIGHTED) wr = jitc_philox_rk(t, (jitc_u32)blk, (jitc_u32)line, 1u, g);
-        // Four branch-free float32 candidates, then the rare float64 fallbacks.
+        // Branch-free float32 candidates, then the rare float64 fallbacks.
         // Gaps carry the candidate's bias (JITC_ROUND_MAGIC_BITS), removed in
         // the position updates below at no cost.
-        int g0, g1, g2, g3;
+        int gap[SLOTS];
         if (g.fast) {
             // Both ends' floors; they differ where the float32 route cannot
             // decide.  One test of their XORs ORed together (three-input
-            // logic ops) is cheaper than four predicates.
-            int h0, h1, h2, h3;
-            g0 = jitc_gap_ends_biased(r.w0, gap_c2_lo, gap_c2_hi, gap_lo_add, gap_hi_add, h0);
-            g1 = jitc_gap_ends_biased(r.w1, gap_c2_lo, gap_c2_hi, gap_lo_add, gap_hi_add, h1);
-            g2 = jitc_gap_ends_biased(r.w2, gap_c2_lo, gap_c2_hi, gap_lo_add, gap_hi_add, h2);
-            g3 = jitc_gap_ends_biased(r.w3, gap_c2_lo, gap_c2_hi, gap_lo_add, gap_hi_add, h3);
-            if ((g0 ^ h0) | (g1 ^ h1) | (g2 ^ h2) | (g3 ^ h3)) {
-                if (g0 != h0) g0 = jitc_gap_exact(r.w0, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-                if (g1 != h1) g1 = jitc_gap_exact(r.w1, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-                if (g2 != h2) g2 = jitc_gap_exact(r.w2, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-                if (g3 != h3) g3 = jitc_gap_exact(r.w3, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+            // logic ops) is cheaper than a predicate per slot.
+            int floor_hi[SLOTS];
+            int undecided = 0;
+#pragma unroll
+            for (int s = 0; s < SLOTS; ++s) {
+                gap[s] = jitc_gap_ends_biased(jitc_word(r[s / 4], s % 4), gap_c2_lo, gap_c2_hi, gap_lo_add,
+                                              gap_hi_add, floor_hi[s]);
+                undecided |= gap[s] ^ floor_hi[s];
+            }
+            if (undecided) {
+#pragma unroll
+                for (int s = 0; s < SLOTS; ++s)
+                    if (gap[s] != floor_hi[s])
+                        gap[s] = jitc_gap_exact(jitc_word(r[s / 4], s % 4), g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
             }
         } else {
-            g0 = jitc_gap_exact(r.w0, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-            g1 = jitc_gap_exact(r.w1, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-            g2 = jitc_gap_exact(r.w2, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
-            g3 = jitc_gap_exact(r.w3, g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
+#pragma unroll
+            for (int s = 0; s < SLOTS; ++s)
+                gap[s] = jitc_gap_exact(jitc_word(r[s / 4], s % 4), g.inv_log_q) + JITC_ROUND_MAGIC_BITS;
         }
-        // Positions only grow, so "p < end" alone says which slots connect.
-        const int p0 = pos + g0 + (1 - JITC_ROUND_MAGIC_BITS);
-        const int p1 = p0 + g1 + (1 - JITC_ROUND_MAGIC_BITS);
-        const int p2 = p1 + g2 + (1 - JITC_ROUND_MAGIC_BITS);
-        const int p3 = p2 + g3 + (1 - JITC_ROUND_MAGIC_BITS);
+        // Positions only grow, so "p < end" alone says which slots connect
+        // (slots past the item's end, the second draw's included, emit nothing).
         // p_first <= p < end as one unsigned comparison.
         const jitc_u32 span = (jitc_u32)end - (jitc_u32)p_first;
-        const bool e0 = PLAIN ? p0 < end : (jitc_u32)p0 - (jitc_u32)p_first < span && p0 != p_skip;
-        const bool e1 = PLAIN ? p1 < end : (jitc_u32)p1 - (jitc_u32)p_first < span && p1 != p_skip;
-        const bool e2 = PLAIN ? p2 < end : (jitc_u32)p2 - (jitc_u32)p_first < span && p2 != p_skip;
-        const bool e3 = PLAIN ? p3 < end : (jitc_u32)p3 - (jitc_u32)p_first < span && p3 != p_skip;
-        W w0 = (W)0, w1 = (W)0, w2 = (W)0, w3 = (W)0;
+        int p[SLOTS];
+        bool e[SLOTS];
+#pragma unroll
+        for (int s = 0; s < SLOTS; ++s) {
+            p[s] = (s ? p[s - 1] : pos) + gap[s] + (1 - JITC_ROUND_MAGIC_BITS);
+            e[s] = PLAIN ? p[s] < end : (jitc_u32)p[s] - (jitc_u32)p_first < span && p[s] != p_skip;
+        }
+        W w[4] = {(W)0, (W)0, (W)0, (W)0};
         if (WEIGHTED)
-            jitc_weights4<W>(g, wr, (e0 ? 1u : 0u) | (e1 ? 2u : 0u) | (e2 ? 4u : 0u) | (e3 ? 8u : 0u), ndtri_smem,
-                             w0, w1, w2, w3);
-        if (e0) emit(line, base, p0, w0);
-        if (e1) emit(line, base, p1, w1);
-        if (e2) emit(line, base, p2, w2);
-        if (e3) emit(line, base, p3, w3);
-        if (p3 < end) {
-            pos = p3;
-            ++t;
+            jitc_weights4<W>(g, wr, (e[0] ? 1u : 0u) | (e[1] ? 2u : 0u) | (e[2] ? 4u : 0u) | (e[3] ? 8u : 0u),
+                             ndtri_smem, w[0], w[1], w[2], w[3]);
+#pragma unroll
+        for (int s = 0; s < SLOTS; ++s)
+            if (e[s]) emit(line, base, p[s], w[s % 4]);
+        if (p[SLOTS - 1] < end) {
+            pos = p[SLOTS - 1];
+            t += DRAWS;
             continue;
         }
         pos = -1;
@@ -516,14 +528,15 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtr
 // Each thread owns lines of the segment and walks their items in the tile,
 // keeping the partial sums in registers: one global atomic per (line, tile).
 // At most 256 threads per CTA (gpu._THREADS), and registers capped so that
-// four such CTAs fit on an SM (64 registers): the walk is issue-bound and
-// needs warps.  The Scalar scatter, whose shared-memory float adds are
-// compare-and-swap loops that wait on each other, gains from six (40
-// registers, a few spilled); its gather loses (H200, N = 1e6, p = 0.01,
-// 4 / 5 / 6 CTAs: gather 15.5 / 16.4 / 16.6 ms, dense scatter 31.7 / 29.2 /
-// 28.0 ms).  Weighted walks need their 64 registers (Normal with 3 or 2
-// CTAs: gather 44.5 / 47.5 ms, scatter 68.5 / 84.9 ms, against 43.9 and 62.7).
-// (WEIGHTED is the kernels' template argument.)
+// four such CTAs fit on an SM (64 registers): the walk is latency-bound and
+// needs warps.  The one-column Scalar scatter, whose shared-memory float adds
+// are compare-and-swap loops that wait on each other, gains from six (40
+// registers, a few spilled); its gather loses (H200, N = 1e6, p = 0.01, one
+// draw per iteration, 4 / 5 / 6 CTAs: gather 15.5 / 16.4 / 16.6 ms, dense
+// scatter 31.7 / 29.2 / 28.0 ms).  Weighted walks need their 64 registers
+// (Normal with 3 or 2 CTAs: gather 44.5 / 47.5 ms, scatter 68.5 / 84.9 ms,
+// against 43.9 and 62.7).  (WEIGHTED and NC are the kernels' template
+// arguments.)
 #define JITC_GATHER_BOUNDS __launch_bounds__(256, 4)
 #define JITC_SCATTER_BOUNDS __launch_bounds__(256, WEIGHTED || NC > 1 ? 4 : 6)
 
@@ -578,7 +591,10 @@ __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_li
     asm volatile("" : "+l"(out_step));  // kept, not recomputed at every line change
     // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
     // and the sum multiplied once by scalar_w (the weight rounded to W, as T).
-    jitc_walk_items<W, WEIGHTED, PLAIN>(
+    // A one-column float32 Scalar gather walks two draws per iteration (see
+    // jitc_walk_items): 15.5 -> 14.7 ms at N = 1e6 on an H200; three spill
+    // (14.9 ms), and so would two with several columns or float64 sums.
+    jitc_walk_items<W, WEIGHTED, PLAIN, !WEIGHTED && NC == 1 && sizeof(T) == sizeof(float) ? 2 : 1>(
         g, ndtri_smem, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
         [&](int base) { block_addr = tile_addr + (unsigned)base * row_bytes; },
@@ -669,7 +685,10 @@ __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     // neighbouring lanes together).
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
-    jitc_walk_items<W, WEIGHTED, PLAIN>(
+    // One draw per iteration: with two, the scatter needs the registers that
+    // its six CTAs per SM take (two draws: 30.4 ms with 4 CTAs, 28.4 with 6,
+    // against 28.1 for one draw with 6).
+    jitc_walk_items<W, WEIGHTED, PLAIN, 1>(
         g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {
