@@ -42,8 +42,9 @@
                         skip_diagonal,                                                                 \
                         {key0, rka1, rka2, rka3, rka4, rka5, rka6, rka7, rka8, rka9},                  \
                         {key1, rkb1, rkb2, rkb3, rkb4, rkb5, rkb6, rkb7, rkb8, rkb9},                  \
-                        ndtri_table, ndtri_bound,                                                     \
-                        fabs(law_b) * ndtri_bound * 0x1p-32 * (1.0 + 0x1p-40), fabs(law_b) * 0x1p-49 * (1.0 + 0x1p-40),        \
+                        ndtri_table,                                                                   \
+                        fabs(law_b) * ndtri_bound * 0x1p-32 * (1.0 + 0x1p-40),                         \
+                        fabs(law_b) * 0x1p-49 * (1.0 + 0x1p-40),                                       \
                         fabs(law_a) * 0x1p-50 * (1.0 + 0x1p-40)}
 
 struct jitc_gen {
@@ -59,14 +60,12 @@ struct jitc_gen {
     // Philox round keys (key + r * Weyl increment, mod 2**32), computed on the
     // host: read straight from the parameter bank, they cost no instruction.
     jitc_u32 rk0[10], rk1[10];
-    // Table of the float32 Normal route (jitc_normal_weight32) and its
-    // largest bound.
+    // Table of the float32 Normal route (jitc_normal_weight32), and the
+    // constants of its error bound, from the table's largest bound and the
+    // law's a and b.
     const double *ndtri_table;
-    double ndtri_bound;
-    // The float32 Normal route's error-bound constants (jitc_normal_weight32).
     double ndtri_bq_bound, ndtri_bv_slack, ndtri_a_slack;
 };
-
 
 // Philox4x32-10 with precomputed round keys: the same function as jitc_philox.
 __device__ __forceinline__ jitc_words jitc_philox_rk(jitc_u32 c0, jitc_u32 c1, jitc_u32 c2, jitc_u32 c3,
