@@ -412,8 +412,8 @@ template <typename W, bool WEIGHTED, bool PLAIN, int DRAWS, typename LineOf, typ
           typename LineDone>
 __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtri_smem, int li, int li_end,
                                                 int stride, int first, int last, int j0, int j1, int tile_lo,
-                                                LineOf &&line_of,
-                                                OnBase &&on_base, Emit &&emit, LineDone &&line_done)
+                                                LineOf &&line_of, OnBase &&on_base, Emit &&emit,
+                                                LineDone &&line_done)
 {
     if (li >= li_end || first >= last) return;
     // Kept in registers: re-deriving them from the CTA's indices at every
