@@ -47,34 +47,33 @@ class ArrayProtocols:
         return dense if dtype is None else dense.astype(dtype)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if method != "__call__" or "out" in kwargs:
-            return NotImplemented
-        if ufunc is np.matmul and len(inputs) == 2 and not kwargs:
-            left, right = inputs
-            if _is_jitc(left) and _is_jitc(right):
-                from .matrix import _JITC_PRODUCT_MESSAGE
+        if method == "__call__" and "out" not in kwargs and not kwargs:
+            if ufunc is np.matmul and len(inputs) == 2:
+                left, right = inputs
+                if _is_jitc(left) and _is_jitc(right):
+                    from .matrix import _JITC_PRODUCT_MESSAGE
 
-                raise TypeError(_JITC_PRODUCT_MESSAGE)
-            return left.__matmul__(right) if _is_jitc(left) else right.__rmatmul__(left)
-        if ufunc is np.negative and len(inputs) == 1:
-            return -self
-        if ufunc in (np.multiply, np.true_divide) and len(inputs) == 2 and not kwargs:
-            left, right = inputs
-            other = right if left is self else left
-            if ufunc is np.true_divide and right is not self:
-                result = self.__truediv__(right)
-            elif ufunc is np.multiply:
-                result = self.__mul__(other)
-            else:
-                result = NotImplemented  # scalar / matrix is elementwise reciprocal
-            if result is NotImplemented:
-                raise TypeError(
-                    f"np.{ufunc.__name__} of a JITC matrix with {type(other).__name__} would "
-                    "materialise it; only scaling by a real scalar is lazy (conn * 0.5, conn / 2); "
-                    "use conn.todense() on a small window for elementwise work"
-                )
-            return result
-        return NotImplemented
+                    raise TypeError(_JITC_PRODUCT_MESSAGE)
+                return left.__matmul__(right) if _is_jitc(left) else right.__rmatmul__(left)
+            if ufunc is np.negative and len(inputs) == 1:
+                return -self
+            if ufunc is np.positive and len(inputs) == 1:
+                return self
+            if ufunc is np.multiply and len(inputs) == 2:
+                left, right = inputs
+                return self.__mul__(right if left is self else left)
+            if ufunc is np.true_divide and len(inputs) == 2 and inputs[0] is self:
+                return self.__truediv__(inputs[1])
+        # Everything else (comparisons, sums of arrays, reductions, ``out=``)
+        # would materialise the matrix: refuse with the lazy alternatives
+        # instead of NumPy's bare "operand type(s) all returned NotImplemented".
+        call = f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
+        detail = " with out=" if "out" in kwargs else ""
+        raise TypeError(
+            f"{call}{detail} of a JITC matrix is not computed lazily (it would materialise the "
+            "matrix). Lazy: conn @ x, x @ conn, conn * scalar, conn.sum(), conn.count_nonzero(); "
+            "for elementwise work take conn[a:b, c:d].todense() of a small window"
+        )
 
     def __array_function__(self, func, types, args, kwargs):
         implementation = HANDLED_FUNCTIONS.get(func)

@@ -77,7 +77,7 @@ def build_parser():
     bench = commands.add_parser(
         "bench",
         help="time R vs C on every backend against scipy CSR and dense NumPy",
-        description="Time x @ M, M @ y and 1%% BinaryArray spikes @ M for R and C matrices on "
+        description="Time x @ M, M @ y and 1% BinaryArray spikes @ M for R and C matrices on "
         "every available backend (reference, Numba, GPU), against scipy.sparse CSR and dense NumPy measured in "
         "the same run; print same-run ratios.",
     )

@@ -11,7 +11,7 @@ import numbers
 
 __all__ = ["set_options", "get_options", "check_materialise"]
 
-_DEFAULTS = {"max_dense_size": 2**27}
+_DEFAULTS = {"max_dense_size": 2**27, "max_dask_chunks": 10**6}
 _OPTIONS = dict(_DEFAULTS)
 
 
@@ -22,7 +22,8 @@ def get_options():
     -------
     dict
         ``max_dense_size``: the largest number of elements (dense entries, or
-        stored connections for ``tocsr``) that lazyconn will materialise.
+        stored connections for ``tocsr``) that lazyconn will materialise;
+        ``max_dask_chunks``: the most chunks ``to_dask`` builds a graph of.
     """
     return dict(_OPTIONS)
 
@@ -35,7 +36,10 @@ class set_options:
     **options
         Options by name.  ``max_dense_size`` (int): the largest number of
         elements ``todense()``, ``np.asarray(conn)``, row indexing and
-        ``tocsr()`` may produce (default ``2**27``, 512 MiB of float32).
+        ``tocsr()`` may produce, also the longest per-row or per-column
+        result of a reduction (default ``2**27``, 512 MiB of float32).
+        ``max_dask_chunks`` (int): the most chunks ``to_dask`` makes a graph
+        of (default ``10**6``; building a task costs ~10 us and memory).
 
     Examples
     --------
@@ -48,9 +52,10 @@ class set_options:
         unknown = set(options) - set(_DEFAULTS)
         if unknown:
             raise TypeError(f"unknown option(s) {sorted(unknown)}; known options are {sorted(_DEFAULTS)}")
-        size = options.get("max_dense_size", _OPTIONS["max_dense_size"])
-        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0:
-            raise ValueError(f"max_dense_size must be a non-negative integer, got {size!r}")
+        for name in ("max_dense_size", "max_dask_chunks"):
+            size = options.get(name, _OPTIONS[name])
+            if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {size!r}")
         self._previous = dict(_OPTIONS)
         _OPTIONS.update({key: int(value) for key, value in options.items()})
 

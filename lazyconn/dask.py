@@ -72,7 +72,7 @@ from dask.array.utils import meta_from_array
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
-from .config import check_materialise
+from .config import check_materialise, get_options
 from .dispatch import handler_for, matmul_dispatch
 from .events import BinaryArray
 from .matrix import JITCMatrix
@@ -314,6 +314,34 @@ def matmul(a, b, *, chunks="auto", split_every=None):
 
 
 # --------------------------------------------------------------- dense blocks
+def _count_chunks(chunks, shape):
+    """Chunks that int or per-axis int ``chunks`` would make, before Dask builds them.
+
+    Dask's own normalisation lists every chunk's size, which for a
+    2**31-long axis in chunks of 1 is itself a 2**31-element tuple: the
+    count is checked first.  Returns None for forms counted afterwards.
+    """
+    per_axis = chunks if isinstance(chunks, tuple) and len(chunks) == 2 else (chunks, chunks)
+    count = 1
+    for size, length in zip(per_axis, shape):
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral):
+            return None
+        if size <= 0 and size != -1:
+            raise ValueError(f"chunks must be positive sizes (or -1 for a whole axis), got {chunks!r}")
+        count *= 1 if size == -1 or length == 0 else -(-length // int(size))
+    return count
+
+
+def _check_chunk_count(count, shape):
+    limit = get_options()["max_dask_chunks"]
+    if count is not None and count > limit:
+        raise ValueError(
+            f"to_dask of a {shape[0]} x {shape[1]} matrix would make {count:,} chunks, above "
+            f"max_dask_chunks={limit:,}; pass larger chunks, take a window (conn[a:b, c:d]) first, "
+            "or raise the limit with lazyconn.set_options(max_dask_chunks=...)"
+        )
+
+
 def to_dask(conn, chunks="auto", *, meta=None):
     """The matrix as a Dask array of dense blocks generated inside tasks.
 
@@ -341,8 +369,9 @@ def to_dask(conn, chunks="auto", *, meta=None):
     Raises
     ------
     ValueError
-        If one block would exceed ``max_dense_size`` (see
-        :func:`lazyconn.set_options`): pass smaller chunks.
+        If one block would exceed ``max_dense_size``, or the graph
+        ``max_dask_chunks`` chunks (see :func:`lazyconn.set_options`), or
+        ``chunks`` is not a valid chunking.
 
     See Also
     --------
@@ -360,8 +389,13 @@ def to_dask(conn, chunks="auto", *, meta=None):
     if not isinstance(conn, JITCMatrix):
         raise TypeError(f"to_dask needs a JITC matrix, got {type(conn).__name__}")
     dtype = conn.dtype
-    chunks = normalize_chunks(chunks, conn.shape, dtype=dtype)
+    _check_chunk_count(_count_chunks(chunks, conn.shape), conn.shape)
+    try:
+        chunks = normalize_chunks(chunks, conn.shape, dtype=dtype)
+    except ZeroDivisionError:
+        raise ValueError(f"chunks must be positive sizes, got {chunks!r}") from None
     rows, cols = chunks
+    _check_chunk_count(len(rows) * len(cols), conn.shape)
     largest = max(rows, default=0) * max(cols, default=0)
     check_materialise(
         largest, f"a {max(rows, default=0)} x {max(cols, default=0)} block of to_dask (pass smaller chunks)"

@@ -93,8 +93,15 @@ def handler_for(x):
     Raises
     ------
     TypeError
-        If ``x`` is not an array of any known kind.
+        If ``x`` is not an array of any known kind, or is a masked array.
     """
+    if isinstance(x, np.ma.MaskedArray):
+        # The kernels read the data and never the mask: masked entries would
+        # silently take part (or not) depending on the path.
+        raise TypeError(
+            "cannot multiply a JITC matrix with a masked array: its mask would be ignored; "
+            "pass x.filled(0) to treat masked entries as zero (or x.filled(value) for another value)"
+        )
     handler = matmul_dispatch.dispatch(type(x))
     if handler is not None:
         return handler, x

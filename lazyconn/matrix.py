@@ -12,17 +12,18 @@ The NumPy protocols (``__array_ufunc__``, ``__array_function__``,
 
 from __future__ import annotations
 
+import math
 import numbers
 import operator
 
 import numpy as np
 
-from . import _protocols
+from . import _protocols, reductions
 from .config import check_materialise
 from .dispatch import handler_for
 from .kernels import backend_for_namespace, host_backend
 from .products import line_space
-from .spec import Normal, Scalar, Spec, Uniform
+from .spec import Normal, Scalar, Spec, Uniform, short_repr
 
 __all__ = [
     "JITCMatrix",
@@ -168,7 +169,36 @@ class JITCMatrix(_protocols.ArrayProtocols):
         JITCMatrix
             A view of the same window and scale with the new dtype.
         """
-        return type(self)._make(self._spec.with_dtype(dtype), self._window, self._scale)
+        spec = self._spec.with_dtype(dtype)
+        return type(self)._make(spec, self._window, check_scale(spec, self._scale))
+
+    def same_generator(self, other):
+        """True if ``other`` is the same view of the same generator.
+
+        Same class, generator (shape, orientation, probability, law, seed,
+        dtype, diagonal rule), window and scale: then every entry is equal
+        by construction.  ``==`` is elementwise for arrays and is refused
+        for JITC matrices (it would materialise them); this is the cheap
+        question it is usually meant to ask.  False does not prove that
+        the entries differ (two seeds with ``prob=0`` give the same zeros).
+        To compare whole generators, compare ``a.spec == b.spec``.
+
+        Parameters
+        ----------
+        other : object
+            Anything; only a JITC matrix can be the same view.
+
+        Returns
+        -------
+        bool
+        """
+        return (
+            isinstance(other, JITCMatrix)
+            and type(other) is type(self)
+            and other._spec == self._spec
+            and other._window == self._window
+            and other._scale == self._scale
+        )
 
     def __repr__(self):
         text = self._generator_repr()
@@ -250,9 +280,7 @@ class JITCMatrix(_protocols.ArrayProtocols):
         block = backend_for_namespace(xp).dense(params, k0, k1, j0, j1, self.dtype)
         if self._spec.orientation == "C":
             block = block.T.copy()
-        if self._scale != 1.0:
-            block = block * self.dtype.type(self._scale)
-        return block
+        return _apply_scale(block, self._scale, self.dtype)
 
     def tocoo_arrays(self):
         """Connections of this window as ``(rows, cols, values)`` NumPy arrays.
@@ -273,9 +301,10 @@ class JITCMatrix(_protocols.ArrayProtocols):
         expected = int(self._spec.prob * m * n)
         check_materialise(expected, f"the connections of a {m} x {n} window (about {expected:,})")
         params, (k0, k1), (j0, j1) = line_space(self)
+        # The kernels keep one offset per generated line.
+        check_materialise(k1 - k0 + 1, f"the per-line offsets of the connections of a {m} x {n} window")
         k, j, w = host_backend().coo(params, k0, k1, j0, j1, self.dtype)
-        if self._scale != 1.0:
-            w = w * self.dtype.type(self._scale)
+        w = _apply_scale(w, self._scale, self.dtype)
         r0, _, c0, _ = self._window
         if self._spec.orientation == "R":
             return k - r0, j - c0, w
@@ -299,6 +328,7 @@ class JITCMatrix(_protocols.ArrayProtocols):
             import scipy.sparse
         except ImportError as exc:
             raise ImportError("tocsr() needs SciPy: pip install scipy") from exc
+        check_materialise(self.shape[0] + 1, f"the row pointer of tocsr() of a {self.shape[0]} x {self.shape[1]} window")
         rows, cols, values = self.tocoo_arrays()
         index_dtype = np.int32 if max(self.shape) < 2**31 - 1 and rows.size < 2**31 else np.int64
         return scipy.sparse.csr_array(
@@ -354,12 +384,16 @@ class JITCMatrix(_protocols.ArrayProtocols):
     def sum(self, axis=None, dtype=None, keepdims=False):
         """Sum of entries, generated, never stored.
 
+        The kernels sum each line in the matrix dtype (as ``conn @ ones``
+        would); lines and tiles are added in float64.  The total needs O(1)
+        memory; sums along an axis are refused above ``max_dense_size``
+        results.
+
         Parameters
         ----------
         axis : {None, 0, 1, -1, -2}
         dtype : numpy.dtype, optional
-            Result dtype (default: the matrix dtype).  Accumulation is in
-            float64 on the reference backend.
+            Result dtype (default: the matrix dtype).
         keepdims : bool
             Keep the reduced axes with length one.
 
@@ -370,19 +404,19 @@ class JITCMatrix(_protocols.ArrayProtocols):
         axis = _normalise_axis(axis)
         dtype = self.dtype if dtype is None else np.dtype(dtype)
         m, n = self.shape
-        if axis == 0:
-            result = self._product(np.ones(m, dtype=bool), "left", binary=True)
-        else:
-            result = self._product(np.ones(n, dtype=bool), "right", binary=True)
-            if axis is None:
-                result = result.astype(np.float64).sum()
-        result = np.asarray(result).astype(dtype)
+        # Sums are float64 here; the scale is applied in float64, as in todense().
+        result = np.asarray(reductions.sum_entries(self, axis) * self._scale).astype(dtype)
         if keepdims:
             result = result.reshape((1, n) if axis == 0 else (m, 1) if axis == 1 else (1, 1))
         return result[()] if result.ndim == 0 else result
 
     def count_nonzero(self, axis=None):
         """Exact number of nonzero entries (int64), generated, never stored.
+
+        Equal to ``np.count_nonzero(conn.todense())`` for every window and
+        scale (a scale that underflows a weight to zero removes it).  The
+        total needs O(1) memory; per-row or per-column counts are refused
+        above ``max_dense_size`` results.
 
         Parameters
         ----------
@@ -393,17 +427,7 @@ class JITCMatrix(_protocols.ArrayProtocols):
         -------
         int or ndarray of int64
         """
-        axis = _normalise_axis(axis)
-        m, n = self.shape
-        if self._scale == 0.0:
-            per_row, per_col = np.zeros(m, np.int64), np.zeros(n, np.int64)
-        else:
-            params, (k0, k1), (j0, j1) = line_space(self)
-            per_line, per_minor = host_backend().degrees(params, k0, k1, j0, j1, self.dtype)
-            per_row, per_col = (per_line, per_minor) if self._spec.orientation == "R" else (per_minor, per_line)
-        if axis is None:
-            return int(per_row.sum())
-        return per_col if axis == 0 else per_row
+        return reductions.count_nonzero(self, _normalise_axis(axis))
 
     # --------------------------------------------------------------- products
     def _product(self, x, side, binary=False):
@@ -426,11 +450,19 @@ class JITCMatrix(_protocols.ArrayProtocols):
             return self._product(other.data, "left", binary=True)
         return self._product(other, "left")
 
-    def _scaled(self, factor):
+    def _scaled(self, factor, symbol="*"):
         if not _is_real_scalar(factor):
-            return NotImplemented
-        factor = float(factor)
-        return type(self)._make(self._spec, self._window, self._scale * factor)
+            raise TypeError(
+                f"conn {symbol} {_describe(factor)}: only scaling by a real scalar is lazy "
+                "(conn * 0.5, conn / 2); an elementwise operation with an array would materialise "
+                "the matrix: use conn[a:b, c:d].todense() on a small window"
+            )
+        factor = _scalar_float(factor, "the scale factor")
+        if symbol == "/":
+            if factor == 0.0:
+                raise ZeroDivisionError("division of a JITC matrix by zero")
+            factor = 1.0 / factor
+        return type(self)._make(self._spec, self._window, check_scale(self._spec, self._scale * factor))
 
     def __mul__(self, other):
         return self._scaled(other)
@@ -438,17 +470,88 @@ class JITCMatrix(_protocols.ArrayProtocols):
     __rmul__ = __mul__
 
     def __truediv__(self, other):
-        if not _is_real_scalar(other):
-            return NotImplemented
-        if float(other) == 0.0:
-            raise ZeroDivisionError("division of a JITC matrix by zero")
-        return self._scaled(1.0 / float(other))
+        return self._scaled(other, "/")
 
     def __neg__(self):
         return self._scaled(-1.0)
 
     def __pos__(self):
         return self
+
+    # Elementwise comparisons and arithmetic would materialise the matrix:
+    # each is refused with a TypeError that names the lazy alternative,
+    # never answered with Python's identity comparison (``M != 0`` used to
+    # be one bool, so ``np.sum(M != 0)`` was 1).
+    def __eq__(self, other):
+        _refuse_elementwise("==", other)
+
+    def __ne__(self, other):
+        _refuse_elementwise("!=", other)
+
+    def __lt__(self, other):
+        _refuse_elementwise("<", other)
+
+    def __le__(self, other):
+        _refuse_elementwise("<=", other)
+
+    def __gt__(self, other):
+        _refuse_elementwise(">", other)
+
+    def __ge__(self, other):
+        _refuse_elementwise(">=", other)
+
+    # Hashable by identity, as before: dict and set lookups compare
+    # identity first, so they never reach the refused ``==``.
+    __hash__ = object.__hash__
+
+    def __add__(self, other):
+        _refuse_elementwise("+", other)
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        _refuse_elementwise("-", other)
+
+    __rsub__ = __sub__
+
+    def __rtruediv__(self, other):
+        _refuse_elementwise("/", other)
+
+    def __floordiv__(self, other):
+        _refuse_elementwise("//", other)
+
+    __rfloordiv__ = __floordiv__
+
+    def __mod__(self, other):
+        _refuse_elementwise("%", other)
+
+    __rmod__ = __mod__
+
+    def __pow__(self, other):
+        _refuse_elementwise("**", other)
+
+    __rpow__ = __pow__
+
+    def __and__(self, other):
+        _refuse_elementwise("&", other)
+
+    __rand__ = __and__
+
+    def __or__(self, other):
+        _refuse_elementwise("|", other)
+
+    __ror__ = __or__
+
+    def __xor__(self, other):
+        _refuse_elementwise("^", other)
+
+    __rxor__ = __xor__
+
+    def __abs__(self):
+        _refuse_elementwise("abs()", None)
+
+    def __invert__(self):
+        _refuse_elementwise("~", None)
 
     def __bool__(self):
         raise TypeError(
@@ -465,7 +568,84 @@ class JITCMatrix(_protocols.ArrayProtocols):
         raise TypeError("a JITC matrix cannot be converted to a Python complex")
 
     def __index__(self):
-        raise TypeError("a JITC matrix cannot be used as an index")
+        raise TypeError(
+            "a JITC matrix cannot be used as an index or a repeat count (e.g. 'text' * conn); "
+            "only scaling by a real scalar is lazy (conn * 0.5)"
+        )
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array of shape {value.shape}"
+    return f"{short_repr(value)} ({type(value).__name__})"
+
+
+def _refuse_elementwise(symbol, other):
+    """Raise the TypeError of an elementwise operation on a JITC matrix."""
+    operand = "" if other is None else f" with {_describe(other)}"
+    raise TypeError(
+        f"elementwise '{symbol}' of a JITC matrix{operand} is not computed lazily (it would "
+        "materialise the matrix). Use conn.count_nonzero() for nonzeros, conn.sum() for sums, "
+        "conn[a:b, c:d].todense() for elementwise work on a small window, and "
+        "conn.same_generator(other) to ask whether two matrices are the same generator and window"
+    )
+
+
+def _scalar_float(value, name):
+    """``float(value)`` for a real scalar, with a ValueError naming it when it overflows."""
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} {short_repr(value)} overflows a float64; pass a finite real number") from None
+
+
+def check_scale(spec, scale):
+    """Validate the scale of a view of ``spec``: finite, and no entry overflows the dtype.
+
+    Scaled entries are ``dtype(w * scale)`` with the product in float64, so
+    an unconnected entry stays exactly zero; a scale that would turn the
+    largest possible weight into infinity is refused instead of creating
+    infinities (and NaNs in products).
+
+    Parameters
+    ----------
+    spec : lazyconn.spec.Spec
+    scale : float
+
+    Returns
+    -------
+    float
+        ``scale``.
+
+    Raises
+    ------
+    ValueError
+        For a non-finite scale, or one whose product with the law's largest
+        ``|weight|`` overflows the dtype.
+    """
+    if not math.isfinite(scale):
+        raise ValueError(
+            f"the scale factor of a JITC matrix must be finite, got {scale!r} (a product of "
+            "scale factors can overflow); scale by a finite real number"
+        )
+    bound = spec.law.max_abs_weight()
+    largest = float(np.finfo(spec.dtype).max) * (1.0 - 2.0**-20)
+    if not bound * abs(scale) <= largest:
+        raise ValueError(
+            f"scaling by {scale!r} would overflow {spec.dtype.name}: the weights reach {bound:.6g} in "
+            f"magnitude, and {bound:.6g} * {abs(scale):.6g} exceeds the largest {spec.dtype.name} "
+            f"({largest:.6g}); use a smaller factor, or conn.astype(numpy.float64) first"
+        )
+    return scale
+
+
+def _apply_scale(values, scale, dtype):
+    """``dtype(values * scale)`` with the product in float64 (zeros stay zero)."""
+    if scale == 1.0:
+        return values
+    if dtype == np.float64:
+        return values * scale
+    return (values.astype(np.float64) * scale).astype(dtype)
 
 
 _JITC_PRODUCT_MESSAGE = (
@@ -475,8 +655,39 @@ _JITC_PRODUCT_MESSAGE = (
 
 
 def _restore(cls, state, window, scale):
+    """Rebuild a pickled view, validating everything (class, generator, window, scale)."""
+    if not (isinstance(cls, type) and cls in CLASS_FOR.values()):
+        raise TypeError(f"invalid pickled JITC matrix: {cls!r} is not one of lazyconn's matrix classes")
+    if not isinstance(state, tuple) or len(state) != 7:
+        raise ValueError(f"invalid pickled JITC matrix: the generator state must be a 7-tuple, got {state!r}")
     shape, orientation, prob, law, seed, dtype, include_self = state
-    return cls._make(Spec(shape, orientation, prob, law, seed, np.dtype(dtype), include_self), window, scale)
+    try:
+        spec = Spec(shape, orientation, prob, law, seed, np.dtype(dtype), include_self)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"invalid pickled JITC matrix: {exc}") from None
+    expected = CLASS_FOR.get((type(spec.law), spec.orientation))
+    if cls is not expected:
+        raise TypeError(
+            f"invalid pickled JITC matrix: class {cls.__name__} cannot hold a {spec.orientation} generator "
+            f"with {type(spec.law).__name__} weights (that is {expected.__name__})"
+        )
+    m, n = spec.shape
+    if not (isinstance(window, tuple) and len(window) == 4
+            and all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in window)):
+        raise ValueError(f"invalid pickled JITC matrix: the window must be four integers, got {window!r}")
+    r0, r1, c0, c1 = (int(v) for v in window)
+    if not (0 <= r0 <= r1 <= m and 0 <= c0 <= c1 <= n):
+        raise ValueError(
+            f"invalid pickled JITC matrix: window rows {r0}:{r1}, columns {c0}:{c1} is not inside "
+            f"the generator's shape {spec.shape}"
+        )
+    if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
+        raise TypeError(f"invalid pickled JITC matrix: the scale must be a real number, got {scale!r}")
+    try:
+        scale = check_scale(spec, _scalar_float(scale, "the scale"))
+    except ValueError as exc:
+        raise ValueError(f"invalid pickled JITC matrix: {exc}") from None
+    return cls._make(spec, (r0, r1, c0, c1), scale)
 
 
 def _normalise_axis(axis):

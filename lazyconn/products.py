@@ -20,11 +20,19 @@ def result_dtype(operand_dtype, matrix_dtype, binary):
     Raises
     ------
     TypeError
-        For complex, object, string and other non-real operand dtypes.
+        For complex, object, string, extended-precision (long double) and
+        other operand dtypes that are not bool, integer, float16/32/64.
     """
     operand_dtype = np.dtype(operand_dtype)
     if binary or operand_dtype == np.bool_:
         return np.dtype(matrix_dtype)
+    if operand_dtype.kind == "f" and operand_dtype.itemsize > 8:
+        # One policy for every backend: no kernel accumulates in extended
+        # precision, so a long double result would claim digits it lacks.
+        raise TypeError(
+            f"operand dtype {operand_dtype} is not supported: products are computed in float32 "
+            "or float64 on every backend; pass x.astype(numpy.float64)"
+        )
     if operand_dtype.kind not in "iuf":
         raise TypeError(
             f"operand dtype {operand_dtype} is not supported: a JITC matrix is real, so pass "
@@ -128,7 +136,8 @@ def matmul(conn, x, side, binary, kernels, xp):
         out = kernels.gather(params, k0, k1, j0, j1, xp.ascontiguousarray(vectors.astype(dtype, copy=False)), conn.dtype)
     out = out.astype(dtype, copy=False)
     if conn._scale != 1.0:
-        out = out * dtype.type(conn._scale)
+        # In float64 then rounded once, as todense() scales entries.
+        out = (out.astype(xp.float64, copy=False) * conn._scale).astype(dtype, copy=False)
     if one_dimensional:
         return out[:, 0]
     return out if side == "right" else out.T

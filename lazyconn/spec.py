@@ -10,6 +10,7 @@ scalars (:class:`KernelParams`); kernels never see a ``Spec``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import numbers
@@ -46,12 +47,29 @@ LAW_NORMAL = 1
 LAW_UNIFORM = 2
 
 _SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: The documented default dtype, also what ``dtype=None`` means (as in NumPy).
+DEFAULT_DTYPE = np.dtype(np.float32)
+#: ``|ndtri(u)|`` at the most extreme weight uniform, ``u = 0.5 * 2**-32``
+#: (6.2...), rounded up generously: a bound, used only to refuse scale
+#: factors that would overflow the dtype.
+_NDTRI_MAX = 6.5
+
+
+def short_repr(value, limit=40):
+    """``repr(value)``, cut to ``limit`` characters for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...)" if text.endswith(")") else text[: limit - 3] + "..."
 
 
 def _check_finite(name, value):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:
+        raise ValueError(
+            f"{name} must be finite, got {short_repr(value)}, which overflows a float64; pass a finite float"
+        ) from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}; pass a finite float")
     return value
@@ -82,6 +100,19 @@ class Scalar:
         tuple of float
         """
         return self.weight, 0.0
+
+    def max_abs_weight(self):
+        """Largest ``|weight|`` the law can produce (before rounding to the dtype).
+
+        Returns
+        -------
+        float
+        """
+        return abs(self.weight)
+
+    def __reduce__(self):
+        # Through the constructor, so that a crafted pickle is validated.
+        return (Scalar, (self.weight,))
 
 
 @dataclass(frozen=True)
@@ -117,6 +148,21 @@ class Normal:
         """
         return self.loc, self.scale
 
+    def max_abs_weight(self):
+        """Largest ``|weight|`` the law can produce (before rounding to the dtype).
+
+        Weight words are 32-bit, so ``|ndtri(u)|`` is at most its value at
+        the extreme uniform ``2**-33``, about 6.3.
+
+        Returns
+        -------
+        float
+        """
+        return abs(self.loc) + self.scale * _NDTRI_MAX
+
+    def __reduce__(self):
+        return (Normal, (self.loc, self.scale))
+
 
 @dataclass(frozen=True)
 class Uniform:
@@ -151,6 +197,18 @@ class Uniform:
         tuple of float
         """
         return self.low, self.high - self.low
+
+    def max_abs_weight(self):
+        """Largest ``|weight|`` the law can produce (before rounding to the dtype).
+
+        Returns
+        -------
+        float
+        """
+        return max(abs(self.low), abs(self.high))
+
+    def __reduce__(self):
+        return (Uniform, (self.low, self.high))
 
 
 def block_size(prob):
@@ -210,7 +268,9 @@ def check_seed(seed):
 
 
 def check_dtype(dtype):
-    """Validate the matrix dtype: float32 or float64."""
+    """Validate the matrix dtype: float32 or float64 (None means float32)."""
+    if dtype is None:
+        return DEFAULT_DTYPE
     try:
         dtype = np.dtype(dtype)
     except TypeError as exc:
@@ -283,15 +343,18 @@ class Spec:
     include_self: bool = True
 
     def __post_init__(self):
-        if len(self.shape) != 2:
-            raise ValueError(f"shape must have two entries, got {self.shape!r}")
+        if not isinstance(self.shape, (tuple, list)) or len(self.shape) != 2:
+            raise ValueError(f"shape must be a pair (num_pre, num_post), got {self.shape!r}")
         shape = (check_size("num_pre", self.shape[0]), check_size("num_post", self.shape[1]))
         object.__setattr__(self, "shape", shape)
         if self.orientation not in ("R", "C"):
             raise ValueError(f"orientation must be 'R' or 'C', got {self.orientation!r}")
         object.__setattr__(self, "prob", check_prob(self.prob))
-        if not isinstance(self.law, (Scalar, Normal, Uniform)):
+        if type(self.law) not in (Scalar, Normal, Uniform):
             raise TypeError(f"law must be Scalar, Normal or Uniform, got {type(self.law).__name__}")
+        # Rebuilt through its constructor: a law restored from a crafted
+        # pickle (or mutated through object.__setattr__) is validated again.
+        object.__setattr__(self, "law", type(self.law)(*dataclasses.astuple(self.law)))
         object.__setattr__(self, "seed", check_seed(self.seed))
         object.__setattr__(self, "dtype", check_dtype(self.dtype))
         if not isinstance(self.include_self, (bool, np.bool_)):
@@ -302,6 +365,11 @@ class Spec:
                 f"include_self=False needs a square matrix, got shape {shape}; "
                 "there is no diagonal to exclude otherwise"
             )
+
+    def __reduce__(self):
+        # Through the constructor, so that unpickling validates everything.
+        return (Spec, (self.shape, self.orientation, self.prob, self.law, self.seed, self.dtype.name,
+                       self.include_self))
 
     @property
     def major_size(self):
