@@ -28,7 +28,7 @@ def html(tmp_path_factory):
 
 
 def test_every_page_is_built(html):
-    for page in ("index", "quickstart", "concepts", "cli", "api", "spec", "performance",
+    for page in ("index", "quickstart", "concepts", "cli", "api", "spec", "guarantees", "performance",
                  "howto/choose_orientation", "howto/reproducibility", "howto/dask_cluster", "howto/gpu"):
         assert (html / f"{page}.html").is_file(), page
 
