@@ -27,6 +27,7 @@ from numba.extending import intrinsic
 
 from .. import random as _ref
 from ..spec import GAP_CLAMP
+from . import _numba_cache
 
 __all__ = [
     "philox4x32",
@@ -453,3 +454,6 @@ def central_weights(n, law, a, b, round32, uniforms, weights):
     if round32:
         for s in range(n):
             weights[s] = np.float64(np.float32(weights[s]))
+
+
+_numba_cache.install(globals())  # last: every njit is defined, none compiled yet
