@@ -87,6 +87,8 @@ def test_an_edited_inlined_module_is_not_served_from_numba_cache_dir(warm, tmp_p
         expected, _ = _run(warm.root, cache, "reference")  # the edited code's matrix
         assert expected != warm.checksum  # the edit changes the matrix
         assert _run(warm.root, cache)[0] == expected
+        # Entries of the old sources were replaced, not left beside the new ones.
+        assert len(list(cache.rglob("*.nbc"))) == len(list(warm.cache.rglob("*.nbc")))
     finally:
         random_py.write_bytes(original)
         os.utime(random_py, ns=(stat.st_atime_ns, stat.st_mtime_ns))
@@ -187,3 +189,25 @@ def test_every_cached_kernel_is_keyed_on_the_digest_of_the_kernel_sources():
     codegen = cpu._scratch.targetctx.codegen()
     key = cpu._scratch._cache._index_key(numba.void(), codegen)
     assert key[-1] == ("lazyconn-sources", digest.hexdigest())
+
+
+def _twice(x):
+    return 2 * x
+
+
+def test_without_numba_s_cache_api_kernels_are_not_cached_and_a_warning_says_so(monkeypatch):
+    import numba
+    from numba.core.caching import NullCache
+
+    namespace = {"__name__": __name__}
+    namespace["cached"] = numba.njit(cache=True)(_twice)
+    namespace["uncached"] = numba.njit(_twice)
+    assert _numba_cache.install(namespace) == 1
+    assert isinstance(namespace["cached"]._cache, _numba_cache.KernelCache)
+    assert isinstance(namespace["uncached"]._cache, NullCache)
+    monkeypatch.setattr(_numba_cache, "_API", False)
+    monkeypatch.setattr(_numba_cache, "_warned", False)
+    with pytest.warns(UserWarning, match="compiled in every process"):
+        assert _numba_cache.install(namespace) == 0
+    assert isinstance(namespace["cached"]._cache, NullCache)
+    assert namespace["cached"](21) == 42

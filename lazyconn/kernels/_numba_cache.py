@@ -33,6 +33,8 @@ import threading
 import warnings
 from pathlib import Path
 
+import numba
+
 __all__ = ["KERNEL_SOURCES", "sources_digest", "install"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
@@ -87,18 +89,19 @@ def sources_digest():
     return hasher.hexdigest()
 
 
-def _warn_once(cache, exc, what, then):
+def _warn_once(message):
     global _warned
     with _warn_lock:
         if _warned:
             return
         _warned = True
-    warnings.warn(
-        f"lazyconn: {what} Numba cache entry of {cache._py_func.__qualname__} in "
-        f"{cache.cache_path} ({type(exc).__name__}: {exc}); {then} (this warning is shown once "
-        "per process)",
-        UserWarning,
-        stacklevel=3,
+    warnings.warn(f"lazyconn: {message} (this warning is shown once per process)", UserWarning, stacklevel=3)
+
+
+def _entry_message(cache, exc, what, then):
+    return (
+        f"{what} Numba cache entry of {cache._py_func.__qualname__} in {cache.cache_path} "
+        f"({type(exc).__name__}: {exc}); {then}"
     )
 
 
@@ -152,7 +155,7 @@ if _API:
             try:
                 super().save_overload(sig, data)
             except Exception as exc:  # the compiled kernel is fine; only caching failed
-                _warn_once(self, exc, "could not save the", "it is compiled again by the next process")
+                _warn_once(_entry_message(self, exc, "could not save the", "it is compiled again by the next process"))
 
         def _drop(self, sig, target_context, exc):
             """Remove the entry of ``sig`` (or the whole index if unreadable), then warn."""
@@ -167,7 +170,7 @@ if _API:
                     if name is not None:
                         cache_file._save_index(overloads)
                         os.unlink(cache_file._data_path(name))
-            _warn_once(self, exc, "dropped an unreadable", "the kernel is compiled again and re-cached")
+            _warn_once(_entry_message(self, exc, "dropped an unreadable", "the kernel is compiled again and re-cached"))
 
 
 def _same_but_sources(other, key):
@@ -217,8 +220,12 @@ def install(namespace):
                 raise RuntimeError("no usable Numba cache API or unreadable sources")
             value._cache = KernelCache(value.py_func)
             count += 1
-        except Exception:  # never stale: compile in every process instead
+        except Exception as exc:  # never stale: compile in every process instead
             value._cache = NullCache() if NullCache is not None else _no_cache()
+            _warn_once(
+                f"Numba {numba.__version__}'s cache cannot be keyed on the kernel sources "
+                f"({type(exc).__name__}: {exc}); the CPU kernels are compiled in every process"
+            )
     return count
 
 
