@@ -26,6 +26,7 @@ never wrong.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -124,7 +125,7 @@ if _API:
             stale = [other for other in overloads if _same_but_sources(other, key)]
             if stale:
                 for other in stale:
-                    with _ignore_os_error():
+                    with contextlib.suppress(OSError):  # a read-only or vanished cache
                         os.unlink(self._data_path(overloads.pop(other)))
                 self._save_index(overloads)
             super().save(key, data)
@@ -160,7 +161,7 @@ if _API:
         def _drop(self, sig, target_context, exc):
             """Remove the entry of ``sig`` (or the whole index if unreadable), then warn."""
             cache_file = self._cache_file
-            with _ignore_os_error():
+            with contextlib.suppress(OSError):  # a read-only or vanished cache
                 try:
                     overloads = cache_file._load_index()
                 except Exception:
@@ -181,16 +182,6 @@ def _same_but_sources(other, key):
         and other[:-1] == key[:-1]
         and other[-1] != key[-1]
     )
-
-
-class _ignore_os_error:
-    """Context manager: a read-only or vanished cache is not an error here."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, traceback):
-        return kind is not None and issubclass(kind, OSError)
 
 
 def install(namespace):
