@@ -368,25 +368,3 @@ def test_concurrent_launches_survive_the_workqueue_layer():
     out = subprocess.run([sys.executable, "-c", _CONCURRENT_LAUNCHES], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["True", "12"]
-
-
-def test_stale_numba_cache_is_dropped_when_an_inlined_dependency_changes(tmp_path):
-    from lazyconn.kernels.cpu import drop_stale_cache
-
-    kernel, dependency, cache = tmp_path / "cpu.py", tmp_path / "_cpu_random.py", tmp_path / "__pycache__"
-    kernel.write_text("kernels")
-    dependency.write_text("version 1")
-    cache.mkdir()
-    entries = [cache / "cpu.gather-10.py311.nbi", cache / "cpu.gather-10.py311.1.nbc"]
-    other = cache / "_cpu_random.ln-5.py311.nbi"
-    for path in entries + [other]:
-        path.write_text("machine code")
-    assert drop_stale_cache(kernel, [dependency], cache)  # no stamp yet: unknown provenance
-    assert not any(path.exists() for path in entries) and other.exists()
-    for path in entries:
-        path.write_text("machine code")
-    assert not drop_stale_cache(kernel, [dependency], cache)  # unchanged: kept
-    assert all(path.exists() for path in entries)
-    dependency.write_text("version 2")
-    assert drop_stale_cache(kernel, [dependency], cache)
-    assert not any(path.exists() for path in entries)

@@ -27,6 +27,7 @@ from numba.extending import intrinsic
 
 from .. import random as _ref
 from ..spec import GAP_CLAMP
+from . import _numba_cache
 
 __all__ = [
     "philox4x32",
@@ -45,7 +46,8 @@ __all__ = [
 
 # Every generator-path function shares these options: error_model="numpy"
 # removes the zero-division check that blocks vectorisation (DESIGN §2b);
-# fastmath stays off so that no operation is contracted or reordered.
+# fastmath stays off so that no operation is contracted or reordered.  The
+# on-disk cache is keyed on every kernel source (_numba_cache.install below).
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", fastmath=False)
 # The per-draw primitives are inlined at Numba-IR level: LLVM's own inliner
 # leaves the unrolled Philox as a call, and a call in a batch loop stops it
@@ -453,3 +455,6 @@ def central_weights(n, law, a, b, round32, uniforms, weights):
     if round32:
         for s in range(n):
             weights[s] = np.float64(np.float32(weights[s]))
+
+
+_numba_cache.install(globals())  # last: every njit is defined, none compiled yet

@@ -61,6 +61,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from . import _numba_cache
 from ._cpu_random import INLINE_OPTIONS, JIT_OPTIONS, _float64_bits, ndtri
 
 __all__ = [
@@ -261,6 +262,8 @@ def _main():
     digest = hashlib.sha256(_TABLE_FILE.read_bytes()).hexdigest()
     print(f"wrote {_TABLE_FILE}: largest bound {bounds.max():.3g}, sha256 {digest}")
 
+
+_numba_cache.install(globals())  # after every njit, before any call
 
 if __name__ == "__main__":
     _main()

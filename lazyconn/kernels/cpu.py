@@ -39,16 +39,15 @@ per argument dtype is compiled on first use and cached on disk.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import math
 import threading
-from pathlib import Path
 
 import numba
 import numpy as np
 
 from ..spec import LAW_SCALAR, LAW_UNIFORM
+from . import _numba_cache
 from ._cpu_random import (
     INLINE_OPTIONS,
     JIT_OPTIONS,
@@ -64,50 +63,6 @@ from ._cpu_random import (
 
 __all__ = ["NAME", "dense", "coo", "scatter", "gather", "degrees", "num_threads"]
 
-
-def drop_stale_cache(kernel_file, dependencies, cache_dir):
-    """Delete Numba's cache of ``kernel_file`` when a dependency changed.
-
-    Numba keys the cache of this module's kernels on this file alone, but
-    the kernels inline functions and constants from ``_cpu_random.py`` and
-    ``spec.py``: after an edit or an upgrade that touches only those, the
-    stale machine code would still be loaded and the matrix could change.
-    A stamp of the dependencies' contents beside the cache decides.
-
-    Parameters
-    ----------
-    kernel_file : pathlib.Path
-        The module whose cache entries (``<stem>.*.nbi``/``.nbc``) to drop.
-    dependencies : sequence of pathlib.Path
-        Files whose contents are compiled into those entries.
-    cache_dir : pathlib.Path
-        Where Numba keeps them (``__pycache__`` beside the module by default).
-
-    Returns
-    -------
-    bool
-        True if stale entries were removed.
-    """
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in dependencies)).hexdigest()
-    stamp = cache_dir / f"{kernel_file.stem}.dependencies.sha256"
-    try:
-        if stamp.read_text() == digest:
-            return False
-    except OSError:
-        pass
-    stale = list(cache_dir.glob(f"{kernel_file.stem}.*.nbi")) + list(cache_dir.glob(f"{kernel_file.stem}.*.nbc"))
-    for entry in stale:
-        entry.unlink(missing_ok=True)
-    try:
-        cache_dir.mkdir(exist_ok=True)
-        stamp.write_text(digest)
-    except OSError:  # a read-only install: Numba will not cache there either
-        pass
-    return bool(stale)
-
-
-_HERE = Path(__file__).resolve().parent
-drop_stale_cache(Path(__file__), [_HERE / "_cpu_random.py", _HERE.parent / "spec.py"], _HERE / "__pycache__")
 
 NAME = "cpu"
 
@@ -919,3 +874,6 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
         _generator(params, dtype), k0, k1, j0, j1, b0, b1, chunks, vectors, out,
     )
     return out
+
+
+_numba_cache.install(globals())  # last: every kernel is defined, none compiled yet

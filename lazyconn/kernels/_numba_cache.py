@@ -1,0 +1,248 @@
+"""Numba's on-disk cache for the CPU kernels: never stale, never fatal.
+
+Numba keys a cached function on its own bytecode and on a stamp of its own
+source file only.  The kernels of ``cpu.py`` also compile in functions and
+constants of other modules (``_cpu_random.py`` inlined at IR level, the
+Philox and ``ln`` constants of ``lazyconn.random``, the law codes and gap
+clamp of ``lazyconn.spec``): an upgrade or an edit that touches only those
+would keep loading the old machine code, and the CPU backend would realise a
+different matrix from the one the code describes.  Where Numba keeps the
+cache (``__pycache__`` beside the module, ``NUMBA_CACHE_DIR``, the per-user
+directory of a read-only install, IPython's) does not matter here: the
+digest of every kernel source is part of each entry's index key, so machine
+code compiled from other sources is never found.
+
+A cache file that cannot be read (a truncated ``.nbi`` index or ``.nbc``
+data file, a disk that filled up) would make every later process fail at its
+first product.  Instead the bad entry (or the whole index of that function)
+is dropped, the kernel is compiled again and saved, and one
+:class:`UserWarning` per process says so.
+
+Both rest on Numba's private caching classes (``FunctionCache._index_key``,
+``IndexDataCacheFile``); where they are missing or different, the kernels
+are compiled in every process instead (``NullCache``): slower to start,
+never wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import threading
+import warnings
+from pathlib import Path
+
+import numba
+
+__all__ = ["KERNEL_SOURCES", "sources_digest", "install"]
+
+_PACKAGE = Path(__file__).resolve().parent.parent
+
+#: Every file, relative to the ``lazyconn`` package, whose contents are
+#: compiled into a cached kernel: the modules that hold ``cache=True``
+#: functions and every lazyconn module they import (constants are frozen into
+#: the machine code).  ``tests/test_numba_cache.py`` checks that this covers
+#: the kernel modules' lazyconn imports.
+KERNEL_SOURCES = (
+    "kernels/cpu.py",
+    "kernels/_cpu_random.py",
+    "kernels/_ndtri_fast.py",
+    "spec.py",
+    "random.py",
+)
+
+try:  # private API: see the module docstring
+    from numba.core.caching import FunctionCache, IndexDataCacheFile, NullCache
+    from numba.core.dispatcher import Dispatcher
+
+    _API = all(hasattr(FunctionCache, name) for name in ("_index_key", "load_overload", "save_overload")) and all(
+        hasattr(IndexDataCacheFile, name) for name in ("_load_index", "_save_index", "_data_path", "save")
+    )
+except ImportError:  # pragma: no cover - depends on the installed Numba
+    FunctionCache = IndexDataCacheFile = NullCache = Dispatcher = None
+    _API = False
+
+_warned = False
+_warn_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=None)
+def sources_digest():
+    """sha256 of the contents of every file in :data:`KERNEL_SOURCES`.
+
+    Returns
+    -------
+    str or None
+        Hex digest, or None when a source cannot be read (a zipped install):
+        then nothing is cached.
+    """
+    hasher = hashlib.sha256()
+    try:
+        for name in KERNEL_SOURCES:
+            data = (_PACKAGE / name).read_bytes()
+            # Length-prefixed, so that moving bytes between files changes it.
+            hasher.update(f"{name}\0{len(data)}\0".encode())
+            hasher.update(data)
+    except OSError:
+        return None
+    return hasher.hexdigest()
+
+
+def _warn_once(message):
+    global _warned
+    with _warn_lock:
+        if _warned:
+            return
+        _warned = True
+    warnings.warn(f"lazyconn: {message} (this warning is shown once per process)", UserWarning, stacklevel=3)
+
+
+def _entry_message(cache, exc, what, then):
+    return (
+        f"{what} Numba cache entry of {cache._py_func.__qualname__} in {cache.cache_path} "
+        f"({type(exc).__name__}: {exc}); {then}"
+    )
+
+
+if _API:
+
+    class _IndexDataFile(IndexDataCacheFile):
+        """Numba's index and data files, pruning entries of other sources on save.
+
+        An entry keyed on another sources digest can never be loaded again by
+        this code; without pruning, every edit of a kernel source would leave
+        one more data file behind.
+        """
+
+        def save(self, key, data):
+            try:
+                overloads = self._load_index()
+            except Exception:  # unreadable: start afresh rather than fail the save
+                overloads = {}
+                self._save_index(overloads)
+            stale = [other for other in overloads if _same_but_sources(other, key)]
+            if stale:
+                for other in stale:
+                    with contextlib.suppress(OSError):  # a read-only or vanished cache
+                        os.unlink(self._data_path(overloads.pop(other)))
+                self._save_index(overloads)
+            super().save(key, data)
+
+    class KernelCache(FunctionCache):
+        """A ``FunctionCache`` keyed on every kernel source, recovering from bad files."""
+
+        def __init__(self, py_func):
+            super().__init__(py_func)
+            old = self._cache_file
+            self._cache_file = _IndexDataFile(
+                cache_path=old._cache_path,
+                filename_base=self._impl.filename_base,
+                source_stamp=old._source_stamp,
+            )
+
+        def _index_key(self, sig, codegen):
+            return (*super()._index_key(sig, codegen), ("lazyconn-sources", sources_digest()))
+
+        def load_overload(self, sig, target_context):
+            try:
+                return super().load_overload(sig, target_context)
+            except Exception as exc:  # a truncated or corrupt .nbi/.nbc: recompile
+                self._drop(sig, target_context, exc)
+                return None
+
+        def save_overload(self, sig, data):
+            try:
+                super().save_overload(sig, data)
+            except Exception as exc:  # the compiled kernel is fine; only caching failed
+                _warn_once(_entry_message(self, exc, "could not save the", "it is compiled again by the next process"))
+
+        def _drop(self, sig, target_context, exc):
+            """Remove the entry of ``sig`` (or the whole index if unreadable), then warn."""
+            cache_file = self._cache_file
+            with contextlib.suppress(OSError):  # a read-only or vanished cache
+                try:
+                    overloads = cache_file._load_index()
+                except Exception:
+                    cache_file._save_index({})
+                else:
+                    name = overloads.pop(self._index_key(sig, target_context.codegen()), None)
+                    if name is not None:
+                        cache_file._save_index(overloads)
+                        os.unlink(cache_file._data_path(name))
+            _warn_once(_entry_message(self, exc, "dropped an unreadable", "the kernel is compiled again and re-cached"))
+
+
+def _same_but_sources(other, key):
+    """Whether index key ``other`` is ``key`` compiled from other kernel sources."""
+    return (
+        isinstance(other, tuple)
+        and len(other) == len(key)
+        and other[:-1] == key[:-1]
+        and other[-1] != key[-1]
+    )
+
+
+def install(namespace):
+    """Give every caching Numba dispatcher defined in ``namespace`` the kernel cache.
+
+    Call at the end of each kernel module (``install(globals())``), before
+    any of its functions is compiled.
+
+    Parameters
+    ----------
+    namespace : dict
+        A module's globals; dispatchers imported from other modules are left
+        to their own module's call.
+
+    Returns
+    -------
+    int
+        How many dispatchers were given the kernel cache.
+    """
+    module = namespace.get("__name__")
+    count = 0
+    for value in list(namespace.values()):
+        if not _caching_dispatcher(value) or getattr(value, "__module__", None) != module:
+            continue
+        try:
+            if not _API or sources_digest() is None:
+                raise RuntimeError("no usable Numba cache API or unreadable sources")
+            value._cache = KernelCache(value.py_func)
+            count += 1
+        except Exception as exc:  # never stale: compile in every process instead
+            value._cache = NullCache() if NullCache is not None else _no_cache()
+            _warn_once(
+                f"Numba {numba.__version__}'s cache cannot be keyed on the kernel sources "
+                f"({type(exc).__name__}: {exc}); the CPU kernels are compiled in every process"
+            )
+    return count
+
+
+def _caching_dispatcher(value):
+    """Whether ``value`` is a Numba dispatcher with an on-disk cache."""
+    if Dispatcher is not None:
+        if not isinstance(value, Dispatcher):
+            return False
+    elif not hasattr(value, "py_func"):
+        return False
+    cache = getattr(value, "_cache", None)
+    return cache is not None and type(cache).__name__ != "NullCache"
+
+
+def _no_cache():  # pragma: no cover - only without numba.core.caching
+    class _Null:
+        cache_path = None
+
+        def load_overload(self, sig, target_context):
+            return None
+
+        def save_overload(self, sig, data):
+            pass
+
+        def flush(self):
+            pass
+
+    return _Null()
+
