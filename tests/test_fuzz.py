@@ -40,7 +40,9 @@ refusal is a failure too: only outcome 1 is allowed.  Where it is invalid
 (a complex/object/str/longdouble operand, a masked array, a wrong shape,
 NaN sizes, a non-finite or overflowing scale, an elementwise comparison ...)
 only outcome 2 is allowed.  Inputs in between (``M * True``, a window with
-a step) may do either.
+a step, 0/1 longdouble events in a BinaryArray, ``np.dot(M, 2.0)``, a scale
+that could overflow the law's largest weight although this window's entries
+do not) may do either.
 
 Every test uses ``derandomize=True`` and no example database, so CI runs the
 same examples every time; strategies are small sampled lists, so a failure
@@ -71,11 +73,17 @@ class _Huge(int):
     def __repr__(self):
         return "10**400" if self > 0 else "-10**400"
 
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(repr(self))
+
 
 HUGE = _Huge(10**400)
 MINUS_HUGE = _Huge(-(10**400))
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None)
+# About 4 ms per example: some 12 s for the module on a 2-core machine once green.
+FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None)
+#: The two tests with the most combinations (operand dtype x layout x entry, scale x op).
+WIDE = settings(FUZZ, max_examples=600)
 
 _ALLOWED = (TypeError, ValueError, IndexError)
 #: Messages that come from NumPy or Python internals rather than lazyconn.
@@ -276,7 +284,7 @@ def test_windows_match_dense_indexing(conn, key):
     if kind == "error":
         if _supported_key(key):
             assert numpy_kind == "error", f"valid window refused: {value!r}"
-        assert_clear_error(value, ["index", "slice", "step", "ellipsis", "range"])
+        assert_clear_error(value, ["index", "indices", "slice", "step", "ellipsis", "range"])
         return
     assert numpy_kind == "ok", f"lazyconn accepted {key!r}, NumPy refuses: {expected}"
     got = value.todense() if isinstance(value, lazyconn.JITCMatrix) else np.asarray(value)
@@ -355,7 +363,7 @@ def _real_factor(s, op):
     return s * s if op == "(M * s) * s" else s
 
 
-@FUZZ
+@WIDE
 @given(matrices(max_side=8), st.sampled_from(_HOSTILE_SCALES), st.sampled_from(sorted(_SCALE_OPS)))
 def test_scaling_matches_dense_or_refuses(conn, s, op):
     kind, value = _run(lambda: _SCALE_OPS[op](conn, s))
@@ -447,7 +455,7 @@ def _operand(shape, side, dtype, layout, batch, binary):
     return x
 
 
-@FUZZ
+@WIDE
 @given(
     windowed_matrices(max_side=9),
     st.sampled_from(sorted(_ENTRIES)),
@@ -468,6 +476,9 @@ def test_products_match_dense_or_refuse(pair, entry, dtype, layout, batch):
         # NumPy's dot with a scalar is scaling: a scaled view is a right answer.
         _dense_close(value.todense(), conn.todense().astype(np.float64) * float(x), conn.dtype)
         return
+    if binary and operand_dtype == np.longdouble and layout not in INVALID_LAYOUTS and kind == "ok":
+        # Events carry no magnitude, so 0/1 longdouble events may be accepted.
+        valid_dtype = True
     if not valid_dtype or layout in INVALID_LAYOUTS:
         assert kind == "error", f"{entry} with a {np.dtype(dtype)} {layout} operand gave {value!r}"
         names = []
