@@ -28,6 +28,10 @@ How the work is laid out (DESIGN §2b):
   thread owns its columns and there are no private copies to reduce.  When
   there are too few blocks to keep every thread busy, lines are also split
   into a few groups with private accumulators, summed at the end.
+* Product bits do not depend on the thread count: a gather sums each output
+  row in one fixed order (line by line, block by block) whatever the chunks,
+  and the scatter's groups are sized from constants and the job's shape,
+  never from the threads, and summed in a fixed order.
 * Batched operands (``n_cols > 1``) are applied to each generated
   connection in an inner loop, so every line is generated once.
 
@@ -130,6 +134,15 @@ _CHUNKSIZE = 1
 #: Byte budget for private scatter/degree accumulators (kept well below the
 #: 64 MiB peak-memory target of issue 3).
 _PRIVATE_BYTES = 16 << 20
+#: Scatter work items (group, block) wanted.  With fewer blocks the lines are
+#: split into groups with private accumulators.  A constant, never the
+#: thread count: the groups decide the order in which an output entry's
+#: terms are added, so the bits must not depend on the threads (4 items per
+#: thread for up to 8 threads).
+_SCATTER_ITEMS = 32
+#: A private accumulator adds ``width * n_cols`` entries to zero and to sum:
+#: a group gets at least this many expected connections per output column.
+_GROUP_CONNECTIONS_PER_COLUMN = 16
 
 
 def num_threads():
@@ -868,18 +881,33 @@ def scatter(params, lines, values, j0, j1, dtype):
         return np.zeros((width, n_cols), dtype=acc_dtype)
     b0, b1 = _block_range(params, j0, j1)
     n_blocks = b1 - b0
-    threads = numba.get_num_threads()
-    # Enough items to keep every thread busy; private copies only if needed.
-    n_groups = 1
-    if n_blocks < 4 * threads:
-        copy_bytes = width * n_cols * acc_dtype.itemsize
-        n_groups = max(1, min(-(-4 * threads // n_blocks), lines.size, _PRIVATE_BYTES // max(copy_bytes, 1)))
+    expected = _expected(params, lines.size, width)
+    n_groups = _scatter_groups(lines.size, n_blocks, width, n_cols * acc_dtype.itemsize, expected)
     out = np.zeros((n_groups, width, n_cols), dtype=acc_dtype)
     _launch(
-        _scatter_kernel, _expected(params, lines.size, width),
+        _scatter_kernel, expected,
         _generator(params, dtype), lines, values, binary, j0, j1, b0, b1, n_groups, out,
     )
+    # Groups are summed in a fixed order (0, 1, ...): same bits on any thread count.
     return out[0] if n_groups == 1 else out.sum(axis=0)
+
+
+def _scatter_groups(n_lines, n_blocks, width, row_bytes, expected):
+    """Line groups of a scatter, each with a private accumulator.
+
+    Enough (group, block) items to keep the threads busy, from constants
+    and the job's shape only: the groups fix the summation order of every
+    output entry (group by group, lines in order within a group), so a
+    function of the thread count would make the bits depend on it.
+    """
+    if n_blocks >= _SCATTER_ITEMS:
+        return 1
+    return max(1, min(
+        -(-_SCATTER_ITEMS // n_blocks),
+        n_lines,
+        _PRIVATE_BYTES // max(width * row_bytes, 1),
+        int(expected // (_GROUP_CONNECTIONS_PER_COLUMN * max(width, 1))),
+    ))
 
 
 def gather(params, k0, k1, j0, j1, vectors, dtype):
