@@ -107,3 +107,14 @@ def test_scatter_groups_do_not_depend_on_the_thread_count(monkeypatch):
     before = groups()
     monkeypatch.setattr(numba, "get_num_threads", lambda: 64)
     assert groups() == before > 1
+
+
+@pytest.mark.parametrize("part_work", [64, 5000])
+def test_tiny_parts_give_the_same_bits(monkeypatch, part_work):
+    monkeypatch.setenv("LAZYCONN_BACKEND", "cpu")
+    shapes = [(3000, 5000, 0.05), (40, 70, 0.2)]
+    default = digests(shapes, windows=part_work != 64)
+    monkeypatch.setattr(cpu, "_PART_WORK", part_work)
+    tiny = digests(shapes, windows=part_work != 64)
+    differ = sorted(key for key in default if tiny[key] != default[key])
+    assert not differ, f"{len(differ)} results differ with parts of {part_work}, e.g. {differ[:5]}"
