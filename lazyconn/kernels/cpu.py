@@ -551,7 +551,8 @@ _MODE_DEGREES = 3
 
 
 @numba.njit(**PARALLEL_OPTIONS)
-def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offsets, ks, jout, wout, per_line, per_minor):
+def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offsets, ks, jout, wout, per_line, per_minor,
+                  scale):
     """Every connection of lines ``k0:k1`` in ``[j0, j1)``, lines split by chunks.
 
     One kernel for the four materialising operations (one compile instead
@@ -560,13 +561,14 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
     * dense: ``dense_out[k - k0, j - j0] = w``;
     * count: ``offsets[k - k0 + 1]`` = connections of line ``k``;
     * coo: ``(ks, jout, wout)`` from ``offsets[k - k0]`` on, sorted by ``j``;
-    * degrees: nonzero weights per line into ``per_line``, per minor index
-      into the chunk's private row ``per_minor[chunk]``.
+    * degrees: weights ``w`` with ``dtype(w * scale)`` nonzero, per line into
+      ``per_line``, per minor index into the chunk's private row
+      ``per_minor[chunk]``.
 
     Weights are float64 holding the value already rounded to the matrix
     dtype, so the caller's cast to float32 is exact.
     """
-    table_base, table_threshold = gen[11], gen[12]
+    round32, table_base, table_threshold = gen[8], gen[11], gen[12]
     n_lines = k1 - k0
     for chunk in numba.prange(n_chunks):
         gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
@@ -589,7 +591,9 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
                     at += count
                 elif mode == _MODE_DEGREES:
                     for s in range(count):
-                        nonzero = ws[s] != 0.0
+                        # The scaled entry, rounded once to the matrix dtype.
+                        scaled = ws[s] * scale
+                        nonzero = np.float32(scaled) != 0 if round32 else scaled != 0.0
                         total += nonzero
                         per_minor[chunk, js[s] - j0] += nonzero
                 else:
@@ -789,7 +793,7 @@ _NO_MINOR = np.empty((0, 0), dtype=np.int64)
 
 
 def _lines(params, mode, k0, k1, j0, j1, dtype, dense_out=_NO_DENSE, offsets=_NO_INT, ks=_NO_INT, jout=_NO_INT,
-           wout=_NO_FLOAT, per_line=_NO_INT, per_minor=_NO_MINOR):
+           wout=_NO_FLOAT, per_line=_NO_INT, per_minor=_NO_MINOR, scale=1.0):
     b0, b1 = _block_range(params, j0, j1)
     gen = _generator(params, dtype)
     # Part by part (Ctrl-C is seen between them); per-line arrays are sliced
@@ -803,7 +807,7 @@ def _lines(params, mode, k0, k1, j0, j1, dtype, dense_out=_NO_DENSE, offsets=_NO
         _launch(
             _lines_kernel, expected,
             gen, mode, p0, p1, j0, j1, b0, b1, n_chunks,
-            dense_out[a:b], offsets[a:b + 1], ks, jout, wout, per_line[a:b], per_minor,
+            dense_out[a:b], offsets[a:b + 1], ks, jout, wout, per_line[a:b], per_minor, np.float64(scale),
         )
 
 
@@ -859,8 +863,19 @@ def coo(params, k0, k1, j0, j1, dtype):
     return ks, js, ws.astype(dtype, copy=False)
 
 
-def degrees(params, k0, k1, j0, j1, dtype):
-    """Exact counts of nonzero entries of ``L[k0:k1, j0:j1]``.
+def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
+    """Exact counts of nonzero entries of ``L[k0:k1, j0:j1] * scale``.
+
+    Parameters
+    ----------
+    params : lazyconn.spec.KernelParams
+    k0, k1, j0, j1 : int
+        The window in line space.
+    dtype : numpy.dtype
+        float32 or float64.
+    scale : float, optional
+        The entry of weight ``w`` is ``dtype(float64(w) * scale)``: equal to
+        :func:`lazyconn.kernels.reference.degrees` with the same scale.
 
     Returns
     -------
@@ -877,7 +892,8 @@ def degrees(params, k0, k1, j0, j1, dtype):
     chunks = max(1, min(_line_chunks(n_lines, _expected(params, n_lines, width)), _PRIVATE_BYTES // (8 * width)))
     per_minor = np.zeros((chunks, width), dtype=np.int64)
     offsets = np.zeros(n_lines + 1, dtype=np.int64)
-    _lines(params, _MODE_DEGREES, k0, k1, j0, j1, dtype, offsets=offsets, per_line=per_line, per_minor=per_minor)
+    _lines(params, _MODE_DEGREES, k0, k1, j0, j1, dtype, offsets=offsets, per_line=per_line, per_minor=per_minor,
+           scale=scale)
     return per_line, per_minor.sum(axis=0)
 
 
