@@ -118,3 +118,19 @@ def test_tiny_parts_give_the_same_bits(monkeypatch, part_work):
     tiny = digests(shapes, windows=part_work != 64)
     differ = sorted(key for key in default if tiny[key] != default[key])
     assert not differ, f"{len(differ)} results differ with parts of {part_work}, e.g. {differ[:5]}"
+
+
+def test_degrees_with_fewer_private_rows_than_threads(monkeypatch):
+    # A wide window leaves room for fewer per-minor rows than threads: then
+    # chunks, not threads, own the rows (at most one chunk per row).
+    from lazyconn.kernels import reference
+    from lazyconn.products import line_space
+
+    conn = lazyconn.JITCNormalR(3000, 5000, 0.05, 0.0, 1.0, seed=3)
+    params, (k0, k1), (j0, j1) = line_space(conn)
+    monkeypatch.setattr(cpu, "_PRIVATE_BYTES", 1)  # one row
+    monkeypatch.setattr(cpu, "_PART_WORK", 100_000)
+    ours = cpu.degrees(params, k0, k1, j0, j1, np.float32, scale=1e-44)
+    expected = reference.degrees(params, k0, k1, j0, j1, np.float32, scale=1e-44)
+    for a, b in zip(ours, expected):
+        np.testing.assert_array_equal(a, b)

@@ -552,7 +552,7 @@ _MODE_DEGREES = 3
 
 @numba.njit(**PARALLEL_OPTIONS)
 def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offsets, ks, jout, wout, per_line, per_minor,
-                  scale):
+                  by_thread, scale):
     """Every connection of lines ``k0:k1`` in ``[j0, j1)``, lines split by chunks.
 
     One kernel for the four materialising operations (one compile instead
@@ -562,8 +562,10 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
     * count: ``offsets[k - k0 + 1]`` = connections of line ``k``;
     * coo: ``(ks, jout, wout)`` from ``offsets[k - k0]`` on, sorted by ``j``;
     * degrees: weights ``w`` with ``dtype(w * scale)`` nonzero, per line into
-      ``per_line``, per minor index into the chunk's private row
-      ``per_minor[chunk]``.
+      ``per_line``, per minor index into a private row of ``per_minor``: if
+      ``by_thread``, the running thread's (integer counts: the order does not
+      matter), which stays in cache from chunk to chunk and part to part;
+      otherwise the chunk's (then there are at most as many chunks as rows).
 
     Weights are float64 holding the value already rounded to the matrix
     dtype, so the caller's cast to float32 is exact.
@@ -571,6 +573,7 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
     round32, table_base, table_threshold = gen[8], gen[11], gen[12]
     n_lines = k1 - k0
     for chunk in numba.prange(n_chunks):
+        row = np.int64(numba.get_thread_id()) if by_thread else np.int64(chunk)
         gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
         ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
@@ -595,7 +598,7 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
                         scaled = ws[s] * scale
                         nonzero = np.float32(scaled) != 0 if round32 else scaled != 0.0
                         total += nonzero
-                        per_minor[chunk, js[s] - j0] += nonzero
+                        per_minor[row, js[s] - j0] += nonzero
                 else:
                     total += count
             if mode == _MODE_COUNT:
@@ -796,18 +799,21 @@ def _lines(params, mode, k0, k1, j0, j1, dtype, dense_out=_NO_DENSE, offsets=_NO
            wout=_NO_FLOAT, per_line=_NO_INT, per_minor=_NO_MINOR, scale=1.0):
     b0, b1 = _block_range(params, j0, j1)
     gen = _generator(params, dtype)
+    # numba.get_num_threads() inside a kernel would stop Numba caching it.
+    by_thread = per_minor.shape[0] >= numba.get_num_threads()
     # Part by part (Ctrl-C is seen between them); per-line arrays are sliced
     # to the part, those indexed by offsets (ks, jout, wout) are not.
     for p0, p1 in _line_parts(params, k0, k1, j0, j1):
         expected = _expected(params, p1 - p0, j1 - j0)
         n_chunks = _line_chunks(p1 - p0, expected)
-        if per_minor.shape[0]:  # one private per-minor row per chunk
+        if per_minor.shape[0] and not by_thread:  # one private per-minor row per chunk
             n_chunks = min(n_chunks, per_minor.shape[0])
         a, b = p0 - k0, p1 - k0
         _launch(
             _lines_kernel, expected,
             gen, mode, p0, p1, j0, j1, b0, b1, n_chunks,
-            dense_out[a:b], offsets[a:b + 1], ks, jout, wout, per_line[a:b], per_minor, np.float64(scale),
+            dense_out[a:b], offsets[a:b + 1], ks, jout, wout, per_line[a:b], per_minor, by_thread,
+            np.float64(scale),
         )
 
 
@@ -888,9 +894,9 @@ def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
     per_line = np.zeros(n_lines, dtype=np.int64)
     if n_lines == 0 or _empty(params, j0, j1):
         return per_line, np.zeros(width, dtype=np.int64)
-    # One private per-minor row per chunk, within the memory budget.
-    chunks = max(1, min(_line_chunks(n_lines, _expected(params, n_lines, width)), _PRIVATE_BYTES // (8 * width)))
-    per_minor = np.zeros((chunks, width), dtype=np.int64)
+    # One private per-minor row per thread, within the memory budget.
+    rows = max(1, min(numba.get_num_threads(), _PRIVATE_BYTES // (8 * width)))
+    per_minor = np.zeros((rows, width), dtype=np.int64)
     offsets = np.zeros(n_lines + 1, dtype=np.int64)
     _lines(params, _MODE_DEGREES, k0, k1, j0, j1, dtype, offsets=offsets, per_line=per_line, per_minor=per_minor,
            scale=scale)
