@@ -28,6 +28,10 @@ How the work is laid out (DESIGN §2b):
   thread owns its columns and there are no private copies to reduce.  When
   there are too few blocks to keep every thread busy, lines are also split
   into a few groups with private accumulators, summed at the end.
+* Product bits do not depend on the thread count: a gather sums each output
+  row in one fixed order (line by line, block by block) whatever the chunks,
+  and the scatter's groups are sized from constants and the job's shape,
+  never from the threads, and summed in a fixed order.
 * Batched operands (``n_cols > 1``) are applied to each generated
   connection in an inner loop, so every line is generated once.
 
@@ -85,6 +89,25 @@ _CHUNKSIZE = 1
 #: Byte budget for private scatter/degree accumulators (kept well below the
 #: 64 MiB peak-memory target of issue 3).
 _PRIVATE_BYTES = 16 << 20
+#: Work launched at a time, in expected connections (plus ``_ITEM_WORK`` per
+#: (line, block) item).  Python sees Ctrl-C only between two launches, so a
+#: part must take well under a second even on one slow thread (2**25
+#: connections: about 0.2 s at 6 ns each).  Parts never change a bit: a part
+#: is a range of whole lines, or in a scatter a range of each group's lines
+#: (added in order) times a range of blocks (disjoint output columns).
+_PART_WORK = 1 << 25
+#: An item without connections still computes its first batch of draws:
+#: about the cost of this many connections.
+_ITEM_WORK = 32
+#: Scatter work items (group, block) wanted.  With fewer blocks the lines are
+#: split into groups with private accumulators.  A constant, never the
+#: thread count: the groups decide the order in which an output entry's
+#: terms are added, so the bits must not depend on the threads (4 items per
+#: thread for up to 8 threads).
+_SCATTER_ITEMS = 32
+#: A private accumulator adds ``width * n_cols`` entries to zero and to sum:
+#: a group gets at least this many expected connections per output column.
+_GROUP_CONNECTIONS_PER_COLUMN = 16
 
 
 def num_threads():
@@ -215,6 +238,21 @@ def _block_range(params, j0, j1):
 def _accumulator_dtype(dtype):
     dtype = np.dtype(dtype)
     return dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
+
+
+def _line_parts(params, k0, k1, j0, j1, n_cols=1):
+    """Line ranges ``(p0, p1)`` of lines ``k0:k1`` of about ``_PART_WORK`` each
+    (a line is never split), to launch one after another."""
+    b0, b1 = _block_range(params, j0, j1)
+    per_line = (_expected(params, 1, j1 - j0) + _ITEM_WORK * (b1 - b0)) * _column_cost(n_cols)
+    step = max(1, int(_PART_WORK // max(per_line, 1.0)))
+    for p0 in range(k0, k1, step):
+        yield p0, min(k1, p0 + step)
+
+
+def _column_cost(n_cols):
+    # Each column adds one multiply-add per connection to its generation.
+    return 1.0 + (n_cols - 1) / 8.0
 
 
 def _line_chunks(n_lines, expected_connections):
@@ -468,7 +506,8 @@ _MODE_DEGREES = 3
 
 
 @numba.njit(**PARALLEL_OPTIONS)
-def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offsets, ks, jout, wout, per_line, per_minor):
+def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offsets, ks, jout, wout, per_line, per_minor,
+                  by_thread, scale):
     """Every connection of lines ``k0:k1`` in ``[j0, j1)``, lines split by chunks.
 
     One kernel for the four materialising operations (one compile instead
@@ -477,15 +516,19 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
     * dense: ``dense_out[k - k0, j - j0] = w``;
     * count: ``offsets[k - k0 + 1]`` = connections of line ``k``;
     * coo: ``(ks, jout, wout)`` from ``offsets[k - k0]`` on, sorted by ``j``;
-    * degrees: nonzero weights per line into ``per_line``, per minor index
-      into the chunk's private row ``per_minor[chunk]``.
+    * degrees: weights ``w`` with ``dtype(w * scale)`` nonzero, per line into
+      ``per_line``, per minor index into a private row of ``per_minor``: if
+      ``by_thread``, the running thread's (integer counts: the order does not
+      matter), which stays in cache from chunk to chunk and part to part;
+      otherwise the chunk's (then there are at most as many chunks as rows).
 
     Weights are float64 holding the value already rounded to the matrix
     dtype, so the caller's cast to float32 is exact.
     """
-    table_base, table_threshold = gen[11], gen[12]
+    round32, table_base, table_threshold = gen[8], gen[11], gen[12]
     n_lines = k1 - k0
     for chunk in numba.prange(n_chunks):
+        row = np.int64(numba.get_thread_id()) if by_thread else np.int64(chunk)
         gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
         ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
@@ -506,9 +549,11 @@ def _lines_kernel(gen, mode, k0, k1, j0, j1, b0, b1, n_chunks, dense_out, offset
                     at += count
                 elif mode == _MODE_DEGREES:
                     for s in range(count):
-                        nonzero = ws[s] != 0.0
+                        # The scaled entry, rounded once to the matrix dtype.
+                        scaled = ws[s] * scale
+                        nonzero = np.float32(scaled) != 0 if round32 else scaled != 0.0
                         total += nonzero
-                        per_minor[chunk, js[s] - j0] += nonzero
+                        per_minor[row, js[s] - j0] += nonzero
                 else:
                     total += count
             if mode == _MODE_COUNT:
@@ -613,22 +658,29 @@ def _gather_kernel(gen, k0, k1, j0, j1, b0, b1, n_chunks, vectors, out):
 
 
 @numba.njit(**PARALLEL_OPTIONS)
-def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_private):
+def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, part, n_parts, out_private):
     """``out_private[g, j - j0, c] += values[i, c] * L[lines[i], j]``.
 
-    Work item ``(g, block)``: the lines of group ``g`` on one block, i.e. one
-    column range of group ``g``'s accumulator.  No two items write the same
-    entry, so there are no races.  The walk is fused with the scatter.
+    Work item ``(g, block)``: slice ``part`` of ``n_parts`` of the lines of
+    group ``g`` on one block, i.e. one column range of group ``g``'s
+    accumulator.  No two items write the same entry, so there are no races.
+    The walk is fused with the scatter.
     """
     rk0, rk1, log2, inv_log_q, law, a, b, skip, round32, scalar_w, prob, table_base, table_threshold = gen
     n_lines = lines.shape[0]
     n_blocks = b1 - b0
     n_cols = out_private.shape[2]
-    w0 = out_private[0, 0, 0]  # zero, in the accumulator dtype
+    w0 = np.zeros(1, dtype=out_private.dtype)[0]  # not out_private[0, 0, 0]: earlier parts wrote there
     w0 += scalar_w
     for item in numba.prange(n_groups * n_blocks):
         group = item // n_blocks
         block = b0 + item % n_blocks
+        first = group * n_lines // n_groups
+        group_lines = (group + 1) * n_lines // n_groups - first
+        start = first + part * group_lines // n_parts
+        stop = first + (part + 1) * group_lines // n_parts
+        if start == stop:
+            continue
         out = out_private[group]
         gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
         cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
@@ -640,7 +692,7 @@ def _scatter_kernel(gen, lines, values, binary, j0, j1, b0, b1, n_groups, out_pr
         low = j0 - block_start
         offset = block_start - j0
         first_draws = _first_draws(prob, end)
-        for i in range(group * n_lines // n_groups, (group + 1) * n_lines // n_groups):
+        for i in range(start, stop):
             k = lines[i]
             diagonal = k - block_start if skip else np.int64(-1)
             if law == LAW_SCALAR:
@@ -699,16 +751,25 @@ _NO_MINOR = np.empty((0, 0), dtype=np.int64)
 
 
 def _lines(params, mode, k0, k1, j0, j1, dtype, dense_out=_NO_DENSE, offsets=_NO_INT, ks=_NO_INT, jout=_NO_INT,
-           wout=_NO_FLOAT, per_line=_NO_INT, per_minor=_NO_MINOR, n_chunks=None):
+           wout=_NO_FLOAT, per_line=_NO_INT, per_minor=_NO_MINOR, scale=1.0):
     b0, b1 = _block_range(params, j0, j1)
-    expected = _expected(params, k1 - k0, j1 - j0)
-    if n_chunks is None:
-        n_chunks = _line_chunks(k1 - k0, expected)
-    _launch(
-        _lines_kernel, expected,
-        _generator(params, dtype), mode, k0, k1, j0, j1, b0, b1, n_chunks,
-        dense_out, offsets, ks, jout, wout, per_line, per_minor,
-    )
+    gen = _generator(params, dtype)
+    # numba.get_num_threads() inside a kernel would stop Numba caching it.
+    by_thread = per_minor.shape[0] >= numba.get_num_threads()
+    # Part by part (Ctrl-C is seen between them); per-line arrays are sliced
+    # to the part, those indexed by offsets (ks, jout, wout) are not.
+    for p0, p1 in _line_parts(params, k0, k1, j0, j1):
+        expected = _expected(params, p1 - p0, j1 - j0)
+        n_chunks = _line_chunks(p1 - p0, expected)
+        if per_minor.shape[0] and not by_thread:  # one private per-minor row per chunk
+            n_chunks = min(n_chunks, per_minor.shape[0])
+        a, b = p0 - k0, p1 - k0
+        _launch(
+            _lines_kernel, expected,
+            gen, mode, p0, p1, j0, j1, b0, b1, n_chunks,
+            dense_out[a:b], offsets[a:b + 1], ks, jout, wout, per_line[a:b], per_minor, by_thread,
+            np.float64(scale),
+        )
 
 
 def dense(params, k0, k1, j0, j1, dtype):
@@ -763,8 +824,19 @@ def coo(params, k0, k1, j0, j1, dtype):
     return ks, js, ws.astype(dtype, copy=False)
 
 
-def degrees(params, k0, k1, j0, j1, dtype):
-    """Exact counts of nonzero entries of ``L[k0:k1, j0:j1]``.
+def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
+    """Exact counts of nonzero entries of ``L[k0:k1, j0:j1] * scale``.
+
+    Parameters
+    ----------
+    params : lazyconn.spec.KernelParams
+    k0, k1, j0, j1 : int
+        The window in line space.
+    dtype : numpy.dtype
+        float32 or float64.
+    scale : float, optional
+        The entry of weight ``w`` is ``dtype(float64(w) * scale)``: equal to
+        :func:`lazyconn.kernels.reference.degrees` with the same scale.
 
     Returns
     -------
@@ -777,12 +849,12 @@ def degrees(params, k0, k1, j0, j1, dtype):
     per_line = np.zeros(n_lines, dtype=np.int64)
     if n_lines == 0 or _empty(params, j0, j1):
         return per_line, np.zeros(width, dtype=np.int64)
-    # One private per-minor row per chunk, within the memory budget.
-    chunks = max(1, min(_line_chunks(n_lines, _expected(params, n_lines, width)), _PRIVATE_BYTES // (8 * width)))
-    per_minor = np.zeros((chunks, width), dtype=np.int64)
+    # One private per-minor row per thread, within the memory budget.
+    rows = max(1, min(numba.get_num_threads(), _PRIVATE_BYTES // (8 * width)))
+    per_minor = np.zeros((rows, width), dtype=np.int64)
     offsets = np.zeros(n_lines + 1, dtype=np.int64)
-    _lines(params, _MODE_DEGREES, k0, k1, j0, j1, dtype, offsets=offsets, per_line=per_line,
-           per_minor=per_minor, n_chunks=chunks)
+    _lines(params, _MODE_DEGREES, k0, k1, j0, j1, dtype, offsets=offsets, per_line=per_line, per_minor=per_minor,
+           scale=scale)
     return per_line, per_minor.sum(axis=0)
 
 
@@ -823,18 +895,48 @@ def scatter(params, lines, values, j0, j1, dtype):
         return np.zeros((width, n_cols), dtype=acc_dtype)
     b0, b1 = _block_range(params, j0, j1)
     n_blocks = b1 - b0
-    threads = numba.get_num_threads()
-    # Enough items to keep every thread busy; private copies only if needed.
-    n_groups = 1
-    if n_blocks < 4 * threads:
-        copy_bytes = width * n_cols * acc_dtype.itemsize
-        n_groups = max(1, min(-(-4 * threads // n_blocks), lines.size, _PRIVATE_BYTES // max(copy_bytes, 1)))
+    expected = _expected(params, lines.size, width)
+    n_groups = _scatter_groups(lines.size, n_blocks, width, n_cols * acc_dtype.itemsize, expected)
     out = np.zeros((n_groups, width, n_cols), dtype=acc_dtype)
-    _launch(
-        _scatter_kernel, _expected(params, lines.size, width),
-        _generator(params, dtype), lines, values, binary, j0, j1, b0, b1, n_groups, out,
-    )
+    gen = _generator(params, dtype)
+    # Part by part (Ctrl-C is seen between them): part p takes the p-th
+    # slice of every group's lines, so each group adds its lines in order
+    # whatever the number of parts; a line too long for one part is also
+    # split by blocks (disjoint output columns).
+    work = (expected + _ITEM_WORK * n_blocks * lines.size) * _column_cost(n_cols)
+    n_parts = max(1, int(-(-work // _PART_WORK)))
+    n_block_parts = 1
+    longest = -(-lines.size // n_groups)
+    if n_parts > longest:
+        n_block_parts = min(n_blocks, -(-n_parts // longest))
+        n_parts = longest
+    for part in range(n_parts):
+        for q in range(n_block_parts):
+            _launch(
+                _scatter_kernel, expected / (n_parts * n_block_parts),
+                gen, lines, values, binary, j0, j1, b0 + q * n_blocks // n_block_parts,
+                b0 + (q + 1) * n_blocks // n_block_parts, n_groups, part, n_parts, out,
+            )
+    # Groups are summed in a fixed order (0, 1, ...): same bits on any thread count.
     return out[0] if n_groups == 1 else out.sum(axis=0)
+
+
+def _scatter_groups(n_lines, n_blocks, width, row_bytes, expected):
+    """Line groups of a scatter, each with a private accumulator.
+
+    Enough (group, block) items to keep the threads busy, from constants
+    and the job's shape only: the groups fix the summation order of every
+    output entry (group by group, lines in order within a group), so a
+    function of the thread count would make the bits depend on it.
+    """
+    if n_blocks >= _SCATTER_ITEMS:
+        return 1
+    return max(1, min(
+        -(-_SCATTER_ITEMS // n_blocks),
+        n_lines,
+        _PRIVATE_BYTES // max(width * row_bytes, 1),
+        int(expected // (_GROUP_CONNECTIONS_PER_COLUMN * max(width, 1))),
+    ))
 
 
 def gather(params, k0, k1, j0, j1, vectors, dtype):
@@ -862,17 +964,20 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     if n_lines == 0 or vectors.shape[1] == 0 or _empty(params, j0, j1):
         return out
     b0, b1 = _block_range(params, j0, j1)
-    expected = _expected(params, n_lines, j1 - j0)
-    chunks = _line_chunks(n_lines, expected)
-    if vectors.shape[1] > 1:
-        # A chunk's output rows are revisited once per block: keep them
-        # within ~256 KiB of cache (see _gather_kernel).
-        rows_per_chunk = max(1, (256 << 10) // (vectors.shape[1] * acc_dtype.itemsize))
-        chunks = max(chunks, min(n_lines, -(-n_lines // rows_per_chunk)))
-    _launch(
-        _gather_kernel, expected,
-        _generator(params, dtype), k0, k1, j0, j1, b0, b1, chunks, vectors, out,
-    )
+    n_cols = vectors.shape[1]
+    gen = _generator(params, dtype)
+    # A chunk's output rows are revisited once per block: keep them within
+    # ~256 KiB of cache (see _gather_kernel).
+    rows_per_chunk = max(1, (256 << 10) // (n_cols * acc_dtype.itemsize))
+    # Part by part, whole lines each (Ctrl-C is seen between them): every
+    # output row is summed in one fixed order whatever the parts and chunks.
+    for p0, p1 in _line_parts(params, k0, k1, j0, j1, n_cols):
+        n = p1 - p0
+        expected = _expected(params, n, j1 - j0)
+        chunks = _line_chunks(n, expected)
+        if n_cols > 1:
+            chunks = max(chunks, min(n, -(-n // rows_per_chunk)))
+        _launch(_gather_kernel, expected, gen, p0, p1, j0, j1, b0, b1, chunks, vectors, out[p0 - k0:p1 - k0])
     return out
 
 

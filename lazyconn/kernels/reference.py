@@ -19,8 +19,10 @@ Kernel interface (shared by every backend)
     means all ones (binary events).  Returns shape ``(j1 - j0, n_cols)``.
 ``gather(params, k0, k1, j0, j1, vectors, dtype)``
     ``out[k - k0, c] = sum_j L[k, j] * vectors[j - j0, c]``.
-``degrees(params, k0, k1, j0, j1, dtype)``
-    Exact int64 counts of nonzero entries per line and per minor index.
+``degrees(params, k0, k1, j0, j1, dtype, scale=1.0)``
+    Exact int64 counts of nonzero entries per line and per minor index of
+    the block times ``scale``: an entry of weight ``w`` (rounded to
+    ``dtype``) counts when ``dtype(float64(w) * scale)`` is nonzero.
 """
 
 from __future__ import annotations
@@ -229,8 +231,20 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     return out
 
 
-def degrees(params, k0, k1, j0, j1, dtype):
-    """Exact counts of nonzero entries of ``L[k0:k1, j0:j1]``.
+def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
+    """Exact counts of nonzero entries of ``L[k0:k1, j0:j1] * scale``.
+
+    Parameters
+    ----------
+    params : lazyconn.spec.KernelParams
+    k0, k1, j0, j1 : int
+        The window in line space.
+    dtype : numpy.dtype
+        Matrix dtype: weights are rounded to it.
+    scale : float, optional
+        The entry of weight ``w`` is ``dtype(float64(w) * scale)``, as in
+        ``(block.astype(float64) * scale).astype(dtype)``: a scale can
+        underflow some weights (or all) to zero, which then do not count.
 
     Returns
     -------
@@ -240,7 +254,8 @@ def degrees(params, k0, k1, j0, j1, dtype):
     per_line = np.zeros(k1 - k0, dtype=np.int64)
     per_minor = np.zeros(j1 - j0, dtype=np.int64)
     for line_index, j, w in _connections(params, np.arange(k0, k1), j0, j1, dtype):
-        nonzero = w != 0
+        with np.errstate(over="ignore"):  # a large scale rounds to inf: nonzero, as todense()
+            nonzero = (w.astype(np.float64) * np.float64(scale)).astype(dtype) != 0
         per_line += np.bincount(line_index[nonzero], minlength=k1 - k0)
         per_minor += np.bincount(j[nonzero] - j0, minlength=j1 - j0)
     return per_line, per_minor
