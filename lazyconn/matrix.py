@@ -460,7 +460,10 @@ class JITCMatrix(_protocols.ArrayProtocols):
         factor = _scalar_float(factor, "the scale factor")
         if symbol == "/":
             if factor == 0.0:
-                raise ZeroDivisionError("division of a JITC matrix by zero")
+                raise ValueError(
+                    "division of a JITC matrix by zero would scale every weight to infinity; "
+                    "divide by a nonzero finite number"
+                )
             factor = 1.0 / factor
         return type(self)._make(self._spec, self._window, check_scale(self._spec, self._scale * factor))
 

@@ -137,7 +137,10 @@ def matmul(conn, x, side, binary, kernels, xp):
     out = out.astype(dtype, copy=False)
     if conn._scale != 1.0:
         # In float64 then rounded once, as todense() scales entries.
-        out = (out.astype(xp.float64, copy=False) * conn._scale).astype(dtype, copy=False)
+        # An infinite sum times a zero scale is NaN, as for any stored zero
+        # entry (sparse semantics); overflow to inf is the float result.
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = (out.astype(xp.float64, copy=False) * conn._scale).astype(dtype, copy=False)
     if one_dimensional:
         return out[:, 0]
     return out if side == "right" else out.T

@@ -249,7 +249,10 @@ def check_prob(prob):
     """Validate a connection probability: a real number in [0, 1]."""
     if isinstance(prob, (bool, np.bool_)) or not isinstance(prob, numbers.Real):
         raise TypeError(f"prob must be a real number in [0, 1], got {prob!r} of type {type(prob).__name__}")
-    prob = float(prob)
+    try:
+        prob = float(prob)
+    except OverflowError:
+        raise ValueError(f"prob must be in [0, 1], got {short_repr(prob)}; pass a connection probability such as 0.01") from None
     if not 0.0 <= prob <= 1.0:  # NaN fails this too
         raise ValueError(f"prob must be in [0, 1], got {prob!r}; pass a connection probability such as 0.01")
     return prob
@@ -360,6 +363,12 @@ class Spec:
         if not isinstance(self.include_self, (bool, np.bool_)):
             raise TypeError(f"include_self must be True or False, got {self.include_self!r}")
         object.__setattr__(self, "include_self", bool(self.include_self))
+        largest = float(np.finfo(self.dtype).max) * (1.0 - 2.0**-20)
+        if not self.law.max_abs_weight() <= largest:
+            raise ValueError(
+                f"{self.law} can give weights up to {self.law.max_abs_weight():.6g} in magnitude, which overflow "
+                f"{self.dtype.name} (largest {largest:.6g}); pass dtype=numpy.float64 or smaller parameters"
+            )
         if not self.include_self and shape[0] != shape[1]:
             raise ValueError(
                 f"include_self=False needs a square matrix, got shape {shape}; "

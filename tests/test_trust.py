@@ -263,7 +263,10 @@ def test_the_dask_product_follows_the_same_dtype_policy():
     (lambda: lazyconn.JITCScalarR(5, 5, 0.1, 1.0) * "2", TypeError, "real scalar"),
     (lambda: "2" * lazyconn.JITCScalarR(5, 5, 0.1, 1.0), TypeError, "real scalar"),
     (lambda: abs(lazyconn.JITCScalarR(5, 5, 0.1, 1.0)), TypeError, "todense"),
-    (lambda: lazyconn.JITCScalarR(5, 5, 0.1, 1.0) / 0, ZeroDivisionError, "zero"),
+    (lambda: lazyconn.JITCScalarR(5, 5, 0.1, 1.0) / 0, ValueError, "zero"),
+    (lambda: lazyconn.JITCScalarR(5, 5, 10**400, 1.0), ValueError, "prob"),
+    (lambda: lazyconn.JITCScalarR(5, 5, 0.5, 1e300), ValueError, "float64"),
+    (lambda: lazyconn.JITCScalarR(5, 5, 0.5, 1e300, dtype=np.float64).astype(np.float32), ValueError, "overflow"),
 ])
 def test_errors_name_the_value_and_the_fix(call, error, words):
     with pytest.raises(error, match=words):

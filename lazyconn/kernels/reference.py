@@ -210,7 +210,10 @@ def scatter(params, lines, values, j0, j1, dtype):
     for line_index, j, w in _connections(params, lines, j0, j1, dtype):
         w = w.astype(np.float64)
         for c in range(n_cols):
-            weights = w if values is None else w * values[line_index, c]
+            # A non-finite operand entry times a zero weight is NaN: sparse
+            # semantics (the connection exists), so no warning.
+            with np.errstate(invalid="ignore"):
+                weights = w if values is None else w * values[line_index, c]
             out[:, c] += np.bincount(j - j0, weights=weights, minlength=j1 - j0)
     return out
 
@@ -227,7 +230,8 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     for line_index, j, w in _connections(params, np.arange(k0, k1), j0, j1, dtype):
         w = w.astype(np.float64)
         for c in range(n_cols):
-            out[:, c] += np.bincount(line_index, weights=w * vectors[j - j0, c], minlength=k1 - k0)
+            with np.errstate(invalid="ignore"):  # inf * 0 weight is NaN: see scatter
+                out[:, c] += np.bincount(line_index, weights=w * vectors[j - j0, c], minlength=k1 - k0)
     return out
 
 
