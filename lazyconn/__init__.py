@@ -18,6 +18,7 @@ from .matrix import JITCScalarR as JITCScalarR
 from .matrix import JITCUniformC as JITCUniformC
 from .matrix import JITCUniformR as JITCUniformR
 from .matrix import from_spec as from_spec
+from .matrix import matmul as matmul
 from .spec import Normal as Normal
 from .spec import Scalar as Scalar
 from .spec import Spec as Spec
@@ -40,5 +41,6 @@ __all__ = [
     "from_spec",
     "get_options",
     "info",
+    "matmul",
     "set_options",
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .config import get_options
+
 __all__ = ["ArrayProtocols", "HANDLED_FUNCTIONS", "implements"]
 
 #: NumPy function -> implementation taking the same arguments.
@@ -43,8 +45,49 @@ class ArrayProtocols:
                 "a JITC matrix has no stored entries, so np.asarray(conn, copy=False) is impossible; "
                 "use conn.todense() (small windows) or a product"
             )
+        m, n = self.shape
+        limit = get_options()["max_dense_size"]
+        if m * n > limit:
+            # Usually a library's np.asarray (scikit-learn's check_array,
+            # jnp.asarray, a scipy.sparse product): say so, and the lazy routes.
+            raise ValueError(
+                f"something converted a {m} x {n} JITC matrix to a dense array (np.asarray or "
+                f"__array__), which would materialise {m * n:,} entries, above max_dense_size="
+                f"{limit:,}. Lazy routes: conn @ x and x @ conn, conn.aslinearoperator() (or the raw "
+                "matrix) for scipy.sparse.linalg, conn.to_dask() for Dask; for a small window "
+                "conn[a:b, c:d].todense(); or raise the limit with lazyconn.set_options(max_dense_size=...)"
+            )
         dense = self.todense()
         return dense if dtype is None else dense.astype(dtype)
+
+    @property
+    def device(self):
+        """``"cpu"``: the generator lives on the host; products run on the operand's device."""
+        return "cpu"
+
+    def to_device(self, device, /, *, stream=None):
+        """The matrix on ``device``: itself for ``"cpu"`` (array API).
+
+        A JITC matrix holds no entries, so there is nothing to move: its
+        products run where their operand lives (a CuPy operand on its GPU).
+
+        Parameters
+        ----------
+        device : str or object
+            ``"cpu"``.
+        stream : None
+            Accepted for the array API; must be None.
+
+        Returns
+        -------
+        JITCMatrix
+        """
+        if device != "cpu" or stream is not None:
+            raise ValueError(
+                f"a JITC matrix has no entries to move to device {device!r}: it stays a generator, "
+                "and a product with an array on that device (a CuPy array) runs there"
+            )
+        return self
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if method == "__call__" and "out" not in kwargs and not kwargs:

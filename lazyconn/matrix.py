@@ -12,20 +12,21 @@ The NumPy protocols (``__array_ufunc__``, ``__array_function__``,
 
 from __future__ import annotations
 
-import math
 import numbers
 import operator
 
 import numpy as np
 
 from . import _protocols, reductions
+from ._operators import OperatorsMixin, apply_scale, check_scale, scalar_float
 from .config import check_materialise
 from .dispatch import handler_for
 from .kernels import backend_for_namespace, host_backend
 from .products import line_space
-from .spec import Normal, Scalar, Spec, Uniform, short_repr
+from .spec import Normal, Scalar, Spec, Uniform
 
 __all__ = [
+    "matmul",
     "JITCMatrix",
     "JITCScalarR",
     "JITCScalarC",
@@ -41,15 +42,7 @@ def _fresh_seed():
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
 
 
-def _is_real_scalar(value):
-    if isinstance(value, (bool, np.bool_)):
-        return True
-    if isinstance(value, numbers.Real):
-        return True
-    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf"
-
-
-class JITCMatrix(_protocols.ArrayProtocols):
+class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols):
     """A just-in-time connectivity matrix: a generator, never its entries.
 
     Not constructed directly: use :class:`JITCScalarR`, :class:`JITCNormalC`
@@ -280,7 +273,7 @@ class JITCMatrix(_protocols.ArrayProtocols):
         block = backend_for_namespace(xp).dense(params, k0, k1, j0, j1, self.dtype)
         if self._spec.orientation == "C":
             block = block.T.copy()
-        return _apply_scale(block, self._scale, self.dtype)
+        return apply_scale(block, self._scale, self.dtype)
 
     def tocoo_arrays(self):
         """Connections of this window as ``(rows, cols, values)`` NumPy arrays.
@@ -304,7 +297,7 @@ class JITCMatrix(_protocols.ArrayProtocols):
         # The kernels keep one offset per generated line.
         check_materialise(k1 - k0 + 1, f"the per-line offsets of the connections of a {m} x {n} window")
         k, j, w = host_backend().coo(params, k0, k1, j0, j1, self.dtype)
-        w = _apply_scale(w, self._scale, self.dtype)
+        w = apply_scale(w, self._scale, self.dtype)
         r0, _, c0, _ = self._window
         if self._spec.orientation == "R":
             return k - r0, j - c0, w
@@ -450,205 +443,33 @@ class JITCMatrix(_protocols.ArrayProtocols):
             return self._product(other.data, "left", binary=True)
         return self._product(other, "left")
 
-    def _scaled(self, factor, symbol="*"):
-        if not _is_real_scalar(factor):
-            raise TypeError(
-                f"conn {symbol} {_describe(factor)}: only scaling by a real scalar is lazy "
-                "(conn * 0.5, conn / 2); an elementwise operation with an array would materialise "
-                "the matrix: use conn[a:b, c:d].todense() on a small window"
-            )
-        factor = _scalar_float(factor, "the scale factor")
-        if symbol == "/":
-            if factor == 0.0:
-                raise ValueError(
-                    "division of a JITC matrix by zero would scale every weight to infinity; "
-                    "divide by a nonzero finite number"
-                )
-            factor = 1.0 / factor
-        return type(self)._make(self._spec, self._window, check_scale(self._spec, self._scale * factor))
+def matmul(x1, x2, /):
+    """Matrix product with a JITC matrix, for operands of any array namespace.
 
-    def __mul__(self, other):
-        return self._scaled(other)
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, other):
-        return self._scaled(other, "/")
-
-    def __neg__(self):
-        return self._scaled(-1.0)
-
-    def __pos__(self):
-        return self
-
-    # Elementwise comparisons and arithmetic would materialise the matrix:
-    # each is refused with a TypeError that names the lazy alternative,
-    # never answered with Python's identity comparison (``M != 0`` used to
-    # be one bool, so ``np.sum(M != 0)`` was 1).
-    def __eq__(self, other):
-        _refuse_elementwise("==", other)
-
-    def __ne__(self, other):
-        _refuse_elementwise("!=", other)
-
-    def __lt__(self, other):
-        _refuse_elementwise("<", other)
-
-    def __le__(self, other):
-        _refuse_elementwise("<=", other)
-
-    def __gt__(self, other):
-        _refuse_elementwise(">", other)
-
-    def __ge__(self, other):
-        _refuse_elementwise(">=", other)
-
-    # Hashable by identity, as before: dict and set lookups compare
-    # identity first, so they never reach the refused ``==``.
-    __hash__ = object.__hash__
-
-    def __add__(self, other):
-        _refuse_elementwise("+", other)
-
-    __radd__ = __add__
-
-    def __sub__(self, other):
-        _refuse_elementwise("-", other)
-
-    __rsub__ = __sub__
-
-    def __rtruediv__(self, other):
-        _refuse_elementwise("/", other)
-
-    def __floordiv__(self, other):
-        _refuse_elementwise("//", other)
-
-    __rfloordiv__ = __floordiv__
-
-    def __mod__(self, other):
-        _refuse_elementwise("%", other)
-
-    __rmod__ = __mod__
-
-    def __pow__(self, other):
-        _refuse_elementwise("**", other)
-
-    __rpow__ = __pow__
-
-    def __and__(self, other):
-        _refuse_elementwise("&", other)
-
-    __rand__ = __and__
-
-    def __or__(self, other):
-        _refuse_elementwise("|", other)
-
-    __ror__ = __or__
-
-    def __xor__(self, other):
-        _refuse_elementwise("^", other)
-
-    __rxor__ = __xor__
-
-    def __abs__(self):
-        _refuse_elementwise("abs()", None)
-
-    def __invert__(self):
-        _refuse_elementwise("~", None)
-
-    def __bool__(self):
-        raise TypeError(
-            "the truth value of a JITC matrix is ambiguous; use conn.count_nonzero() > 0"
-        )
-
-    def __float__(self):
-        raise TypeError("a JITC matrix cannot be converted to a Python float")
-
-    def __int__(self):
-        raise TypeError("a JITC matrix cannot be converted to a Python int")
-
-    def __complex__(self):
-        raise TypeError("a JITC matrix cannot be converted to a Python complex")
-
-    def __index__(self):
-        raise TypeError(
-            "a JITC matrix cannot be used as an index or a repeat count (e.g. 'text' * conn); "
-            "only scaling by a real scalar is lazy (conn * 0.5)"
-        )
-
-
-def _describe(value):
-    if isinstance(value, np.ndarray):
-        return f"a {value.dtype} array of shape {value.shape}"
-    return f"{short_repr(value)} ({type(value).__name__})"
-
-
-def _refuse_elementwise(symbol, other):
-    """Raise the TypeError of an elementwise operation on a JITC matrix."""
-    operand = "" if other is None else f" with {_describe(other)}"
-    raise TypeError(
-        f"elementwise '{symbol}' of a JITC matrix{operand} is not computed lazily (it would "
-        "materialise the matrix). Use conn.count_nonzero() for nonzeros, conn.sum() for sums, "
-        "conn[a:b, c:d].todense() for elementwise work on a small window, and "
-        "conn.same_generator(other) to ask whether two matrices are the same generator and window"
-    )
-
-
-def _scalar_float(value, name):
-    """``float(value)`` for a real scalar, with a ValueError naming it when it overflows."""
-    try:
-        return float(value)
-    except OverflowError:
-        raise ValueError(f"{name} {short_repr(value)} overflows a float64; pass a finite real number") from None
-
-
-def check_scale(spec, scale):
-    """Validate the scale of a view of ``spec``: finite, and no entry overflows the dtype.
-
-    Scaled entries are ``dtype(w * scale)`` with the product in float64, so
-    an unconnected entry stays exactly zero; a scale that would turn the
-    largest possible weight into infinity is refused instead of creating
-    infinities (and NaNs in products).
+    ``x1 @ x2`` when one side is a JITC matrix.  Some array-API libraries
+    (``array_api_strict``) raise in their own ``__matmul__`` instead of
+    deferring to the other operand, so ``strict_x @ conn`` never reaches
+    lazyconn; ``lazyconn.matmul(strict_x, conn)`` does, and returns an
+    array of ``strict_x``'s namespace.
 
     Parameters
     ----------
-    spec : lazyconn.spec.Spec
-    scale : float
+    x1, x2 : JITCMatrix or array
+        Exactly one of them a JITC matrix (or a composite of them).
 
     Returns
     -------
-    float
-        ``scale``.
-
-    Raises
-    ------
-    ValueError
-        For a non-finite scale, or one whose product with the law's largest
-        ``|weight|`` overflows the dtype.
+    array
+        In the namespace of the other operand.
     """
-    if not math.isfinite(scale):
-        raise ValueError(
-            f"the scale factor of a JITC matrix must be finite, got {scale!r} (a product of "
-            "scale factors can overflow); scale by a finite real number"
-        )
-    bound = spec.law.max_abs_weight()
-    largest = float(np.finfo(spec.dtype).max) * (1.0 - 2.0**-20)
-    if not bound * abs(scale) <= largest:
-        raise ValueError(
-            f"scaling by {scale!r} would overflow {spec.dtype.name}: the weights reach {bound:.6g} in "
-            f"magnitude, and {bound:.6g} * {abs(scale):.6g} exceeds the largest {spec.dtype.name} "
-            f"({largest:.6g}); use a smaller factor, or conn.astype(numpy.float64) first"
-        )
-    return scale
-
-
-def _apply_scale(values, scale, dtype):
-    """``dtype(values * scale)`` with the product in float64 (zeros stay zero)."""
-    if scale == 1.0:
-        return values
-    if dtype == np.float64:
-        return values * scale
-    return (values.astype(np.float64) * scale).astype(dtype)
+    if isinstance(x1, JITCMatrix):
+        return x1 @ x2
+    if isinstance(x2, JITCMatrix):
+        return x2.__rmatmul__(x1)
+    raise TypeError(
+        f"lazyconn.matmul needs a JITC matrix on one side, got {type(x1).__name__} and "
+        f"{type(x2).__name__}; use the arrays' own matmul"
+    )
 
 
 _JITC_PRODUCT_MESSAGE = (
@@ -687,7 +508,7 @@ def _restore(cls, state, window, scale):
     if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, numbers.Real):
         raise TypeError(f"invalid pickled JITC matrix: the scale must be a real number, got {scale!r}")
     try:
-        scale = check_scale(spec, _scalar_float(scale, "the scale"))
+        scale = check_scale(spec, scalar_float(scale, "the scale"))
     except ValueError as exc:
         raise ValueError(f"invalid pickled JITC matrix: {exc}") from None
     return cls._make(spec, (r0, r1, c0, c1), scale)

@@ -20,8 +20,9 @@ def result_dtype(operand_dtype, matrix_dtype, binary):
     Raises
     ------
     TypeError
-        For complex, object, string, extended-precision (long double) and
-        other operand dtypes that are not bool, integer, float16/32/64.
+        For object, string, extended-precision (long double) and other
+        operand dtypes that are not bool, integer, float16/32/64 or
+        complex64/128.
     """
     operand_dtype = np.dtype(operand_dtype)
     if binary or operand_dtype == np.bool_:
@@ -33,11 +34,15 @@ def result_dtype(operand_dtype, matrix_dtype, binary):
             f"operand dtype {operand_dtype} is not supported: products are computed in float32 "
             "or float64 on every backend; pass x.astype(numpy.float64)"
         )
-    if operand_dtype.kind not in "iuf":
+    if operand_dtype.kind == "c" and operand_dtype.itemsize > 16:
         raise TypeError(
-            f"operand dtype {operand_dtype} is not supported: a JITC matrix is real, so pass "
-            "a real (float, integer or bool) array; for complex data multiply the real and "
-            "imaginary parts separately"
+            f"operand dtype {operand_dtype} is not supported: products are computed in float32 "
+            "or float64 on every backend; pass x.astype(numpy.complex128)"
+        )
+    if operand_dtype.kind not in "iufc":
+        raise TypeError(
+            f"operand dtype {operand_dtype} is not supported: pass a real or complex (float, "
+            "integer, bool, complex64/128) array"
         )
     return np.result_type(operand_dtype, matrix_dtype)
 
@@ -90,6 +95,32 @@ def _scatter_active_rows(kernels, xp, params, k0, vectors, binary, j0, j1, matri
     return kernels.scatter(params, lines, values, j0, j1, matrix_dtype)
 
 
+def _complex_matmul(conn, x, side, kernels, xp, dtype):
+    """``conn @ (a + ib)`` as ``conn @ a + i (conn @ b)``: both parts in one pass.
+
+    The real and imaginary parts go side by side as columns of one real
+    operand, so every line is generated once; event-driven products skip
+    the lines where both parts are zero.
+    """
+    one_dimensional = x.ndim == 1
+    if side == "right":
+        parts = x[:, None] if one_dimensional else x
+        out = matmul(conn, xp.concatenate([parts.real, parts.imag], axis=1), side, False, kernels, xp)
+        half = parts.shape[1]
+        real, imag = out[:, :half], out[:, half:]
+    else:
+        parts = x[None, :] if one_dimensional else x
+        out = matmul(conn, xp.concatenate([parts.real, parts.imag], axis=0), side, False, kernels, xp)
+        half = parts.shape[0]
+        real, imag = out[:half], out[half:]
+    result = xp.empty(real.shape, dtype=dtype)
+    result.real = real
+    result.imag = imag
+    if one_dimensional:
+        return result[:, 0] if side == "right" else result[0]
+    return result
+
+
 def matmul(conn, x, side, binary, kernels, xp):
     """``conn @ x`` (side="right") or ``x @ conn`` (side="left").
 
@@ -112,6 +143,8 @@ def matmul(conn, x, side, binary, kernels, xp):
     """
     _check_operand(conn, x, side)
     dtype = result_dtype(x.dtype, conn.dtype, binary)
+    if dtype.kind == "c":
+        return _complex_matmul(conn, x, side, kernels, xp, dtype)
     params, (k0, k1), (j0, j1) = line_space(conn)
     one_dimensional = x.ndim == 1
     # Bring the axis that meets the matrix first: (inner, n_cols).

@@ -308,7 +308,7 @@ def test_product_errors():
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         unknown @ conn[:, :0].T
     with pytest.raises(TypeError, match="not supported"):
-        conn @ da.ones(30, chunks=7, dtype=np.complex64)
+        conn @ da.ones(30, chunks=7, dtype=object)
 
 
 # --------------------------------------------------------------- distributed

@@ -34,10 +34,10 @@ Each fuzzed call has exactly two acceptable outcomes.
    ``RuntimeWarning`` turned into an error by the test configuration, and so
    on.
 
-Where an input is valid (a real operand of a supported dtype and layout, a
+Where an input is valid (a real or complex operand of a supported dtype and layout, a
 finite moderate scale, a step-1 window, valid constructor arguments) a
 refusal is a failure too: only outcome 1 is allowed.  Where it is invalid
-(a complex/object/str/longdouble operand, a masked array, a wrong shape,
+(an object/str/longdouble operand, a masked array, a wrong shape,
 NaN sizes, a non-finite or overflowing scale, an elementwise comparison ...)
 only outcome 2 is allowed.  Inputs in between (``M * True``, a window with
 a step, 0/1 longdouble events in a BinaryArray, ``np.dot(M, 2.0)``, a scale
@@ -135,7 +135,8 @@ def _dense_close(actual, expected, dtype, scale=1.0):
     """
     finfo = np.finfo(dtype)
     np.testing.assert_allclose(
-        np.asarray(actual, dtype=np.float64), expected, rtol=8 * finfo.eps,
+        np.asarray(actual, dtype=np.complex128 if np.iscomplexobj(actual) else np.float64), expected,
+        rtol=8 * finfo.eps,
         # Clamped: a sum of magnitudes near the float64 limit overflows.
         atol=min(32 * float(finfo.eps) * scale + 64 * float(finfo.smallest_subnormal), float(np.finfo(np.float64).max) / 4),
     )
@@ -412,7 +413,9 @@ def test_scaling_matches_dense_or_refuses(conn, s, op):
 # ----------------------------------------------------------------- products
 REAL_DTYPES = [np.float64, np.float32, np.float16, np.bool_, np.int8, np.int16, np.int32, np.int64,
                np.uint8, np.uint16, np.uint32, np.uint64]
-REFUSED_DTYPES = [np.longdouble, np.complex128, np.complex64, object, str]
+#: Complex operands are products of their real and imaginary parts (not events).
+COMPLEX_DTYPES = [np.complex64, np.complex128]
+REFUSED_DTYPES = [np.longdouble, np.clongdouble, object, str]
 VALID_LAYOUTS = ["1-D", "2-D", "F-order", "strided", "reversed", "zero-size", "list"]
 INVALID_LAYOUTS = ["wrong-shape", "3-D", "0-D", "masked"]
 _ENTRIES = {
@@ -439,6 +442,8 @@ def _operand(shape, side, dtype, layout, batch, binary):
         dims = (inner, width) if side == "right" else (width, inner)
     values = rng.integers(-3, 4, size=dims).astype(np.float64)
     kind = np.dtype(dtype).kind
+    if kind == "c" and not binary:
+        values = values + 1j * rng.integers(-3, 4, size=dims)
     if binary or kind == "b":
         values = values != 0
     elif kind == "u":
@@ -466,7 +471,7 @@ def _operand(shape, side, dtype, layout, batch, binary):
 @given(
     windowed_matrices(max_side=9),
     st.sampled_from(sorted(_ENTRIES)),
-    st.sampled_from(REAL_DTYPES + REFUSED_DTYPES),
+    st.sampled_from(REAL_DTYPES + COMPLEX_DTYPES + REFUSED_DTYPES),
     st.sampled_from(VALID_LAYOUTS + INVALID_LAYOUTS),
     st.integers(1, 3),
 )
@@ -478,7 +483,7 @@ def test_products_match_dense_or_refuse(pair, entry, dtype, layout, batch):
     kind, value = _run(lambda: call(conn, x))
     # A list forgets the dtype: NumPy infers it again (object floats become float64).
     operand_dtype = np.asarray(x).dtype if layout == "list" else np.dtype(dtype)
-    valid_dtype = operand_dtype in [np.dtype(d) for d in REAL_DTYPES]
+    valid_dtype = operand_dtype in [np.dtype(d) for d in REAL_DTYPES + ([] if binary else COMPLEX_DTYPES)]
     if entry.startswith("np.dot") and layout == "0-D" and kind == "ok" and valid_dtype:
         # NumPy's dot with a scalar is scaling: a scaled view is a right answer.
         _dense_close(value.todense(), conn.todense().astype(np.float64) * float(x), conn.dtype)
@@ -500,13 +505,13 @@ def test_products_match_dense_or_refuse(pair, entry, dtype, layout, batch):
     result = _ok((kind, value))
     operand = np.asarray(x)
     dense = conn.todense().astype(np.float64)
-    x64 = operand.astype(np.float64)
+    x64 = operand.astype(np.complex128 if operand.dtype.kind == "c" else np.float64)
     expected = dense @ x64 if side == "right" else x64 @ dense
     operand_dtype = conn.dtype if binary or operand.dtype == np.bool_ else operand.dtype
     result_dtype = np.result_type(operand_dtype, conn.dtype)
     assert isinstance(result, np.ndarray) and result.dtype == result_dtype, (type(result), getattr(result, "dtype", None))
     assert result.shape == expected.shape
-    eps_dtype = np.float32 if np.float32 in (result_dtype, conn.dtype) else np.float64
+    eps_dtype = np.float32 if np.float32 in (result_dtype, conn.dtype) or result_dtype == np.complex64 else np.float64
     _dense_close(result, expected, eps_dtype, scale=np.abs(dense).sum() * max(1.0, np.abs(x64).max(initial=0.0)))
 
 

@@ -248,7 +248,7 @@ def test_scalar_conversions_raise(method):
         (np.ones(31), ValueError, "shape mismatch"),
         (np.ones((3, 31)), ValueError, "shape mismatch"),
         (np.ones((2, 3, 40)), ValueError, "1-D or 2-D"),
-        (np.ones(40, dtype=complex), TypeError, "complex"),
+        (np.ones(40, dtype=np.float16).view([("a", np.float16)]), TypeError, "not supported"),
         (np.array(["a"] * 40), TypeError, "not supported"),
         (np.ones(40, dtype=object), TypeError, "not supported"),
         ({"a": 1}, TypeError, "cannot multiply"),
