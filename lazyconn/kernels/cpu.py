@@ -45,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
+import os
 import threading
 
 import numba
@@ -89,13 +90,16 @@ _CHUNKSIZE = 1
 #: Byte budget for private scatter/degree accumulators (kept well below the
 #: 64 MiB peak-memory target of issue 3).
 _PRIVATE_BYTES = 16 << 20
-#: Work launched at a time, in expected connections (plus ``_ITEM_WORK`` per
-#: (line, block) item).  Python sees Ctrl-C only between two launches, so a
-#: part must take well under a second even on one slow thread (2**25
-#: connections: about 0.2 s at 6 ns each).  Parts never change a bit: a part
-#: is a range of whole lines, or in a scatter a range of each group's lines
-#: (added in order) times a range of blocks (disjoint output columns).
-_PART_WORK = 1 << 25
+#: Work launched at a time per thread, in expected connections (plus
+#: ``_ITEM_WORK`` per (line, block) item).  Python sees Ctrl-C only between
+#: two launches, so a part must take well under a second even on a slow
+#: thread (2**26 connections: about 0.15 s of the Scalar gather on one idle
+#: core, 0.4 s at 6 ns each).  Parts never change a bit: a part is a range
+#: of whole lines, or in a scatter a range of each group's lines (added in
+#: order) times a range of blocks (disjoint output columns).  Every part
+#: ends with the threads waiting for the slowest one, so parts are no
+#: smaller than needed.
+_PART_WORK = 1 << 26
 #: An item without connections still computes its first batch of draws:
 #: about the cost of this many connections.
 _ITEM_WORK = 32
@@ -240,19 +244,27 @@ def _accumulator_dtype(dtype):
     return dtype if dtype in (np.dtype(np.float32), np.dtype(np.float64)) else np.dtype(np.float64)
 
 
-def _line_parts(params, k0, k1, j0, j1, n_cols=1):
-    """Line ranges ``(p0, p1)`` of lines ``k0:k1`` of about ``_PART_WORK`` each
-    (a line is never split), to launch one after another."""
+def _line_parts(params, k0, k1, j0, j1, min_lines=1, n_cols=1):
+    """Line ranges ``(p0, p1)`` of lines ``k0:k1`` of about ``_part_work()``
+    each (a line is never split; at least ``min_lines`` unless that is over 4
+    parts' work), to launch one after another."""
     b0, b1 = _block_range(params, j0, j1)
     per_line = (_expected(params, 1, j1 - j0) + _ITEM_WORK * (b1 - b0)) * _column_cost(n_cols)
-    step = max(1, int(_PART_WORK // max(per_line, 1.0)))
+    step = max(1, int(_part_work() // max(per_line, 1.0)))
+    step = max(step, min(min_lines, 4 * step))
     for p0 in range(k0, k1, step):
         yield p0, min(k1, p0 + step)
 
 
+def _part_work():
+    """Work of one part: ``_PART_WORK`` per thread that can run at once."""
+    return _PART_WORK * max(1, min(numba.get_num_threads(), os.cpu_count() or 1))
+
+
 def _column_cost(n_cols):
-    # Each column adds one multiply-add per connection to its generation.
-    return 1.0 + (n_cols - 1) / 8.0
+    # Each further column adds a multiply-add per connection (64 columns
+    # cost about 5 times one).
+    return 1.0 + (n_cols - 1) / 16.0
 
 
 def _line_chunks(n_lines, expected_connections):
@@ -904,7 +916,9 @@ def scatter(params, lines, values, j0, j1, dtype):
     # whatever the number of parts; a line too long for one part is also
     # split by blocks (disjoint output columns).
     work = (expected + _ITEM_WORK * n_blocks * lines.size) * _column_cost(n_cols)
-    n_parts = max(1, int(-(-work // _PART_WORK)))
+    # Batched: each part reloads every item's accumulator (a block's columns
+    # times n_cols) into cache, so parts are twice as large.
+    n_parts = max(1, int(-(-work // (_part_work() * (2 if n_cols > 1 else 1)))))
     n_block_parts = 1
     longest = -(-lines.size // n_groups)
     if n_parts > longest:
@@ -971,7 +985,10 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     rows_per_chunk = max(1, (256 << 10) // (n_cols * acc_dtype.itemsize))
     # Part by part, whole lines each (Ctrl-C is seen between them): every
     # output row is summed in one fixed order whatever the parts and chunks.
-    for p0, p1 in _line_parts(params, k0, k1, j0, j1, n_cols):
+    # Batched: parts of at least 8 cache-sized chunks per thread, so that
+    # the threads' last chunks of a part end close together.
+    min_lines = 8 * numba.get_num_threads() * rows_per_chunk if n_cols > 1 else 1
+    for p0, p1 in _line_parts(params, k0, k1, j0, j1, min_lines, n_cols):
         n = p1 - p0
         expected = _expected(params, n, j1 - j0)
         chunks = _line_chunks(n, expected)
