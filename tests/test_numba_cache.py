@@ -95,11 +95,11 @@ def test_an_edited_inlined_module_is_not_served_from_numba_cache_dir(warm, tmp_p
 
 
 def test_truncated_cache_files_are_dropped_recompiled_and_warned_once(warm, tmp_path):
-    # A bad data file (.nbc) of every cpu.py kernel, and a bad index (.nbi) of
+    # A bad data file (.nbc) of every _cpu_kernels.py kernel, and a bad index (.nbi) of
     # every _cpu_random.py function, which the recompiled kernels look up.
     cache = _fresh_copy(warm.cache, tmp_path)
     truncated = {}
-    for pattern in ("cpu.*.nbc", "_cpu_random.*.nbi"):
+    for pattern in ("_cpu_kernels.*.nbc", "_cpu_random.*.nbi"):
         paths = sorted(cache.rglob(pattern))
         assert paths, pattern
         for path in paths:
@@ -169,7 +169,7 @@ def test_every_cached_kernel_is_keyed_on_the_digest_of_the_kernel_sources():
     import numba
     from numba.core.dispatcher import Dispatcher
 
-    from lazyconn.kernels import _cpu_random, _ndtri_fast, cpu
+    from lazyconn.kernels import _cpu_kernels, _cpu_random, _ndtri_fast, cpu
 
     digest = hashlib.sha256()
     for name in _numba_cache.KERNEL_SOURCES:
@@ -179,7 +179,7 @@ def test_every_cached_kernel_is_keyed_on_the_digest_of_the_kernel_sources():
     assert _numba_cache.sources_digest() == digest.hexdigest()
     dispatchers = [
         value
-        for module in (cpu, _cpu_random, _ndtri_fast)
+        for module in (_cpu_kernels, _cpu_random, _ndtri_fast)
         for value in vars(module).values()
         if isinstance(value, Dispatcher) and value.__module__ == module.__name__
     ]

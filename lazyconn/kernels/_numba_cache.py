@@ -47,6 +47,7 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 #: the kernel modules' lazyconn imports.
 KERNEL_SOURCES = (
     "kernels/cpu.py",
+    "kernels/_cpu_kernels.py",
     "kernels/_cpu_random.py",
     "kernels/_ndtri_fast.py",
     "spec.py",
