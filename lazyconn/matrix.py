@@ -18,7 +18,7 @@ import operator
 
 import numpy as np
 
-from . import _protocols, reductions
+from . import _numpy_functions, _protocols, reductions
 from .config import check_materialise
 from .dispatch import handler_for
 from .kernels import backend_for_namespace, host_backend
@@ -49,7 +49,7 @@ def _is_real_scalar(value):
     return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf"
 
 
-class JITCMatrix(_protocols.ArrayProtocols):
+class JITCMatrix(_protocols.ArrayProtocols, _numpy_functions.NumpyMethods):
     """A just-in-time connectivity matrix: a generator, never its entries.
 
     Not constructed directly: use :class:`JITCScalarR`, :class:`JITCNormalC`
