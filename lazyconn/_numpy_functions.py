@@ -554,6 +554,11 @@ def _einsum_one(subscripts, letters, output, conn):
         raise ValueError(f"np.einsum: {letters!r} has {len(letters)} subscripts for a 2-D operand")
     p, q = letters
     if p == q:
+        if conn.shape[0] != conn.shape[1]:
+            raise ValueError(
+                f"np.einsum({subscripts!r}): the repeated index {p!r} needs a square operand, "
+                f"got shape {conn.shape}"
+            )
         if output == "":
             return conn.trace()
         return conn.diagonal()
@@ -691,7 +696,7 @@ class NumpyMethods:
         _refuse_out("min", out, where)
         return _max_or_min(self, np.minimum, axis, keepdims, initial)
 
-    def diagonal(self, offset=0, axis1=0, axis2=1):
+    def diagonal(self, offset=0, axis1=0, axis2=1, *, k=None):
         """The entries ``conn[i, i + offset]`` as a dense vector.
 
         Generated in bands of lines from the thin tiles that hold the
@@ -705,6 +710,9 @@ class NumpyMethods:
             Diagonal offset: positive above the main diagonal.
         axis1, axis2 : {0, 1}
             ``(1, 0)`` takes the diagonal of the transpose, as NumPy.
+        k : int, optional
+            The offset under the name ``scipy.sparse`` gives it
+            (``diagonal(k=1)``); overrides ``offset``.
 
         Returns
         -------
@@ -717,7 +725,7 @@ class NumpyMethods:
         ValueError
             If the diagonal is longer than ``max_dense_size``.
         """
-        return _diagonal(self, offset, axis1, axis2)
+        return _diagonal(self, offset if k is None else k, axis1, axis2)
 
     def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
         """Sum of the diagonal ``conn[i, i + offset]``, in O(1) memory.
