@@ -359,12 +359,12 @@ def _matrix_norm(conn, ord):
 
 
 def _vector_norm(conn, ord, axis):
-    """Norms of the rows (axis=1) or columns (axis=0), as ``np.linalg.norm(dense, ord, axis)``."""
+    """Norms of the rows (axis=1), columns (axis=0) or all entries (None), as NumPy's vector norms."""
     dtype = conn.dtype
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
     if ord is None or ord == 2:
-        return np.sqrt(_weighted_sum(conn, axis, np.square)).astype(dtype)
+        return np.sqrt(np.asarray(_weighted_sum(conn, axis, np.square))).astype(dtype)
     if ord in (np.inf, -np.inf):
         if ord > 0:  # as NumPy: the largest |entry| of an empty line is 0
             return _extreme(conn, axis, np.maximum, initial=0, transform=np.abs)
@@ -372,16 +372,16 @@ def _vector_norm(conn, ord, axis):
     if ord == 0:
         return np.asarray(conn.count_nonzero(axis=axis)).astype(dtype)
     if ord == 1:
-        return _weighted_sum(conn, axis, np.abs).astype(dtype)
+        return np.asarray(_weighted_sum(conn, axis, np.abs)).astype(dtype)
     if not isinstance(ord, numbers.Real) or ord != ord:
         raise ValueError(f"Invalid norm order {ord!r} for vectors")
     if ord < 0:
         raise TypeError(
-            f"np.linalg.norm(conn, {ord!r}, axis=...) with a negative order is not computed lazily; "
+            f"the vector norm of order {ord!r} of a JITC matrix (a negative order) is not computed lazily; "
             "use conn[a:b, c:d].todense() of a small window"
         )
     with np.errstate(over="ignore"):
-        powers = _weighted_sum(conn, axis, lambda w: np.abs(w) ** ord)
+        powers = np.asarray(_weighted_sum(conn, axis, lambda w: np.abs(w) ** ord))
         return (powers ** (1.0 / ord)).astype(dtype)
 
 
@@ -409,6 +409,27 @@ def _np_norm(x, ord=None, axis=None, keepdims=False):
     result = _matrix_norm(x if axes == (0, 1) else x.T, ord)
     result = np.asarray(result)
     return result.reshape(1, 1) if keepdims else result[()]
+
+
+@implements(np.linalg.vector_norm)
+def _np_vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
+    axis = _normalise_axis(axis)
+    return _finish(_vector_norm(x, ord, axis), axis, keepdims, x.shape)
+
+
+@implements(np.linalg.matrix_norm)
+def _np_matrix_norm(x, /, *, keepdims=False, ord="fro"):
+    return _np_norm(x, ord, (-2, -1), keepdims)
+
+
+@implements(np.linalg.trace)
+def _np_linalg_trace(x, /, *, offset=0, dtype=None):
+    return _trace(x, offset, dtype=dtype)
+
+
+@implements(np.linalg.diagonal)
+def _np_linalg_diagonal(x, /, *, offset=0):
+    return _diagonal(x, offset)
 
 
 # ------------------------------------------------------------------ products

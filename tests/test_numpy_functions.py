@@ -109,6 +109,25 @@ def test_vector_norms_along_an_axis_equal_dense(pair, ord, axis, keepdims):
           exact=exact, rtol=rtol, atol=atol)
 
 
+@settings(max_examples=30)
+@given(windowed_matrices(max_side=30), st.sampled_from([2, 1, 0, np.inf, -np.inf, 0.5]),
+       st.sampled_from([None, 0, 1, -1, (0, 1), (-1, -2)]), st.booleans())
+def test_array_api_linalg_functions_equal_dense(pair, ord, axis, keepdims):
+    _, view = pair
+    dense = view.todense()
+    rtol, atol = _tolerances(dense)
+    exact = ord in (np.inf, -np.inf, 0)
+    _same(lambda: np.linalg.vector_norm(view, axis=axis, keepdims=keepdims, ord=ord),
+          lambda: np.linalg.vector_norm(dense, axis=axis, keepdims=keepdims, ord=ord), exact=exact, rtol=rtol, atol=atol)
+    for matrix_ord in ("fro", 1, -1, np.inf, -np.inf):
+        _same(lambda: np.linalg.matrix_norm(view, keepdims=keepdims, ord=matrix_ord),
+              lambda: np.linalg.matrix_norm(dense, keepdims=keepdims, ord=matrix_ord), exact=False, rtol=rtol, atol=atol)
+    for offset in (-1, 0, 2):
+        np.testing.assert_array_equal(np.linalg.diagonal(view, offset=offset), np.linalg.diagonal(dense, offset=offset))
+        np.testing.assert_allclose(np.linalg.trace(view, offset=offset), np.linalg.trace(dense, offset=offset),
+                                   rtol=rtol, atol=atol)
+
+
 EINSUM_CASES = [  # (subscripts, operand, the matrix comes first)
     ("ij,j->i", "x_cols", True), ("ji,j->i", "x_rows", True), ("i,ij->j", "x_rows", False),
     ("ij,i->j", "x_rows", True), ("ij,jk->ik", "X_cols", True), ("ij,kj->ik", "Xt_cols", True),
