@@ -2,8 +2,9 @@
 
 NEP-13 (``__array_ufunc__``) handles ``np.matmul`` in both directions and
 scaling by a scalar; NEP-18 (``__array_function__``) handles the functions in
-``HANDLED_FUNCTIONS`` and returns ``NotImplemented`` for everything else, so
-NumPy raises a TypeError instead of silently materialising.  ``__array__``
+``HANDLED_FUNCTIONS`` (filled here and in :mod:`lazyconn._numpy_functions`)
+and refuses everything else with a TypeError that lists them, instead of
+silently materialising.  ``__array__``
 materialises only under ``max_dense_size``.
 """
 
@@ -121,6 +122,9 @@ class ArrayProtocols:
     def __array_function__(self, func, types, args, kwargs):
         implementation = HANDLED_FUNCTIONS.get(func)
         if implementation is None:
+            if all(issubclass(t, (ArrayProtocols, np.ndarray)) for t in types):
+                raise TypeError(_unhandled_message(func))
+            # Another array type (Dask, CuPy, ...) may implement it.
             return NotImplemented
         # No check of the other operands' types: every implementation here
         # goes through ``@`` or a method, where the operand dispatch table
@@ -138,6 +142,20 @@ class ArrayProtocols:
         import array_api_compat.numpy
 
         return array_api_compat.numpy
+
+
+def _numpy_name(func):
+    module = getattr(func, "__module__", "numpy") or "numpy"
+    return module.replace("numpy", "np", 1) + "." + getattr(func, "__name__", repr(func))
+
+
+def _unhandled_message(func):
+    lazy = ", ".join(sorted({_numpy_name(f) for f in HANDLED_FUNCTIONS}))
+    return (
+        f"{_numpy_name(func)} of a JITC matrix is not computed lazily (it would materialise the "
+        f"matrix). Lazy NumPy functions: {lazy}. Otherwise take conn[a:b, c:d].todense() of a small "
+        "window, or use conn.aslinearoperator() for iterative solvers"
+    )
 
 
 @implements(np.dot)

@@ -17,7 +17,7 @@ import operator
 
 import numpy as np
 
-from . import _protocols, reductions
+from . import _numpy_functions, _protocols, reductions
 from ._operators import OperatorsMixin, apply_scale, check_scale, scalar_float
 from .config import check_materialise
 from .dispatch import handler_for
@@ -42,7 +42,7 @@ def _fresh_seed():
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
 
 
-class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols):
+class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.NumpyMethods):
     """A just-in-time connectivity matrix: a generator, never its entries.
 
     Not constructed directly: use :class:`JITCScalarR`, :class:`JITCNormalC`

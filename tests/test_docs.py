@@ -29,7 +29,8 @@ def html(tmp_path_factory):
 
 def test_every_page_is_built(html):
     for page in ("index", "quickstart", "concepts", "cli", "api", "spec", "guarantees", "performance",
-                 "howto/choose_orientation", "howto/reproducibility", "howto/dask_cluster", "howto/gpu"):
+                 "howto/choose_orientation", "howto/reproducibility", "howto/dask_cluster", "howto/gpu",
+                 "howto/numpy_scipy"):
         assert (html / f"{page}.html").is_file(), page
 
 
@@ -39,7 +40,9 @@ def test_api_reference_documents_every_public_name(html):
         if name != "__version__":
             assert f'id="lazyconn.{name}"' in api, name
     for name in ("lazyconn.bench.benchmark_function", "lazyconn.demo.run_demo", "lazyconn.dask.matmul",
-                 "lazyconn.dask.to_dask", "lazyconn.cli.main"):
+                 "lazyconn.dask.to_dask", "lazyconn.cli.main", "lazyconn.JITCMatrix.mean",
+                 "lazyconn.JITCMatrix.max", "lazyconn.JITCMatrix.min", "lazyconn.JITCMatrix.diagonal",
+                 "lazyconn.JITCMatrix.trace"):
         assert f'id="{name}"' in api, name
 
 
