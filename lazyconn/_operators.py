@@ -54,7 +54,14 @@ class OperatorsMixin:
     def __mul__(self, other):
         return self._scaled(other)
 
-    __rmul__ = __mul__
+    def __rmul__(self, other):
+        from .dispatch import is_scipy_spmatrix
+
+        if is_scipy_spmatrix(other):
+            # ``Sm * conn`` with a scipy sparse *matrix* is a matrix product
+            # (np.matrix rules); scipy defers it here (lazyconn.dispatch).
+            return self.__rmatmul__(other)
+        return self._scaled(other)
 
     def __truediv__(self, other):
         return self._scaled(other, "/")

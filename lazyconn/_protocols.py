@@ -41,6 +41,12 @@ class ArrayProtocols:
     __slots__ = ()
 
     def __array__(self, dtype=None, copy=None):
+        from .dispatch import scipy_sparse_is_converting
+
+        if scipy_sparse_is_converting():
+            # ``S @ conn``: a 0-d object array makes scipy return
+            # NotImplemented, so Python calls conn.__rmatmul__ (lazyconn.dispatch).
+            return np.empty((), dtype=object)
         if copy is False:
             raise ValueError(
                 "a JITC matrix has no stored entries, so np.asarray(conn, copy=False) is impossible; "

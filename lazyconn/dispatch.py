@@ -3,8 +3,9 @@
 ``x @ conn`` and ``conn @ x`` look up ``type(x)`` here.  NumPy arrays are
 registered eagerly; CuPy and Dask register lazily, the first time an operand
 from their top-level module is seen, so importing lazyconn never imports
-them.  Types that are not registered but speak the array API go through the
-host kernels and come back in their own namespace.
+them.  SciPy sparse arrays and matrices register the same way
+(:mod:`lazyconn._sparse`).  Types that are not registered but speak the array
+API go through the host kernels and come back in their own namespace.
 
 A handler has the signature ``handler(conn, x, side, binary)`` where
 ``side`` is ``"left"`` for ``x @ conn`` and ``"right"`` for ``conn @ x``.
@@ -13,10 +14,11 @@ A handler has the signature ``handler(conn, x, side, binary)`` where
 from __future__ import annotations
 
 import importlib
+import sys
 
 import numpy as np
 
-__all__ = ["Dispatch", "matmul_dispatch"]
+__all__ = ["Dispatch", "matmul_dispatch", "scipy_sparse_is_converting", "is_scipy_spmatrix"]
 
 
 class Dispatch:
@@ -63,6 +65,36 @@ class Dispatch:
 matmul_dispatch = Dispatch("matmul")
 matmul_dispatch.register_lazy("cupy", "lazyconn.kernels.gpu")
 matmul_dispatch.register_lazy("dask", "lazyconn.dask")
+matmul_dispatch.register_lazy("scipy", "lazyconn._sparse")
+
+
+def scipy_sparse_is_converting(depth=2):
+    """True when scipy.sparse's matmul is converting a JITC matrix with ``np.asanyarray``.
+
+    ``S @ conn`` with a scipy sparse ``S`` runs ``S.__matmul__`` first (the
+    left operand), and scipy turns any operand it does not know into a dense
+    array -- which would materialise the matrix -- before ``conn.__rmatmul__``
+    is ever tried.  scipy returns ``NotImplemented`` (so Python tries
+    ``conn.__rmatmul__``, the event-driven product) when that conversion
+    gives a 0-d object array; ``__array__`` gives one exactly when this
+    function says it is scipy's product asking.  Any other caller, or another
+    scipy version without this code path, gets the dense array as before
+    (bounded by ``max_dense_size``).
+
+    Parameters
+    ----------
+    depth : int
+        Frames between this function and the code that called
+        ``np.asanyarray`` (2: called from ``__array__``).
+    """
+    try:
+        frame = sys._getframe(depth)
+    except ValueError:
+        return False
+    return (
+        frame.f_code.co_name == "_matmul_dispatch"
+        and frame.f_globals.get("__name__", "").startswith("scipy.sparse")
+    )
 
 
 @matmul_dispatch.register(np.ndarray)
@@ -82,6 +114,12 @@ def _array_api_matmul(conn, x, side, binary):
         host = np.asarray(x)
     result = _numpy_matmul(conn, host, side, binary)
     return namespace.asarray(result)
+
+
+def is_scipy_spmatrix(x):
+    """True for a ``scipy.sparse`` *matrix* (``*`` is its matrix product); never imports scipy."""
+    module = sys.modules.get("scipy.sparse")
+    return module is not None and isinstance(x, module.spmatrix)
 
 
 def handler_for(x):
@@ -111,5 +149,5 @@ def handler_for(x):
         return _numpy_matmul, np.asarray(x)
     raise TypeError(
         f"cannot multiply a JITC matrix with an operand of type {type(x).__name__}; "
-        "pass a NumPy, CuPy or Dask array, a BinaryArray, or any array-API array"
+        "pass a NumPy, CuPy or Dask array, a scipy.sparse array, a BinaryArray, or any array-API array"
     )

@@ -17,8 +17,10 @@ class BinaryArray:
     Parameters
     ----------
     data : array_like
-        NumPy, CuPy or Dask array (or anything ``numpy.asarray`` accepts) of
-        bool, or of integers/floats that are all 0 or 1.  Shape ``(m,)`` for
+        NumPy, CuPy or Dask array, ``scipy.sparse`` array or matrix (or
+        anything ``numpy.asarray`` accepts) of bool, or of integers/floats
+        that are all 0 or 1.  A sparse raster is checked on its stored values
+        and never densified; products with it generate only the active lines.  Shape ``(m,)`` for
         one spike vector, ``(b, m)`` for ``b`` vectors (``spikes @ conn``) or
         ``(n, b)`` on the right of ``conn @ spikes``.
 
@@ -52,7 +54,8 @@ class BinaryArray:
         if data.ndim not in (1, 2):
             raise ValueError(f"BinaryArray data must be 1-D or 2-D, got shape {tuple(data.shape)}")
         if kind != "b" and _is_concrete(data):
-            if not bool(((data == 0) | (data == 1)).all()):
+            values = _stored_values(data)
+            if not bool(((values == 0) | (values == 1)).all()):
                 raise ValueError(
                     "BinaryArray data must hold only 0 and 1; for weighted inputs multiply "
                     "by the plain array instead (x @ conn)"
@@ -91,23 +94,42 @@ class BinaryArray:
         return f"BinaryArray(shape={self.shape}, data type {type(self._data).__module__}.{type(self._data).__name__})"
 
     def __array__(self, dtype=None, copy=None):
-        return np.asarray(self._data, dtype=bool if dtype is None else dtype)
+        return np.asarray(_dense(self._data), dtype=bool if dtype is None else dtype)
 
     def __matmul__(self, other):
         from .matrix import JITCMatrix
 
         if isinstance(other, JITCMatrix):
             return other.__rmatmul__(self)
-        return np.matmul(np.asarray(self._data, dtype=np.result_type(other, np.float32)), other)
+        return np.matmul(np.asarray(_dense(self._data), dtype=np.result_type(other, np.float32)), other)
 
     def __rmatmul__(self, other):
         from .matrix import JITCMatrix
 
         if isinstance(other, JITCMatrix):
             return other.__matmul__(self)
-        return np.matmul(other, np.asarray(self._data, dtype=np.result_type(other, np.float32)))
+        return np.matmul(other, np.asarray(_dense(self._data), dtype=np.result_type(other, np.float32)))
 
 
 def _is_concrete(data):
     """True for arrays whose values can be checked now (not lazy Dask arrays)."""
     return not hasattr(data, "dask")
+
+
+def _is_scipy_sparse(data):
+    # By module, so that scipy is imported only for its own arrays.
+    return type(data).__module__.startswith("scipy.sparse") and hasattr(data, "tocoo")
+
+
+def _stored_values(data):
+    """The values to check: a sparse raster's stored values (summed duplicates), else ``data``."""
+    if _is_scipy_sparse(data):
+        from ._sparse import canonical_values
+
+        return canonical_values(data)
+    return data
+
+
+def _dense(data):
+    """``data`` as something NumPy converts: a sparse raster's dense array."""
+    return data.toarray() if _is_scipy_sparse(data) else data

@@ -1,0 +1,113 @@
+"""SciPy sparse operands: spike rasters multiplied event-driven.
+
+Registered lazily with :data:`lazyconn.dispatch.matmul_dispatch` the first
+time an operand from ``scipy`` is seen.  ``conn @ S``, ``S @ conn`` and
+``BinaryArray(S) @ conn`` take any ``scipy.sparse`` array or matrix (CSR,
+CSC, COO, ...; 1-D COO arrays too) and return a dense NumPy array, as scipy
+does for ``S @ dense``.  The operand is never densified whole:
+
+* **Scatter** (the operand meets the generator's major axis: ``S @ R``,
+  ``C @ S``): only the lines with a nonzero entry are generated, and their
+  factors are a dense ``(active lines, active time steps)`` slice.
+* **Gather** (the operand meets the minor axis: ``S @ C``, ``R @ S``):
+  every line of the window takes part (each output needs all its
+  connections), against a dense slice of the operand's *active* time steps
+  only (steps without a spike give a zero output without any work).
+
+Either way the time steps are taken in blocks so that the dense slice stays
+under ``_BLOCK_ELEMENTS`` entries (a block is at least one time step), and
+the dense output is the only array of the result's size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import kernels
+from .dispatch import matmul_dispatch
+from .products import _check_operand, line_space, result_dtype
+
+__all__ = ["canonical_values"]
+
+#: Largest dense slice of the operand built at once (entries): 128 MiB in float64.
+_BLOCK_ELEMENTS = 1 << 24
+
+
+def canonical_values(x):
+    """Stored values of a scipy sparse ``x`` with duplicates summed (no densifying).
+
+    COO, CSR and CSC may hold an entry several times (its value is the sum);
+    other formats are converted to COO, which holds each entry once.
+    """
+    if x.format not in ("csr", "csc", "coo"):
+        return x.tocoo().data
+    if not x.has_canonical_format:
+        x = x.copy()
+        x.sum_duplicates()
+    return x.data
+
+
+def _lines_by_steps(x, side):
+    """The operand as a canonical CSC copy of shape (inner, steps), zeros dropped."""
+    v = x.reshape((-1, 1)) if x.ndim == 1 else (x if side == "right" else x.T)
+    v = sp.csc_array(v, copy=True)
+    v.sum_duplicates()
+    # A stored zero (or duplicates that cancel) is not an event.
+    v.eliminate_zeros()
+    return v
+
+
+def _dense_rows(block, rows, n_rows, dtype):
+    """Dense ``(len(rows) or n_rows, n_steps)`` of a CSC block, rows renumbered by ``rows``."""
+    n_steps = block.shape[1]
+    out = np.zeros((n_rows, n_steps), dtype=dtype)
+    index = block.indices if rows is None else np.searchsorted(rows, block.indices)
+    out[index, np.repeat(np.arange(n_steps), np.diff(block.indptr))] = block.data
+    return out
+
+
+def _sparse_matmul(conn, x, side, binary):
+    """Handler for ``conn @ x`` / ``x @ conn`` with a scipy sparse ``x``."""
+    _check_operand(conn, x, side)
+    dtype = result_dtype(x.dtype, conn.dtype, binary)
+    params, (k0, k1), (j0, j1) = line_space(conn)
+    on_major = (side == "left") == (conn._spec.orientation == "R")
+    n_out = (j1 - j0) if on_major else (k1 - k0)
+    v = _lines_by_steps(x, side)
+    n_inner, n_steps = v.shape
+    out = np.zeros((n_out, n_steps), dtype=dtype)
+    steps = np.flatnonzero(np.diff(v.indptr))
+    backend = kernels.host_backend()
+    if steps.size and n_out:
+        if on_major:
+            # Upper bound on any block's active lines: bounds its dense slice.
+            widest = np.unique(v.indices).size
+        else:
+            widest = n_inner
+        per_block = max(1, _BLOCK_ELEMENTS // max(widest, 1))
+        for start in range(0, steps.size, per_block):
+            cols = steps[start:start + per_block]
+            block = v[:, cols]
+            if on_major:
+                lines = np.unique(block.indices)
+                if binary and cols.size == 1:
+                    values = None  # one spike vector: weights are added, no multiply
+                else:
+                    values = _dense_rows(block, lines, lines.size, dtype)
+                part = backend.scatter(params, lines + k0, values, j0, j1, conn.dtype)
+            else:
+                vectors = _dense_rows(block, None, n_inner, dtype)
+                part = backend.gather(params, k0, k1, j0, j1, vectors, conn.dtype)
+            out[:, cols] = part.astype(dtype, copy=False)
+    if conn._scale != 1.0:
+        # As products.matmul: in float64, rounded once to the result dtype.
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = (out.astype(np.float64) * conn._scale).astype(dtype, copy=False)
+    if x.ndim == 1:
+        return out[:, 0]
+    return out if side == "right" else out.T
+
+
+matmul_dispatch.register(sp.sparray, _sparse_matmul)
+matmul_dispatch.register(sp.spmatrix, _sparse_matmul)
