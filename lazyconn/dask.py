@@ -45,11 +45,19 @@ Chunks of CuPy arrays follow ``meta``: the output's meta is derived from
 reach the GPU kernels; ``to_dask(conn, meta=cupy.empty(0))`` generates its
 blocks on the GPU (``tests/test_dask_gpu.py``, run on an H200).
 
-The supported routes are ``@``, :func:`matmul` and :func:`to_dask`.  Dask
-functions handed the matrix itself (``da.matmul(x, conn)``, ``da.dot``)
-wrap it as one chunk of its own type and then work or fail depending on
-what they call on it (``da.matmul`` happens to work, ``da.dot`` raises);
-they ignore ``chunks=``.  Use ``x @ conn``.
+Dask's own functions accept the matrix too, each task a window of the
+generator:
+
+* ``da.dot``, ``da.tensordot`` (one axis of the matrix contracted) wrap it
+  with ``from_array``, whose chunks are views; each task multiplies its
+  chunk of ``x`` with its view through the product kernels
+  (:func:`_chunk_tensordot`, registered with Dask's ``tensordot_lookup``).
+* ``da.asarray(conn)`` is ``to_dask(conn)`` (the ``to_dask_array`` hook), so
+  ``da.einsum``, ``da.matmul`` and other functions that call it work on
+  dense blocks generated inside tasks (each under ``array.chunk-size`` and
+  ``max_dense_size``): correct and bounded, but the cost of a dense block
+  product, not of the connections.  ``x @ conn`` and :func:`matmul` are the
+  event-driven routes, with output chunking under your control.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ except ImportError as exc:  # the @ dispatch imports this module only once dask 
         "lazyconn.dask needs Dask: pip install 'lazyconn[dask]' (dask[array], distributed, zarr)"
     ) from exc
 from dask.array.core import normalize_chunks
+from dask.array.dispatch import tensordot_lookup
 from dask.array.utils import meta_from_array
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
@@ -410,3 +419,47 @@ def to_dask(conn, chunks="auto", *, meta=None):
     }
     graph = HighLevelGraph.from_collections(name, layer, dependencies=())
     return da.Array(graph, name, chunks, meta=meta)
+
+
+# ------------------------------------------------- dask.array functions
+def _chunk_tensordot(a, b, axes):
+    """``np.tensordot`` of one chunk with one JITC view, as a product (no dense block).
+
+    ``da.dot``, ``da.tensordot`` (and ``np.dot`` on Dask arrays) wrap the
+    matrix with ``from_array``, whose chunks are views ``conn[a:b, c:d]``;
+    Dask's chunk function picks the implementation of the operand with the
+    highest ``__array_priority__`` -- the view -- and lands here.  One axis
+    of the view is contracted with one axis of the other chunk.
+    """
+    left_axes, right_axes = axes
+    left_axes = (left_axes,) if isinstance(left_axes, numbers.Integral) else tuple(left_axes)
+    right_axes = (right_axes,) if isinstance(right_axes, numbers.Integral) else tuple(right_axes)
+    a_is_matrix, b_is_matrix = isinstance(a, JITCMatrix), isinstance(b, JITCMatrix)
+    if a_is_matrix == b_is_matrix or len(left_axes) != 1 or len(right_axes) != 1:
+        raise TypeError(
+            "a tensordot with a JITC matrix must contract exactly one axis of the matrix with one "
+            f"axis of an array (got axes={axes!r}); use conn @ x, x @ conn or lazyconn.dask.matmul"
+        )
+    if b_is_matrix:
+        axis = left_axes[0] % a.ndim
+        conn = b if right_axes[0] % 2 == 0 else b.T
+        x = a if axis == a.ndim - 1 else _moveaxis(a, axis, -1)
+        free = x.shape[:-1]
+        flat = x if x.ndim <= 2 else x.reshape((-1, x.shape[-1]))
+        out = conn.__rmatmul__(flat)
+        return out if x.ndim <= 2 else out.reshape(free + (conn.shape[1],))
+    axis = right_axes[0] % b.ndim
+    conn = a if left_axes[0] % 2 == 1 else a.T
+    y = b if axis == 0 else _moveaxis(b, axis, 0)
+    free = y.shape[1:]
+    flat = y if y.ndim <= 2 else y.reshape((y.shape[0], -1))
+    out = conn.__matmul__(flat)
+    return out if y.ndim <= 2 else out.reshape((conn.shape[0],) + free)
+
+
+def _moveaxis(x, source, destination):
+    namespace = importlib.import_module(_namespace_name(x))
+    return namespace.moveaxis(x, source, destination)
+
+
+tensordot_lookup.register(JITCMatrix, _chunk_tensordot)
