@@ -15,8 +15,8 @@ does for ``S @ dense``.  The operand is never densified whole:
   only (steps without a spike give a zero output without any work).
 
 Either way the time steps are taken in blocks so that the dense slice stays
-under ``_BLOCK_ELEMENTS`` entries (a block is at least one time step), and
-the dense output is the only array of the result's size.
+under ``_BLOCK_ELEMENTS`` entries or the size of the dense result, whichever
+is larger (a block is at least one time step).
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ def _sparse_matmul(conn, x, side, binary):
             widest = np.unique(v.indices).size
         else:
             widest = n_inner
-        per_block = max(1, _BLOCK_ELEMENTS // max(widest, 1))
+        # A slice as large as the dense result costs no more memory than the
+        # result itself, and a gather regenerates every line once per block.
+        per_block = max(1, max(_BLOCK_ELEMENTS, n_out * steps.size) // max(widest, 1))
         for start in range(0, steps.size, per_block):
             cols = steps[start:start + per_block]
             block = v[:, cols]
