@@ -141,15 +141,18 @@ def test_gather_runs_only_on_active_time_steps(spy):
 def test_dense_slices_are_bounded(spy, monkeypatch):
     from lazyconn import _sparse
 
+    # Slices stay under _BLOCK_ELEMENTS or the size of the dense result,
+    # whichever is larger: a narrow result makes the slices the bound here.
     monkeypatch.setattr(_sparse, "_BLOCK_ELEMENTS", 100)
-    conn = lazyconn.JITCNormalR(60, 50, 0.2, 0.0, 1.0, seed=10)
+    conn = lazyconn.JITCNormalR(60, 5, 0.3, 0.0, 1.0, seed=10)
     left, left_dense = _raster((30, 60), np.float64, "csr_array", density=0.3, seed=3)
     _check(left @ conn, left_dense @ _dense(conn))
     assert len(spy["scatter"]) > 1
-    assert all(np.prod(shape) <= 100 or shape[1] == 1 for _, shape in spy["scatter"])
+    assert all(np.prod(shape) <= 150 for _, shape in spy["scatter"])
+    wide = lazyconn.JITCNormalR(5, 50, 0.3, 0.0, 1.0, seed=11)
     right, right_dense = _raster((50, 12), np.float64, "csc_array", density=0.3, seed=4)
-    _check(conn @ right, _dense(conn) @ right_dense)
-    assert all(shape == (50, 2) for shape in spy["gather"])
+    _check(wide @ right, _dense(wide) @ right_dense)
+    assert spy["gather"] and all(shape == (50, 2) for shape in spy["gather"])
 
 
 def test_empty_rasters():
@@ -193,11 +196,27 @@ def test_refusals_name_the_problem():
         sp.csr_array((4, 29)) @ conn
     with pytest.raises(ValueError, match="x.shape\\[0\\] == 20"):
         conn @ sp.csr_array((21, 2))
-    with pytest.raises(TypeError, match="complex"):
-        sp.csr_array(np.eye(4, 30) * 1j) @ conn
+    with pytest.raises(TypeError, match="not supported"):
+        sp.csr_array(np.eye(4, 30).astype(np.longdouble)) @ conn
     # Elementwise scaling by a sparse array stays refused.
     with pytest.raises(TypeError, match="only scaling by a real scalar"):
         conn * sp.csr_matrix((30, 20))
+
+
+@pytest.mark.parametrize("conn", MATRICES[:4], ids=lambda c: type(c).__name__)
+def test_complex_rasters_are_real_and_imaginary_products(conn, spy):
+    dense = _dense(conn)
+    rng = np.random.default_rng(5)
+    left = sp.random_array((6, conn.shape[0]), density=0.1, format="csr", rng=rng, dtype=np.complex128)
+    right = sp.random_array((conn.shape[1], 4), density=0.1, format="coo", rng=rng, dtype=np.complex64)
+    result = left @ conn
+    assert result.dtype == np.complex128
+    _check(result, left.toarray() @ dense)
+    result = conn @ right
+    assert result.dtype == np.result_type(np.complex64, conn.dtype)
+    _check(result, dense @ right.toarray().astype(np.complex128))
+    # One kernel call per product: both parts in one pass.
+    assert len(spy["scatter"]) + len(spy["gather"]) == 2
 
 
 def test_binary_array_checks_stored_values_without_densifying():
