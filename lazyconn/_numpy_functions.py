@@ -542,6 +542,9 @@ def _einsum_refusal(subscripts, why):
 
 @implements(np.einsum)
 def _np_einsum(*operands, out=None, optimize=False, **kwargs):
+    if kwargs.get("dtype", False) is None:
+        # NumPy's default, passed explicitly by da.einsum on every chunk.
+        del kwargs["dtype"]
     if out is not None or kwargs:
         raise TypeError(
             f"np.einsum with a JITC matrix supports optimize= only, got {['out'] if out is not None else sorted(kwargs)}"

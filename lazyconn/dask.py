@@ -48,16 +48,19 @@ blocks on the GPU (``tests/test_dask_gpu.py``, run on an H200).
 Dask's own functions accept the matrix too, each task a window of the
 generator:
 
-* ``da.dot``, ``da.tensordot`` (one axis of the matrix contracted) wrap it
-  with ``from_array``, whose chunks are views; each task multiplies its
-  chunk of ``x`` with its view through the product kernels
-  (:func:`_chunk_tensordot`, registered with Dask's ``tensordot_lookup``).
-* ``da.asarray(conn)`` is ``to_dask(conn)`` (the ``to_dask_array`` hook), so
-  ``da.einsum``, ``da.matmul`` and other functions that call it work on
-  dense blocks generated inside tasks (each under ``array.chunk-size`` and
-  ``max_dense_size``): correct and bounded, but the cost of a dense block
-  product, not of the connections.  ``x @ conn`` and :func:`matmul` are the
-  event-driven routes, with output chunking under your control.
+* ``da.dot``, ``da.tensordot`` (one axis of the matrix contracted),
+  ``da.matmul`` and ``da.einsum`` (product subscripts) cut it with
+  ``from_array`` into views ``conn[a:b, c:d]`` (``array.chunk-size``); each
+  task multiplies its chunk of ``x`` with its view through ``np.tensordot``
+  / ``np.matmul`` / ``np.einsum`` of the matrix -- the product kernels, no
+  dense block (:func:`as_dask_array` for the last two).
+* ``da.asarray(conn)`` is ``to_dask(conn)`` (the ``to_dask_array`` hook):
+  dense blocks generated inside tasks, each under ``array.chunk-size`` and
+  ``max_dense_size``, for elementwise Dask code.
+
+``x @ conn`` and :func:`matmul` remain the routes with the output chunking
+under your control; the functions above follow Dask's auto chunks of the
+whole matrix.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from __future__ import annotations
 import importlib
 import math
 import numbers
+import sys
 
 import numpy as np
 
@@ -75,8 +79,7 @@ except ImportError as exc:  # the @ dispatch imports this module only once dask 
     raise ImportError(
         "lazyconn.dask needs Dask: pip install 'lazyconn[dask]' (dask[array], distributed, zarr)"
     ) from exc
-from dask.array.core import normalize_chunks
-from dask.array.dispatch import tensordot_lookup
+from dask.array.core import getter_inline, normalize_chunks
 from dask.array.utils import meta_from_array
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
@@ -87,7 +90,7 @@ from .events import BinaryArray
 from .matrix import JITCMatrix
 from .products import _check_operand, result_dtype
 
-__all__ = ["matmul", "to_dask"]
+__all__ = ["as_dask_array", "matmul", "to_dask"]
 
 #: Expected connections one gather task should generate when ``chunks="auto"``:
 #: large enough that per-task overhead (scheduling, pickling the view, one
@@ -421,45 +424,58 @@ def to_dask(conn, chunks="auto", *, meta=None):
     return da.Array(graph, name, chunks, meta=meta)
 
 
+
 # ------------------------------------------------- dask.array functions
-def _chunk_tensordot(a, b, axes):
-    """``np.tensordot`` of one chunk with one JITC view, as a product (no dense block).
+#: Dask functions that convert their operands with ``asarray`` and then only
+#: multiply chunks: they get the matrix as views, multiplied inside tasks.
+_PRODUCT_CALLERS = frozenset({
+    ("dask.array.routines", "matmul"),
+    ("dask.array.einsumfuncs", "parse_einsum_input"),
+})
 
-    ``da.dot``, ``da.tensordot`` (and ``np.dot`` on Dask arrays) wrap the
-    matrix with ``from_array``, whose chunks are views ``conn[a:b, c:d]``;
-    Dask's chunk function picks the implementation of the operand with the
-    highest ``__array_priority__`` -- the view -- and lands here.  One axis
-    of the view is contracted with one axis of the other chunk.
+
+def _asarray_caller(depth):
+    """``(module, function)`` of the code that called ``da.asarray`` / ``da.asanyarray``.
+
+    ``depth`` frames up is the call to the hook itself; the frame above it
+    must be Dask's ``asarray`` or ``asanyarray`` (anything else: None).
+    Comprehension frames between them are skipped (Python < 3.12).
     """
-    left_axes, right_axes = axes
-    left_axes = (left_axes,) if isinstance(left_axes, numbers.Integral) else tuple(left_axes)
-    right_axes = (right_axes,) if isinstance(right_axes, numbers.Integral) else tuple(right_axes)
-    a_is_matrix, b_is_matrix = isinstance(a, JITCMatrix), isinstance(b, JITCMatrix)
-    if a_is_matrix == b_is_matrix or len(left_axes) != 1 or len(right_axes) != 1:
-        raise TypeError(
-            "a tensordot with a JITC matrix must contract exactly one axis of the matrix with one "
-            f"axis of an array (got axes={axes!r}); use conn @ x, x @ conn or lazyconn.dask.matmul"
-        )
-    if b_is_matrix:
-        axis = left_axes[0] % a.ndim
-        conn = b if right_axes[0] % 2 == 0 else b.T
-        x = a if axis == a.ndim - 1 else _moveaxis(a, axis, -1)
-        free = x.shape[:-1]
-        flat = x if x.ndim <= 2 else x.reshape((-1, x.shape[-1]))
-        out = conn.__rmatmul__(flat)
-        return out if x.ndim <= 2 else out.reshape(free + (conn.shape[1],))
-    axis = right_axes[0] % b.ndim
-    conn = a if left_axes[0] % 2 == 1 else a.T
-    y = b if axis == 0 else _moveaxis(b, axis, 0)
-    free = y.shape[1:]
-    flat = y if y.ndim <= 2 else y.reshape((y.shape[0], -1))
-    out = conn.__matmul__(flat)
-    return out if y.ndim <= 2 else out.reshape((conn.shape[0],) + free)
+    try:
+        frame = sys._getframe(depth + 1)
+    except ValueError:
+        return None
+    if frame.f_globals.get("__name__") != "dask.array.core" or frame.f_code.co_name not in ("asarray", "asanyarray"):
+        return None
+    frame = frame.f_back
+    while frame is not None and frame.f_code.co_name.startswith("<"):
+        frame = frame.f_back
+    return None if frame is None else (frame.f_globals.get("__name__"), frame.f_code.co_name)
 
 
-def _moveaxis(x, source, destination):
-    namespace = importlib.import_module(_namespace_name(x))
-    return namespace.moveaxis(x, source, destination)
+def as_dask_array(conn, depth=1):
+    """The ``to_dask_array`` hook: what ``da.asarray(conn)`` returns.
 
+    :func:`to_dask` (dense blocks generated inside tasks), except inside
+    ``da.matmul`` and ``da.einsum``, which only multiply chunks: they get
+    ``from_array`` views ``conn[a:b, c:d]`` (Dask's own conversion of an
+    object with ``__array_function__``), multiplied with each chunk of the
+    other operand through ``np.matmul`` / ``np.einsum`` -- the event-driven
+    products, never a dense block.  ``da.dot`` and ``da.tensordot`` call
+    ``from_array`` themselves and get the same views.
 
-tensordot_lookup.register(JITCMatrix, _chunk_tensordot)
+    Parameters
+    ----------
+    conn : JITCMatrix
+        The matrix Dask converts.
+    depth : int
+        Frames between this function and Dask's ``asarray`` call (1: called
+        from ``JITCMatrix.to_dask_array``).
+
+    Returns
+    -------
+    dask.array.Array
+    """
+    if _asarray_caller(depth + 1) in _PRODUCT_CALLERS:
+        return da.from_array(conn, getitem=getter_inline)
+    return to_dask(conn)

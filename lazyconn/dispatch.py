@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["Dispatch", "matmul_dispatch", "scipy_sparse_is_converting", "is_scipy_spmatrix", "register_with_dask"]
+__all__ = ["Dispatch", "matmul_dispatch", "scipy_sparse_is_converting", "is_scipy_spmatrix"]
 
 
 class Dispatch:
@@ -152,28 +152,3 @@ def handler_for(x):
         "pass a NumPy, CuPy or Dask array, a scipy.sparse array, a BinaryArray, or any array-API array"
     )
 
-
-def register_with_dask():
-    """Tell Dask's chunk-level ``tensordot`` where JITC views are handled.
-
-    ``da.dot`` and ``da.tensordot`` wrap the matrix with ``from_array``, whose
-    chunks are views ``conn[a:b, c:d]``; Dask multiplies chunks with
-    ``dask.array.dispatch.tensordot_lookup`` on the chunk type.  The
-    registration is lazy (lazyconn.dask is imported when Dask first meets a
-    lazyconn type) and idempotent.  It runs when lazyconn is imported in a
-    process where Dask already is (a Dask worker unpickling a view) and when
-    Dask tokenizes a matrix (the client building the graph).
-    """
-    try:
-        from dask.array.dispatch import tensordot_lookup
-    except ImportError:  # Dask without dask.array: nothing multiplies chunks
-        return
-    tensordot_lookup.register_lazy("lazyconn", _import_dask_module)
-
-
-def _import_dask_module():
-    importlib.import_module("lazyconn.dask")
-
-
-if "dask" in sys.modules:
-    register_with_dask()

@@ -368,19 +368,19 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
     def to_dask_array(self):
         """The hook of ``dask.array.asarray(conn)``: :meth:`to_dask` with ``"auto"`` chunks.
 
+        Inside ``da.matmul`` and ``da.einsum`` the matrix becomes views
+        multiplied in tasks instead (:func:`lazyconn.dask.as_dask_array`).
+
         Returns
         -------
         dask.array.Array
             Dense blocks generated inside tasks, as :meth:`to_dask`.
         """
-        return self.to_dask()
+        from .dask import as_dask_array
+
+        return as_dask_array(self)
 
     def __dask_tokenize__(self):
-        # Dask tokenizes the matrix when it wraps it (da.dot, da.tensordot call
-        # from_array): its chunk functions must then know JITC views.
-        from .dispatch import register_with_dask
-
-        register_with_dask()
         spec = self._spec
         return (
             type(self).__name__, spec.shape, spec.orientation, spec.prob, type(spec.law).__name__,
