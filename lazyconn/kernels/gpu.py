@@ -86,6 +86,17 @@ _MIN_LINES_PER_SEGMENT = 1024
 # Largest number of batched columns handled per kernel launch (register
 # accumulators); wider operands are processed in chunks of this many.
 _MAX_COLUMNS = 8
+# The gather's per-tile partial sums (see gather): at most this many bytes,
+# whatever the shape; a product needing more runs in chunks of tiles (and,
+# for very many lines, of lines), launched one after another.
+_PARTIAL_BYTES = 64 * 2**20
+# A chunk holds at least this many tiles while the lines allow, so that each
+# launch still fills the GPU; lines are cut into chunks instead.
+_MIN_CHUNK_TILES = 16
+# False restores one atomic add per (line, tile) into the output: faster
+# but the summation order, hence the bits, vary from run to run.  Kept for
+# measurements (asv_benchmarks/gpu_targets.py) only.
+_DETERMINISTIC_GATHER = True
 # Operand rows (times columns) whose events are detected per chunk in
 # scatter_rows: bounds the active-line list and the gathered values (at most
 # 16 MiB each) whatever the number of rows.
@@ -139,7 +150,7 @@ def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weigh
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
     w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
-    if name.startswith(("jitc_find_events", "jitc_scale_counts")):
+    if name.startswith(("jitc_find_events", "jitc_scale_counts", "jitc_sum_partials")):
         expression = name
     elif name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
         expression = f"{name}<{w}>"
@@ -318,8 +329,16 @@ def coo(params, k0, k1, j0, j1, dtype):
     return k, j, w
 
 
-def degrees(params, k0, k1, j0, j1, dtype):
-    """Exact int64 counts of nonzero entries per line and per minor index."""
+def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
+    """Exact int64 counts of nonzero entries per line and per minor index.
+
+    Parameters
+    ----------
+    scale : float
+        Count the entries of the scaled matrix: an entry of weight ``w``
+        (already rounded to ``dtype``) counts when ``dtype(float64(w) * scale)``
+        is nonzero, so weights that the scale underflows to zero do not.
+    """
     n_lines = k1 - k0
     per_line = cp.zeros(max(n_lines, 0), cp.uint64)
     per_minor = cp.zeros(max(j1 - j0, 0), cp.uint64)
@@ -329,7 +348,7 @@ def degrees(params, k0, k1, j0, j1, dtype):
         _kernel("jitc_degrees", dtype)(
             _grid_1d(n_items), (_THREADS,),
             (*_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0),
-             per_line, per_minor),
+             np.float64(scale), per_line, per_minor),
         )
     return per_line.view(cp.int64), per_minor.view(cp.int64)
 
@@ -357,6 +376,12 @@ def _product_geometry(params, n_lines, j0, j1, columns, itemsize, reserved=0):
     G = max(1, min(_MAX_TILE_BLOCKS, capacity // (block * columns))) if use_smem else 1
     n_tiles = -(-(b1 - b0) // G)
     smem_bytes = reserved + (min(G * block, j1 - j0) * columns * itemsize if use_smem else 0)
+    lines_per_seg, n_segs = _segments(n_lines, n_tiles)
+    return b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes
+
+
+def _segments(n_lines, n_tiles):
+    """``(lines_per_seg, n_segs)``: lines of a launch over ``n_tiles`` tiles cut into segments (grid rows)."""
     target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
     lines_per_seg = max(_MIN_LINES_PER_SEGMENT, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
     lines_per_seg = min(lines_per_seg, n_lines)
@@ -365,7 +390,7 @@ def _product_geometry(params, n_lines, j0, j1, columns, itemsize, reserved=0):
     # rest, and their warps run that much longer: 25 % for 2-3 lines each).
     lines_per_seg = -(-lines_per_seg // _THREADS) * _THREADS
     n_segs = -(-n_lines // lines_per_seg)
-    return b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes
+    return lines_per_seg, n_segs
 
 
 def _plain(params, j0):
@@ -386,6 +411,14 @@ def _value_dtype(array):
 def gather(params, k0, k1, j0, j1, vectors, dtype):
     """Gather along lines: ``L[k0:k1, j0:j1] @ vectors``, on the GPU.
 
+    Deterministic: each (line, tile) partial sum is a sequential sum over
+    the tile's connections in position order, and the partials of a line are
+    added in tile order by a second kernel (``jitc_sum_partials``), so the
+    bits do not change from run to run, nor between ``M @ y`` and
+    ``y @ M.T`` (the same gather).  The partials take at most
+    ``_PARTIAL_BYTES`` of GPU memory: larger products run in chunks of tiles
+    and lines, which leave the summation order unchanged.
+
     Parameters
     ----------
     vectors : cupy.ndarray, shape (j1 - j0, n_cols)
@@ -405,23 +438,59 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     if _is_empty(params, n_lines, j0, j1) or n_cols == 0:
         return out
     gen = _gen_args(params)
+    scalar_w = _scalar_weight(params, dtype, value_dtype)
     for col0 in range(0, n_cols, _MAX_COLUMNS):
         nc = min(_MAX_COLUMNS, n_cols - col0)
-        b0, b1, G, n_tiles, per_seg, n_segs, use_smem, smem = _product_geometry(
+        b0, b1, G, n_tiles, _, _, use_smem, smem = _product_geometry(
             params, n_lines, j0, j1, nc, value_dtype.itemsize, _ndtri_smem_bytes(params, dtype)
         )
         kernel = _kernel(
             "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
             _plain(params, j0),
         )
-        kernel(
-            (n_tiles, n_segs), (_THREADS,),
-            (*gen, _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G),
-             _int32(per_seg), vectors, _int32(n_cols), _int32(col0), _int32(nc), out, _int32(n_cols),
-             _scalar_weight(params, dtype, value_dtype)),
-            shared_mem=smem,
-        )
+
+        def launch(line0, lines, tile0, tiles, target, ld, out_col0, part_stride,
+                   kernel=kernel, b0=b0, b1=b1, G=G, col0=col0, nc=nc, smem=smem):
+            """Lines ``line0 + [0, lines)`` over tiles ``tile0 + [0, tiles)`` into ``target``."""
+            per_seg, n_segs = _segments(lines, tiles)
+            kernel(
+                (tiles, n_segs), (_THREADS,),
+                (*gen, _int32(k0 + line0), _int32(lines), _int32(j0), _int32(j1), _int32(b0 + tile0 * G),
+                 _int32(b1), _int32(G), _int32(per_seg), vectors, _int32(n_cols), _int32(col0), _int32(nc),
+                 target, _int32(ld), _int32(out_col0), np.int64(part_stride), scalar_w),
+                shared_mem=smem,
+            )
+
+        if not _DETERMINISTIC_GATHER:
+            launch(0, n_lines, 0, n_tiles, out, n_cols, col0, -1)
+        elif n_tiles == 1:
+            # One partial per line: stored straight into the output.
+            launch(0, n_lines, 0, 1, out, n_cols, col0, 0)
+        else:
+            _gather_in_chunks(launch, n_lines, n_tiles, nc, value_dtype, out, col0)
     return out
+
+
+def _gather_in_chunks(launch, n_lines, n_tiles, nc, value_dtype, out, col0):
+    """Run a gather's tiles in bounded chunks, their partials summed into ``out`` in tile order."""
+    entry = nc * value_dtype.itemsize
+    budget = max(1, _PARTIAL_BYTES // entry)  # partial entries (line, tile) in the buffer
+    tiles = min(n_tiles, max(budget // n_lines, min(_MIN_CHUNK_TILES, budget)))
+    lines = min(n_lines, max(1, budget // tiles))
+    parts = cp.empty(tiles * lines * nc, dtype=value_dtype)
+    stride = lines * nc
+    sum_kernel = _kernel(f"jitc_sum_partials<{_CTYPES[value_dtype]}>", np.float64)
+    for line0 in range(0, n_lines, lines):
+        chunk_lines = min(lines, n_lines - line0)
+        target = out[line0 : line0 + chunk_lines]
+        for tile0 in range(0, n_tiles, tiles):
+            chunk_tiles = min(tiles, n_tiles - tile0)
+            launch(line0, chunk_lines, tile0, chunk_tiles, parts, nc, 0, stride)
+            sum_kernel(
+                _grid_1d(chunk_lines * nc), (_THREADS,),
+                (parts, _int32(chunk_tiles), np.int64(stride), _int32(chunk_lines), _int32(nc), target,
+                 _int32(out.shape[1]), _int32(col0)),
+            )
 
 
 def scatter(params, lines, values, j0, j1, dtype):

@@ -272,10 +272,11 @@ __global__ void jitc_coo_fill(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int 
     }
 }
 
-// Exact nonzero counts per line and per minor index (weights rounded to W).
+// Exact nonzero counts per line and per minor index of the entries scaled by
+// `scale` (weights rounded to W, times scale in float64, rounded to W).
 template <typename W>
 __global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
-                             jitc_u64 *per_line, jitc_u64 *per_minor)
+                             double scale, jitc_u64 *per_line, jitc_u64 *per_minor)
 {
     JITC_GEN_INIT;
     const jitc_i64 n_items = (jitc_i64)n_lines * n_blocks;
@@ -291,7 +292,10 @@ __global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j
         jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
             const int j = start + pos;
             if (j < j0 || (g.skip_diagonal && j == line)) return;
-            if (jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t) == (W)0) return;
+            // The scaled entry: the weight (rounded to W) times scale in
+            // float64, rounded once to W.
+            const W w = jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
+            if ((W)((double)w * scale) == (W)0) return;
             ++count;
             atomicAdd(per_minor + (j - j0), 1ull);
         });
@@ -557,10 +561,16 @@ __device__ __forceinline__ void jitc_stage_ndtri(const double *__restrict__ tabl
         dst[e] = table[(e / JITC_NDTRI_SMEM_STRIDE) * JITC_NDTRI_STRIDE + e % JITC_NDTRI_SMEM_STRIDE];
 }
 
+// part_stride >= 0 (the deterministic route, gpu.gather): CTA column x
+// stores its partial sums, plain stores, at out + x * part_stride +
+// li * out_ld + out_col0; a second kernel (jitc_sum_partials) adds them up in
+// tile order.  Every (line, tile) pair is stored exactly once, so the
+// partials need no zeroing.  part_stride < 0: atomic adds into out (the
+// reduction order then varies from run to run; kept for measurements).
 template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN>
 __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
                             int lines_per_seg, const T *vec, int vec_ld, int col0, int nc, T *out, int out_ld,
-                            T scalar_w)
+                            int out_col0, jitc_i64 part_stride, T scalar_w)
 {
     JITC_GEN_INIT;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
@@ -585,7 +595,9 @@ __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_li
     const unsigned row_bytes = (unsigned)ncols * (unsigned)sizeof(T);
     unsigned block_addr = tile_addr;  // shared address of the current block's position 0
     // The current line's output row, advanced as lines go by.
-    T *out_line = out + (jitc_i64)(s0 + (int)threadIdx.x) * out_ld + col0;
+    const bool store = part_stride >= 0;
+    T *out_line = out + (store ? (jitc_i64)blockIdx.x * part_stride : 0) + (jitc_i64)(s0 + (int)threadIdx.x) * out_ld +
+                  out_col0;
     jitc_i64 out_step = (jitc_i64)blockDim.x * out_ld * (jitc_i64)sizeof(T);  // bytes
     asm volatile("" : "+l"(out_step));  // kept, not recomputed at every line change
     // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
@@ -621,11 +633,36 @@ __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_li
                 // some lane takes almost every iteration, than the rare
                 // atomic add of a zero.
                 const T sum = WEIGHTED ? acc[c] : acc[c] * scalar_w;
-                if (c < ncols) atomicAdd(out_line + c, sum);
+                if (c < ncols) {
+                    if (store)
+                        out_line[c] = sum;
+                    else
+                        atomicAdd(out_line + c, sum);
+                }
                 acc[c] = (T)0;
             }
             out_line = reinterpret_cast<T *>(reinterpret_cast<char *>(out_line) + out_step);  // lines go by blockDim.x
         });
+}
+
+// out[li * out_ld + col0 + c] += parts[x * part_stride + li * nc + c] for x =
+// 0, 1, ..., n_parts - 1 in that order, li < n_lines, c < nc: the gather's
+// per-tile partial sums added in tile order, one thread per output entry, so
+// the bits do not depend on scheduling (nor on how tiles are cut into
+// launches: the running sum goes on from the value already in out).
+template <typename T>
+__global__ void jitc_sum_partials(const T *parts, int n_parts, jitc_i64 part_stride, int n_lines, int nc, T *out,
+                                  int out_ld, int col0)
+{
+    const jitc_i64 n = (jitc_i64)n_lines * nc;
+    for (jitc_i64 e = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (jitc_i64)gridDim.x * blockDim.x) {
+        const jitc_i64 li = e / nc;
+        const int c = (int)(e % nc);
+        T *dst = out + li * out_ld + col0 + c;
+        T sum = *dst;
+        for (int x = 0; x < n_parts; ++x) sum += parts[x * part_stride + e];
+        *dst = sum;
+    }
 }
 
 // Scatter: out[j - j0, col0 + c] += sum_i v(i, col0 + c) * L[line0 + rows[i], j],
