@@ -435,7 +435,7 @@ class JITCMatrix(_protocols.ArrayProtocols):
         return handler(self, x, side, binary)
 
     def __matmul__(self, other):
-        if isinstance(other, JITCMatrix):
+        if isinstance(other, _protocols.ArrayProtocols):  # a matrix or a composite
             raise TypeError(_JITC_PRODUCT_MESSAGE)
         from .events import BinaryArray
 
@@ -508,9 +508,16 @@ class JITCMatrix(_protocols.ArrayProtocols):
     __hash__ = object.__hash__
 
     def __add__(self, other):
-        _refuse_elementwise("+", other)
+        # JITC + JITC (or a composite) of one shape is a lazy composite;
+        # anything else is refused there as elementwise.
+        from .composite import add
 
-    __radd__ = __add__
+        return add(self, other)
+
+    def __radd__(self, other):
+        from .composite import add
+
+        return add(other, self)
 
     def __sub__(self, other):
         _refuse_elementwise("-", other)
