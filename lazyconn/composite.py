@@ -607,6 +607,15 @@ def _right_product(comp, x):
             f"cannot multiply a JITC composite with an operand of type {type(data).__name__}; "
             "pass a NumPy, CuPy or Dask array, a BinaryArray, or any array-API array"
         )
+    if _namespace_name(data) not in ("numpy", "cupy") and not hasattr(data, "dask") and hasattr(
+            data, "__array_namespace__") and not binary:
+        # Other array-API arrays (as lazyconn.dispatch does for a matrix):
+        # computed on the host, returned in their own namespace.
+        try:
+            host = np.from_dlpack(data)
+        except (TypeError, AttributeError, BufferError, RuntimeError):
+            host = np.asarray(data)
+        return data.__array_namespace__().asarray(_right_product(comp, host))
     m, n = comp.shape
     if data.ndim not in (1, 2):
         raise ValueError(f"operand must be 1-D or 2-D, got {data.ndim}-D with shape {tuple(data.shape)}")
@@ -643,28 +652,10 @@ def _right_product(comp, x):
 def _assemble_bands(pieces, m, tail, dtype, like):
     """Concatenate row bands, each the sum of the leaf products covering it.
 
-    For operands without item assignment (Dask, JAX and other array-API
-    arrays): the output is built lazily from slices and sums.
+    For Dask operands, whose arrays take no item assignment: the output is
+    built lazily from slices, sums and one concatenation.
     """
-    if hasattr(like, "dask"):
-        import dask.array as da
-
-        def make_zeros(length):
-            return da.zeros_like(like, shape=(length,) + tail, dtype=dtype)
-
-        concat = da.concatenate
-        astype = (lambda a: a.astype(dtype))
-    else:
-        xp = like.__array_namespace__()
-        xp_dtype = getattr(xp, dtype.name)
-
-        def make_zeros(length):
-            return xp.zeros((length,) + tail, dtype=xp_dtype)
-
-        concat = getattr(xp, "concat", None) or xp.concatenate
-
-        def astype(a):
-            return xp.astype(a, xp_dtype) if hasattr(xp, "astype") else a.astype(xp_dtype)
+    import dask.array as da
 
     edges = sorted({0, m} | {e for a, b, _ in pieces for e in (a, b)})
     bands = []
@@ -674,8 +665,8 @@ def _assemble_bands(pieces, m, tail, dtype, like):
             if a <= s and t <= b:
                 part = product[s - a:t - a]
                 band = part if band is None else band + part
-        bands.append(make_zeros(t - s) if band is None else astype(band))
-    return bands[0] if len(bands) == 1 else concat(bands, axis=0)
+        bands.append(da.zeros_like(like, shape=(t - s,) + tail, dtype=dtype) if band is None else band.astype(dtype))
+    return bands[0] if len(bands) == 1 else da.concatenate(bands, axis=0)
 
 
 # --------------------------------------------------------- count_nonzero
@@ -728,7 +719,7 @@ def _count_overlap(window, axis):
         elif axis == 0:
             out += np.bincount(nonzero % n, minlength=n)
         else:
-            out[a:b] += np.bincount(nonzero // n - a, minlength=b - a)
+            out[a:b] += np.bincount(nonzero // n, minlength=b - a)  # band-relative rows
     return total if axis is None else out
 
 
