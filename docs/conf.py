@@ -25,7 +25,7 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "howto/_*.rst"]  # fragments folded into pages
 
 # numpydoc: the API page lists members itself, so no per-class member tables
 # (which would need autosummary stub pages).

@@ -58,6 +58,11 @@ class JITCComposite(_protocols.ArrayProtocols):
     ``to_dask`` and pickling.  Elementwise operations are refused as for a
     JITC matrix.
 
+    Parameters
+    ----------
+    *args, **kwargs
+        Refused with a TypeError that names the ways to build one.
+
     Attributes
     ----------
     shape : tuple of int
@@ -238,6 +243,7 @@ class JITCComposite(_protocols.ArrayProtocols):
         Parameters
         ----------
         chunks : int, tuple or "auto"
+            Chunking of the dask array, as in ``dask.array``.
 
         Returns
         -------
@@ -273,6 +279,7 @@ class JITCComposite(_protocols.ArrayProtocols):
         dtype : numpy.dtype, optional
             Result dtype (default: the composite dtype).
         keepdims : bool
+            Keep the reduced axes with length one.
 
         Returns
         -------
@@ -408,6 +415,7 @@ def zeros(shape, dtype=None):
     Parameters
     ----------
     shape : tuple of two int
+        Rows and columns of the block.
     dtype : numpy.dtype or None, optional
         None (default): no dtype of its own, so it never promotes the other
         blocks (``np.zeros`` is float64 and would promote float32 blocks).
