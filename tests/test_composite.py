@@ -366,6 +366,29 @@ def test_fuzz_layouts_against_the_dense_assembly(blocks, data):
 
 
 @FUZZ
+@given(st.integers(1, 7), st.integers(1, 7), st.data())
+def test_fuzz_sums_against_the_dense_sum(m, n, data):
+    terms = [data.draw(blocks_of(m, n)) for _ in range(data.draw(st.integers(2, 3)))]
+    lazy_terms = [t for t in terms if isinstance(t, lazyconn.JITCMatrix)]
+    if len(lazy_terms) < 2:
+        lazy_terms.append(make(lazyconn.JITCNormalC, m, n, seed=9))
+        lazy_terms.append(make(lazyconn.JITCScalarR, m, n, seed=10) * -1.0)
+    total = sum(lazy_terms)
+    expected = dense(lazy_terms[0])
+    for term in lazy_terms[1:]:
+        expected = expected + dense(term)
+    assert total.dtype == expected.dtype
+    assert np.array_equal(total.todense(), expected)
+    assert total.count_nonzero() == np.count_nonzero(expected)
+    axis = data.draw(st.sampled_from([0, 1]))
+    assert np.array_equal(total.count_nonzero(axis=axis), np.count_nonzero(expected, axis=axis))
+    a, b = sorted(data.draw(st.tuples(st.integers(0, m), st.integers(0, m))))
+    assert np.array_equal(total[a:b, 1:].T.todense(), expected[a:b, 1:].T)
+    x = np.random.default_rng(0).standard_normal(n)
+    assert_product_close(total @ x, expected, x, "right", 1e-5)
+
+
+@FUZZ
 @given(layouts(), st.sampled_from([0, 2, pickle.HIGHEST_PROTOCOL, "deepcopy"]))
 def test_fuzz_pickling_round_trips(blocks, protocol):
     if not _has_jitc(blocks):
@@ -438,3 +461,31 @@ def test_linear_operator_and_repr():
     assert np.allclose(op.matvec(x), d @ x) and np.allclose(op.rmatvec(x), x @ d)
     text = repr(comp)
     assert text.startswith("JITCComposite(shape=(52, 52), dtype=float64") and "at (0, 40)" in text
+
+
+# -------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+def test_cupy_operands_run_on_the_leaves_gpu_kernels():
+    from gpu_guard import cupy_or_skip
+
+    cp = cupy_or_skip()
+    blocks = network()
+    comp = np.block(blocks)
+    d = reference_block(blocks)
+    assert np.array_equal(comp.todense(xp=cp).get(), d)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((52, 2))
+    right = comp @ cp.asarray(x)
+    assert isinstance(right, cp.ndarray)
+    assert_product_close(right.get(), d, x, "right", 1e-5)
+    assert_product_close((cp.asarray(x.T) @ comp).get(), d, x.T, "left", 1e-5)
+    spikes = rng.random(52) < 0.3
+    assert_product_close((BinaryArray(cp.asarray(spikes)) @ comp).get(), d, spikes, "left", 1e-5)
+    # The demo's stacked product on the GPU: the bits of the two population products.
+    exc = make(lazyconn.JITCNormalR, 50, 70, seed=4, prob=0.2)
+    inh = make(lazyconn.JITCScalarR, 20, 70, seed=5, prob=0.2)
+    s = cp.asarray(rng.random(70) < 0.2)
+    separate = BinaryArray(s[:50]) @ exc + BinaryArray(s[50:]) @ inh
+    together = BinaryArray(s) @ np.vstack([exc, inh])
+    assert isinstance(together, cp.ndarray)
+    assert together.get().tobytes() == separate.get().tobytes()
