@@ -32,8 +32,14 @@ import numpy as np
 
 from . import _protocols
 from .config import check_materialise
-from .matrix import JITCMatrix, _JITC_PRODUCT_MESSAGE, _is_real_scalar, _normalise_axis, _normalise_index
-from .matrix import _refuse_elementwise
+from .matrix import (
+    _JITC_PRODUCT_MESSAGE,
+    JITCMatrix,
+    _is_real_scalar,
+    _normalise_axis,
+    _normalise_index,
+    _refuse_elementwise,
+)
 from .products import result_dtype
 
 __all__ = ["JITCComposite", "zeros", "block", "concatenate", "add"]
