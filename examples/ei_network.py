@@ -2,10 +2,12 @@
 
 Uses the building blocks of ``lazyconn demo`` (:mod:`lazyconn.demo`) step by
 step: derive the parameters for a network size, build the two JITC
-projections, simulate, then read rates and memory.  The inner loop of
-:func:`lazyconn.demo.simulate` is the whole idea::
+projections, stack them into the recurrent matrix, simulate, then read rates
+and memory.  The inner loop of :func:`lazyconn.demo.simulate` is the whole
+idea::
 
-    inputs = BinaryArray(spikes_E) @ conn_E + BinaryArray(spikes_I) @ conn_I
+    W = np.vstack([conn_E, conn_I])       # N x N, nothing generated
+    inputs = BinaryArray(spikes) @ W      # only the rows of neurons that spiked
 
     python examples/ei_network.py                          # 100,000 neurons, 200 ms
     python examples/ei_network.py --neurons 4000 --steps 500
@@ -28,8 +30,8 @@ def main(argv=None):
 
     params = demo.NetworkParameters()  # Brunel (2000) model A, balanced scaling
     conn_exc, conn_inh, derived = demo.build_network(args.neurons, seed=args.seed, params=params)
-    print(conn_exc)
-    print(conn_inh)
+    weights = np.vstack([conn_exc, conn_inh])  # the N x N recurrent matrix, still lazy
+    print(weights)
     print(f"target {params.rate_hz} Hz: J_E = {derived['j_exc']:.4f} mV, J_I = {derived['j_inh']:.4f} mV, "
           f"external drive {derived['drive_mv']:.2f} mV")
 

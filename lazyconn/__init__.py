@@ -7,6 +7,8 @@ products are regenerated on demand, bit-identically on every backend.
 
 from ._info import info as info
 from ._version import __version__ as __version__
+from .composite import JITCComposite as JITCComposite
+from .composite import zeros as zeros
 from .config import get_options as get_options
 from .config import set_options as set_options
 from .events import BinaryArray as BinaryArray
@@ -27,6 +29,7 @@ from .spec import Uniform as Uniform
 __all__ = [
     "__version__",
     "BinaryArray",
+    "JITCComposite",
     "JITCMatrix",
     "JITCNormalC",
     "JITCNormalR",
@@ -43,4 +46,5 @@ __all__ = [
     "info",
     "matmul",
     "set_options",
+    "zeros",
 ]

@@ -99,9 +99,16 @@ class OperatorsMixin:
     __hash__ = object.__hash__
 
     def __add__(self, other):
-        _refuse_elementwise("+", other)
+        # JITC + JITC (or a composite) of one shape is a lazy composite;
+        # anything else is refused there as elementwise.
+        from .composite import add
 
-    __radd__ = __add__
+        return add(self, other)
+
+    def __radd__(self, other):
+        from .composite import add
+
+        return add(other, self)
 
     def __sub__(self, other):
         _refuse_elementwise("-", other)

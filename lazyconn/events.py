@@ -97,16 +97,16 @@ class BinaryArray:
         return np.asarray(_dense(self._data), dtype=bool if dtype is None else dtype)
 
     def __matmul__(self, other):
-        from .matrix import JITCMatrix
+        from ._protocols import ArrayProtocols
 
-        if isinstance(other, JITCMatrix):
+        if isinstance(other, ArrayProtocols):  # a JITC matrix or composite
             return other.__rmatmul__(self)
         return np.matmul(np.asarray(_dense(self._data), dtype=np.result_type(other, np.float32)), other)
 
     def __rmatmul__(self, other):
-        from .matrix import JITCMatrix
+        from ._protocols import ArrayProtocols
 
-        if isinstance(other, JITCMatrix):
+        if isinstance(other, ArrayProtocols):  # a JITC matrix or composite
             return other.__matmul__(self)
         return np.matmul(other, np.asarray(_dense(self._data), dtype=np.result_type(other, np.float32)))
 

@@ -443,7 +443,7 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
         return handler(self, x, side, binary)
 
     def __matmul__(self, other):
-        if isinstance(other, JITCMatrix):
+        if isinstance(other, _protocols.ArrayProtocols):  # a matrix or a composite
             raise TypeError(_JITC_PRODUCT_MESSAGE)
         from .events import BinaryArray
 

@@ -87,3 +87,12 @@ def test_cv2_is_one_for_poisson_and_zero_for_a_clock():
     clock[::100] = True
     assert demo._mean_cv2(clock, 0.1, 0) == 0.0
     assert math.isnan(demo._mean_cv2(clock[:150], 0.1, 0))
+
+
+def test_simulation_with_the_stacked_matrix_keeps_its_spikes():
+    # Pinned before simulate() multiplied by np.vstack([conn_exc, conn_inh])
+    # instead of adding the two population products: the same bits.
+    conn_exc, conn_inh, derived = demo.build_network(2000, seed=3)
+    sim = demo.simulate(conn_exc, conn_inh, derived, 300, seed=3, progress=False)
+    assert sim["counts"].sum(axis=0).tolist() == [292, 70]
+    assert int(np.flatnonzero(sim["raster"].ravel()).sum()) == 5571017

@@ -28,7 +28,7 @@ def _matrices():
 # ------------------------------------------------------------ comparisons
 @pytest.mark.parametrize("expression", [
     "conn == 0", "conn != 0", "0 != conn", "conn < 1", "conn >= conn", "np.zeros((30, 40)) == conn",
-    "np.equal(conn, 0)", "np.not_equal(conn, 0)", "conn + conn", "conn - 1", "abs(conn)", "conn ** 2",
+    "np.equal(conn, 0)", "np.not_equal(conn, 0)", "conn + 1", "conn + np.ones((30, 40))", "conn - 1", "abs(conn)", "conn ** 2",
     "1 / conn", "np.exp(conn)", "np.add(conn, 1)", "~conn", "conn & conn",
 ])
 def test_elementwise_operations_are_refused_with_the_lazy_routes(expression):
