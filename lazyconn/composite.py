@@ -402,6 +402,26 @@ class JITCComposite(_protocols.ArrayProtocols):
 
     __hash__ = object.__hash__
 
+    def __array_function__(self, func, types, args, kwargs):
+        # The NumPy functions computed from one generator's internals (max,
+        # mean, norms, diagonal, ...) are not defined on composites yet:
+        # refuse them by name instead of failing inside.
+        if func not in _COMPOSITE_FUNCTIONS and func in _protocols.HANDLED_FUNCTIONS:
+            raise TypeError(
+                f"np.{getattr(func, '__name__', func)} of a JITC composite is not computed lazily yet; "
+                "apply it to each block (the leaves are JITC matrices), or to todense() of a small window. "
+                "Lazy on composites: products, sum, count_nonzero, transposes, windows, np.block/concatenate"
+            )
+        return super().__array_function__(func, types, args, kwargs)
+
+
+#: NumPy functions whose implementation works on composites (through ``@``,
+#: ``.T``, ``sum`` and ``count_nonzero``, which composites have).
+_COMPOSITE_FUNCTIONS = {
+    np.dot, np.inner, np.tensordot, np.transpose, np.swapaxes, np.matrix_transpose, np.sum,
+    np.count_nonzero, np.shape, np.ndim, np.size, np.astype, np.block, np.concatenate, np.hstack, np.vstack,
+}
+
 
 # The elementwise refusals (and bool/float/int conversions) are JITCMatrix's own.
 for _name in (

@@ -489,3 +489,16 @@ def test_cupy_operands_run_on_the_leaves_gpu_kernels():
     together = BinaryArray(s) @ np.vstack([exc, inh])
     assert isinstance(together, cp.ndarray)
     assert together.get().tobytes() == separate.get().tobytes()
+
+
+def test_numpy_functions_not_defined_on_composites_are_refused_by_name():
+    a = lazyconn.JITCScalarR(30, 20, prob=0.2, weight=1.0, seed=0)
+    b = lazyconn.JITCNormalR(30, 10, prob=0.2, loc=0.0, scale=1.0, seed=1)
+    stacked = np.block([[a, b]])
+    for call in (np.mean, np.max, np.min, np.linalg.norm, lambda w: np.trace(w[:, :30]),
+                 lambda w: np.einsum("ij,j->i", w, np.ones(30))):
+        with pytest.raises(TypeError, match="JITC composite is not computed lazily yet"):
+            call(stacked)
+    x = np.linspace(0.0, 1.0, 30)
+    np.testing.assert_allclose(np.tensordot(stacked, x, axes=1), stacked.todense().astype(np.float64) @ x,
+                               rtol=1e-6)
