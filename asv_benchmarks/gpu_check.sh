@@ -1,0 +1,23 @@
+#!/bin/bash
+# Every GPU-side check of the package in one device call: the GPU tests, the
+# run-to-run determinism bench and the GPU targets.  From the repository
+# root on a machine with CuPy; wheels of packages missing there (dask,
+# distributed, array-api-compat, ...) may lie in .whl/ and are installed
+# into /tmp/site first.  Logs go to $OUT when it is set.
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-/tmp}
+ROOT=$PWD
+if ls .whl/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+fi
+export PYTHONPATH=/tmp/site:$ROOT
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+echo "=== GPU tests"; date
+timeout 300 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_determinism.py tests/test_gpu.py \
+    tests/test_dask_gpu.py "tests/test_composite.py::test_cupy_operands_run_on_the_leaves_gpu_kernels" 2>&1 \
+    | tee "$OUT/tests.log" | tail -30
+echo "=== determinism bench"; date
+timeout 90 python3 asv_benchmarks/gpu_determinism.py 2>&1 | tee "$OUT/det.log" | tail -25
+echo "=== GPU targets"; date
+timeout 150 python3 asv_benchmarks/gpu_targets.py 2>&1 | tee "$OUT/targets.log" | tail -25
+date
