@@ -45,7 +45,7 @@ class BinaryArray:
     def __init__(self, data):
         if not hasattr(data, "dtype") or not hasattr(data, "ndim"):
             data = np.asarray(data)
-        kind = np.dtype(data.dtype).kind
+        kind = _dtype_kind(data)
         if kind not in "biuf":
             raise TypeError(
                 f"BinaryArray data must be bool or 0/1 numbers, got dtype {data.dtype}; "
@@ -55,7 +55,8 @@ class BinaryArray:
             raise ValueError(f"BinaryArray data must be 1-D or 2-D, got shape {tuple(data.shape)}")
         if kind != "b" and _is_concrete(data):
             values = _stored_values(data)
-            if not bool(((values == 0) | (values == 1)).all()):
+            namespace = values.__array_namespace__() if hasattr(values, "__array_namespace__") else np
+            if not bool(namespace.all((values == 0) | (values == 1))):
                 raise ValueError(
                     "BinaryArray data must hold only 0 and 1; for weighted inputs multiply "
                     "by the plain array instead (x @ conn)"
@@ -109,6 +110,21 @@ class BinaryArray:
         if isinstance(other, ArrayProtocols):  # a JITC matrix or composite
             return other.__matmul__(self)
         return np.matmul(other, np.asarray(_dense(self._data), dtype=np.result_type(other, np.float32)))
+
+
+def _dtype_kind(data):
+    """NumPy's kind letter of ``data``'s dtype, also for array-API dtypes NumPy cannot read."""
+    try:
+        return np.dtype(data.dtype).kind
+    except TypeError:
+        pass
+    namespace = data.__array_namespace__() if hasattr(data, "__array_namespace__") else None
+    if namespace is None or not hasattr(namespace, "isdtype"):
+        return "O"
+    for kind, name in (("b", "bool"), ("i", "signed integer"), ("u", "unsigned integer"), ("f", "real floating")):
+        if namespace.isdtype(data.dtype, name):
+            return kind
+    return "O"
 
 
 def _is_concrete(data):

@@ -151,3 +151,17 @@ def test_library_conversions_of_large_matrices_name_the_lazy_routes():
     np.testing.assert_array_equal(np.asarray(small), small.todense())
     sklearn_like = np.asarray(small, dtype=np.float64)
     assert sklearn_like.dtype == np.float64 and sklearn_like.shape == (20, 30)
+
+
+def test_binary_arrays_of_array_api_strict_events():
+    xps = pytest.importorskip("array_api_strict")
+    conn = lazyconn.JITCNormalR(50, 40, prob=0.2, loc=0.0, scale=1.0, seed=14, dtype=np.float64)
+    spikes = np.arange(50) % 3 == 0
+    for dtype in (np.bool_, np.int8, np.float32):
+        events = lazyconn.BinaryArray(xps.asarray(spikes.astype(dtype)))
+        got = lazyconn.matmul(events, conn)
+        np.testing.assert_allclose(np.asarray(got), spikes.astype(np.float64) @ conn.todense(), rtol=1e-12)
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        lazyconn.BinaryArray(xps.asarray(np.arange(50.0)))
+    with pytest.raises(TypeError, match="bool or 0/1"):
+        lazyconn.BinaryArray(xps.asarray(np.ones(50, dtype=np.complex128)))
