@@ -50,7 +50,7 @@ def main():
     y = cp.asarray(rng.standard_normal(n).astype(np.float32))
     x = cp.asarray(rng.standard_normal(n).astype(np.float32))
     events = lazyconn.BinaryArray(cp.asarray(rng.random(n) < 0.01))
-    saved = gpu._DETERMINISTIC_GATHER, gpu._PARTIAL_BYTES
+    saved = gpu._PARTIAL_BYTES
     print(f"| {name}, N = {n:,}, p = 0.01, float32 | law | atomic ms | tile order, 64 MiB ms | tile order, 256 MiB ms "
           "| cost (64 MiB) | MiB beyond in/out (64 MiB) |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
@@ -59,18 +59,21 @@ def main():
         conn = make(n, args.seed)
         times = []
         for deterministic, budget in ((False, 64 * 2**20), (True, 64 * 2**20), (True, 256 * 2**20)):
-            gpu._DETERMINISTIC_GATHER, gpu._PARTIAL_BYTES = deterministic, budget
-            times.append(cuda_time(lambda: conn @ y, repeat=10)[0])
-        gpu._DETERMINISTIC_GATHER = False
-        checks.append((law, "gather M @ y, atomic route (before)", *same_bits(lambda: conn @ y)))
-        gpu._DETERMINISTIC_GATHER, gpu._PARTIAL_BYTES = saved
-        mem = device_extra_bytes(lambda: conn @ y)[1]
+            gpu._PARTIAL_BYTES = budget
+            with lazyconn.set_options(deterministic=deterministic):
+                times.append(cuda_time(lambda: conn @ y, repeat=10)[0])
+        checks.append((law, "gather M @ y, default (atomic) route", *same_bits(lambda: conn @ y)))
+        gpu._PARTIAL_BYTES = saved
+        with lazyconn.set_options(deterministic=True):
+            mem = device_extra_bytes(lambda: conn @ y)[1]
         print(f"| | {law} | {times[0]:.3f} | {times[1]:.3f} | {times[2]:.3f} | {times[1] / times[0] - 1:+.1%} "
               f"| {mem / 2**20:.1f} |")
-        for case, fn in (("gather M @ y", lambda: conn @ y), ("y @ M.T", lambda: y @ conn.T),
-                         ("dense scatter x @ M", lambda: x @ conn), ("1% spikes s @ M", lambda: events @ conn)):
-            checks.append((law, case, *same_bits(fn)))
-        checks.append((law, "M @ y == y @ M.T", _bits(conn @ y) == _bits(y @ conn.T), 0.0))
+        with lazyconn.set_options(deterministic=True):
+            for case, fn in (("gather M @ y, deterministic=True", lambda: conn @ y),
+                             ("y @ M.T, deterministic=True", lambda: y @ conn.T),
+                             ("dense scatter x @ M", lambda: x @ conn), ("1% spikes s @ M", lambda: events @ conn)):
+                checks.append((law, case, *same_bits(fn)))
+            checks.append((law, "M @ y == y @ M.T, deterministic=True", _bits(conn @ y) == _bits(y @ conn.T), 0.0))
     print()
     print("| law | product | same bits over 5 runs | largest difference between runs |")
     print("| --- | --- | --- | ---: |")

@@ -45,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
     ) from exc
 
 from .. import dispatch, products
+from ..config import get_options
 from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
 from ..spec import LAW_NORMAL, LAW_SCALAR
@@ -93,10 +94,6 @@ _PARTIAL_BYTES = 64 * 2**20
 # A chunk holds at least this many tiles while the lines allow, so that each
 # launch still fills the GPU; lines are cut into chunks instead.
 _MIN_CHUNK_TILES = 16
-# False restores one atomic add per (line, tile) into the output: faster
-# but the summation order, hence the bits, vary from run to run.  Kept for
-# measurements (asv_benchmarks/gpu_targets.py) only.
-_DETERMINISTIC_GATHER = True
 # Operand rows (times columns) whose events are detected per chunk in
 # scatter_rows: bounds the active-line list and the gathered values (at most
 # 16 MiB each) whatever the number of rows.
@@ -411,7 +408,7 @@ def _value_dtype(array):
 def gather(params, k0, k1, j0, j1, vectors, dtype):
     """Gather along lines: ``L[k0:k1, j0:j1] @ vectors``, on the GPU.
 
-    Deterministic: each (line, tile) partial sum is a sequential sum over
+    With ``set_options(deterministic=True)``: each (line, tile) partial sum is a sequential sum over
     the tile's connections in position order, and the partials of a line are
     added in tile order by a second kernel (``jitc_sum_partials``), so the
     bits do not change from run to run, nor between ``M @ y`` and
@@ -461,7 +458,10 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
                 shared_mem=smem,
             )
 
-        if not _DETERMINISTIC_GATHER:
+        if not get_options()["deterministic"]:
+            # One atomic add per (line, tile) into the output: 10-15 % faster
+            # (H200, N = 1e6), but the order of the adds, hence the last
+            # bits, vary from run to run.
             launch(0, n_lines, 0, n_tiles, out, n_cols, col0, -1)
         elif n_tiles == 1:
             # One partial per line: stored straight into the output.

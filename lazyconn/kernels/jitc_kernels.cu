@@ -293,9 +293,14 @@ __global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j
             const int j = start + pos;
             if (j < j0 || (g.skip_diagonal && j == line)) return;
             // The scaled entry: the weight (rounded to W) times scale in
-            // float64, rounded once to W.
+            // float64, rounded once to W.  Whether that is zero is decided
+            // in float64: a float result is nonzero exactly when
+            // |w * scale| > 2**-150 (a tie rounds to even, zero), whatever
+            // the device's float32 denormal mode (flushing would drop
+            // subnormal entries the host keeps).
             const W w = jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
-            if ((W)((double)w * scale) == (W)0) return;
+            const double scaled = (double)w * scale;
+            if (sizeof(W) == 4 ? !(fabs(scaled) > 0x1p-150) : scaled == 0.0) return;
             ++count;
             atomicAdd(per_minor + (j - j0), 1ull);
         });
