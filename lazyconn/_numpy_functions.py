@@ -28,7 +28,7 @@ from ._protocols import implements
 from .config import check_materialise
 from .kernels import host_backend
 from .products import line_space
-from .reductions import LINE_TILE, sum_entries
+from .reductions import LINE_TILE, finish_reduction, sum_entries
 
 __all__ = ["NumpyMethods", "TILE_CONNECTIONS"]
 
@@ -177,17 +177,6 @@ def _one_axis(axis):
     return axis % 2
 
 
-def _finish(result, axis, keepdims, shape, dtype=None):
-    """Apply ``keepdims`` and return a NumPy scalar for a full reduction."""
-    result = np.asarray(result)
-    if dtype is not None:
-        result = result.astype(dtype, copy=False)
-    if keepdims:
-        m, n = shape
-        result = result.reshape((1, n) if axis == 0 else (m, 1) if axis == 1 else (1, 1))
-    return result[()] if result.ndim == 0 else result
-
-
 def _refuse_out(name, out, where=True):
     if out is not None:
         raise TypeError(f"{name}(..., out=) is not supported with a JITC matrix; assign the result instead")
@@ -218,7 +207,7 @@ def _mean(conn, axis=None, dtype=None, keepdims=False):
         warnings.warn("Mean of empty slice.", RuntimeWarning, stacklevel=3)
     with np.errstate(invalid="ignore", divide="ignore"):
         result = total / count if count else np.full(total.shape, np.nan)
-    return _finish(result, axis, keepdims, conn.shape, dtype)
+    return finish_reduction(result, axis, keepdims, conn.shape, dtype)
 
 
 @implements(np.mean)
@@ -229,7 +218,7 @@ def _np_mean(a, axis=None, dtype=None, out=None, keepdims=_NO_VALUE, *, where=_N
 
 def _max_or_min(conn, op, axis, keepdims, initial):
     axis = _normalise_axis(axis)
-    return _finish(_extreme(conn, axis, op, initial), axis, keepdims, conn.shape)
+    return finish_reduction(_extreme(conn, axis, op, initial), axis, keepdims, conn.shape)
 
 
 @implements(np.max, np.amax)
@@ -413,7 +402,7 @@ def _np_norm(x, ord=None, axis=None, keepdims=False):
 @implements(np.linalg.vector_norm)
 def _np_vector_norm(x, /, *, axis=None, keepdims=False, ord=2):
     axis = _normalise_axis(axis)
-    return _finish(_vector_norm(x, ord, axis), axis, keepdims, x.shape)
+    return finish_reduction(_vector_norm(x, ord, axis), axis, keepdims, x.shape)
 
 
 @implements(np.linalg.matrix_norm)

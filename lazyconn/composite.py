@@ -40,6 +40,7 @@ from .matrix import (
     _normalise_index,
 )
 from .products import result_dtype
+from .reductions import finish_reduction
 
 __all__ = ["JITCComposite", "zeros", "block", "concatenate", "add"]
 
@@ -302,10 +303,7 @@ class JITCComposite(_protocols.ArrayProtocols):
             for view, r0, c0 in self._leaves:
                 start, stop = (c0, c0 + view.shape[1]) if axis == 0 else (r0, r0 + view.shape[0])
                 result[start:stop] += view.sum(axis=axis, dtype=np.float64)
-        result = result.astype(dtype)
-        if keepdims:
-            result = result.reshape((1, n) if axis == 0 else (m, 1) if axis == 1 else (1, 1))
-        return result[()] if result.ndim == 0 else result
+        return finish_reduction(result, axis, keepdims, self._shape, dtype)
 
     def count_nonzero(self, axis=None):
         """Exact number of nonzero entries, as ``np.count_nonzero(C.todense())``.
@@ -759,34 +757,10 @@ def _count_overlap(window, axis):
 # ---------------------------------------------------------------------- dask
 def _to_dask(comp, chunks):
     """Dask array whose tasks each hold one window of ``comp`` and call its ``todense()``."""
-    import dask.array as da
-    from dask.array.core import normalize_chunks
-    from dask.base import tokenize
-    from dask.highlevelgraph import HighLevelGraph
+    from .dask import dense_block_array
 
-    # The chunk checks and task body of lazyconn.dask.to_dask, shared.
-    from .dask import _bounds, _check_chunk_count, _count_chunks, _dense_block
-
-    dtype = comp.dtype
-    _check_chunk_count(_count_chunks(chunks, comp.shape), comp.shape)
-    try:
-        chunks = normalize_chunks(chunks, comp.shape, dtype=dtype)
-    except ZeroDivisionError:
-        raise ValueError(f"chunks must be positive sizes, got {chunks!r}") from None
-    rows, cols = chunks
-    _check_chunk_count(len(rows) * len(cols), comp.shape)
-    largest = max(rows, default=0) * max(cols, default=0)
-    check_materialise(
-        largest, f"a {max(rows, default=0)} x {max(cols, default=0)} block of to_dask (pass smaller chunks)"
-    )
-    name = "jitc-composite-dense-" + tokenize(comp, chunks)
-    layer = {
-        (name, i, j): (_dense_block, comp._window(r0, r1, c0, c1), "numpy")
-        for i, (r0, r1) in enumerate(_bounds(rows))
-        for j, (c0, c1) in enumerate(_bounds(cols))
-    }
-    graph = HighLevelGraph.from_collections(name, layer, dependencies=())
-    return da.Array(graph, name, chunks, meta=np.empty((0, 0), dtype=dtype))
+    return dense_block_array(comp, chunks, comp._window, "jitc-composite-dense-",
+                             np.empty((0, 0), dtype=comp.dtype))
 
 
 # ------------------------------------------------------------------ pickling

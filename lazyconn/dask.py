@@ -401,22 +401,51 @@ def to_dask(conn, chunks="auto", *, meta=None):
     if not isinstance(conn, JITCMatrix):
         raise TypeError(f"to_dask needs a JITC matrix, got {type(conn).__name__}")
     dtype = conn.dtype
-    _check_chunk_count(_count_chunks(chunks, conn.shape), conn.shape)
+    meta = np.empty((0, 0), dtype=dtype) if meta is None else meta_from_array(meta, ndim=2, dtype=dtype)
+    return dense_block_array(conn, chunks, lambda r0, r1, c0, c1: conn[r0:r1, c0:c1], "jitc-dense-", meta)
+
+
+def dense_block_array(source, chunks, window, prefix, meta):
+    """A Dask array of ``source``'s dense blocks, one window per task.
+
+    The chunking is validated (positive sizes, at most ``max_dask_chunks``
+    chunks, counted before Dask lists them; blocks within
+    ``max_dense_size``), and each task holds ``window(r0, r1, c0, c1)`` (a
+    lazy view of a few hundred bytes) and calls its ``todense()`` in the
+    namespace of ``meta``.  Shared by JITC matrices and composites.
+
+    Parameters
+    ----------
+    source : JITCMatrix or JITCComposite
+        Gives ``shape`` and ``dtype``, and with ``chunks`` the task names.
+    chunks : "auto", int, tuple or dict
+        As in ``dask.array``.
+    window : callable
+        ``(r0, r1, c0, c1) -> view`` of ``source``.
+    prefix : str
+        Start of the graph's name.
+    meta : array
+        An empty 2-D array of the chunk type and dtype.
+
+    Returns
+    -------
+    dask.array.Array
+    """
+    _check_chunk_count(_count_chunks(chunks, source.shape), source.shape)
     try:
-        chunks = normalize_chunks(chunks, conn.shape, dtype=dtype)
+        chunks = normalize_chunks(chunks, source.shape, dtype=source.dtype)
     except ZeroDivisionError:
         raise ValueError(f"chunks must be positive sizes, got {chunks!r}") from None
     rows, cols = chunks
-    _check_chunk_count(len(rows) * len(cols), conn.shape)
+    _check_chunk_count(len(rows) * len(cols), source.shape)
     largest = max(rows, default=0) * max(cols, default=0)
     check_materialise(
         largest, f"a {max(rows, default=0)} x {max(cols, default=0)} block of to_dask (pass smaller chunks)"
     )
-    meta = np.empty((0, 0), dtype=dtype) if meta is None else meta_from_array(meta, ndim=2, dtype=dtype)
     namespace = _namespace_name(meta)
-    name = "jitc-dense-" + tokenize(conn, chunks, namespace)
+    name = prefix + tokenize(source, chunks, namespace)
     layer = {
-        (name, i, j): (_dense_block, conn[r0:r1, c0:c1], namespace)
+        (name, i, j): (_dense_block, window(r0, r1, c0, c1), namespace)
         for i, (r0, r1) in enumerate(_bounds(rows))
         for j, (c0, c1) in enumerate(_bounds(cols))
     }

@@ -411,12 +411,9 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
         """
         axis = _normalise_axis(axis)
         dtype = self.dtype if dtype is None else np.dtype(dtype)
-        m, n = self.shape
         # Sums are float64 here; the scale is applied in float64, as in todense().
-        result = np.asarray(reductions.sum_entries(self, axis) * self._scale).astype(dtype)
-        if keepdims:
-            result = result.reshape((1, n) if axis == 0 else (m, 1) if axis == 1 else (1, 1))
-        return result[()] if result.ndim == 0 else result
+        result = reductions.sum_entries(self, axis) * self._scale
+        return reductions.finish_reduction(result, axis, keepdims, self.shape, dtype)
 
     def count_nonzero(self, axis=None):
         """Exact number of nonzero entries (int64), generated, never stored.

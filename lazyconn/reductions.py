@@ -19,7 +19,7 @@ from .kernels import host_backend
 from .products import line_space
 from .spec import MAX_BLOCK_LOG2
 
-__all__ = ["count_nonzero", "sum_entries", "LINE_TILE", "MINOR_TILE"]
+__all__ = ["count_nonzero", "sum_entries", "finish_reduction", "LINE_TILE", "MINOR_TILE"]
 
 #: Lines per tile.
 LINE_TILE = 1 << 20
@@ -38,6 +38,33 @@ def _tiles(k0, k1, j0, j1):
             jb = min(j1, (ja // MINOR_TILE + 1) * MINOR_TILE)
             yield ka, kb, ja, jb
             ja = jb
+
+
+def finish_reduction(result, axis, keepdims, shape, dtype=None):
+    """Cast to ``dtype``, apply ``keepdims``, and return a NumPy scalar for a full reduction.
+
+    Parameters
+    ----------
+    result : array_like
+        The reduction along ``axis`` (None: a scalar).
+    axis : {None, 0, 1}
+        Normalised axis.
+    keepdims : bool
+    shape : tuple of int
+        Shape of the reduced window.
+    dtype : numpy.dtype, optional
+
+    Returns
+    -------
+    numpy scalar or ndarray
+    """
+    result = np.asarray(result)
+    if dtype is not None:
+        result = result.astype(dtype, copy=False)
+    if keepdims:
+        m, n = shape
+        result = result.reshape((1, n) if axis == 0 else (m, 1) if axis == 1 else (1, 1))
+    return result[()] if result.ndim == 0 else result
 
 
 def _line_axis(conn):
@@ -78,10 +105,8 @@ def count_nonzero(conn, axis):
     if scale == 0.0:
         return out if axis is not None else 0
     backend = host_backend()
-    # Only scaled views pass ``scale``: 1.0 is every backend's default.
-    extra = {} if scale == 1.0 else {"scale": scale}
     for ka, kb, ja, jb in _tiles(k0, k1, j0, j1):
-        line_counts, minor_counts = backend.degrees(params, ka, kb, ja, jb, dtype, **extra)
+        line_counts, minor_counts = backend.degrees(params, ka, kb, ja, jb, dtype, scale=scale)
         if axis is None:
             total += int(line_counts.sum())
         elif per_line:
