@@ -1,8 +1,9 @@
 """GPU backend: spec v1 in CUDA, compiled through CuPy (NVRTC).
 
-The kernels live in ``jitc_kernels.cu`` beside this file, the random
+The kernels live in ``jitc_kernels.cu`` (products, windows) and
+``jitc_events.cu`` (event finding, checks) beside this file, the random
 primitives (Philox4x32-10, the deterministic ``ln`` and ``ndtri``) in
-``jitc_random.cuh``; both are compiled once per process and kernel variant
+``jitc_random.cuh``; all are compiled once per process and kernel variant
 with ``--fmad=false``, so every realised matrix is bit-identical to
 :mod:`lazyconn.kernels.reference`.  The interface is the reference's, on
 CuPy arrays (see that module's docstring), plus :func:`scatter_rows`, which
@@ -120,7 +121,8 @@ def _source():
     """
     header = (_HERE / "jitc_random.cuh").read_text()
     kernels = (_HERE / "jitc_kernels.cu").read_text()
-    return header + "\n" + kernels
+    events = (_HERE / "jitc_events.cu").read_text()
+    return header + "\n" + kernels + events
 
 
 _UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check")

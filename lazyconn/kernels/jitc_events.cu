@@ -1,0 +1,84 @@
+// Small CUDA kernels of the GPU backend beside the products: device-side
+// event finding, count scaling, and the exhaustive checks of the float32
+// fast paths.  gpu.py compiles this file after jitc_kernels.cu, in one
+// translation unit (the kernels use no symbol of each other).
+// ---------------------------------------------------------------------------
+// Active rows of an operand chunk: rows[i * rs + c * cs] != 0 for some c <
+// n_cols.  Their indices go to active[0 .. *count) in no particular order (one
+// atomic per warp reserves the warp's slots), for jitc_scatter to read from
+// the device.  S: unsigned char (bool), float or double.
+template <typename S>
+__global__ void jitc_find_events(const S *data, jitc_i64 rs, jitc_i64 cs, int n_rows, int n_cols, int *active,
+                                 jitc_u32 *count)
+{
+    const int lane = threadIdx.x & 31;
+    for (jitc_i64 base = (jitc_i64)blockIdx.x * blockDim.x; base < n_rows; base += (jitc_i64)gridDim.x * blockDim.x) {
+        const jitc_i64 r = base + threadIdx.x;
+        bool on = false;
+        if (r < n_rows)
+            for (int c = 0; c < n_cols; ++c) on |= data[r * rs + c * cs] != (S)0;
+        const unsigned mask = __ballot_sync(0xFFFFFFFFu, on);
+        jitc_u32 first = 0;
+        if (lane == 0 && mask) first = atomicAdd(count, (jitc_u32)__popc(mask));
+        first = __shfl_sync(0xFFFFFFFFu, first, 0);
+        if (on) active[first + __popc(mask & ((1u << lane) - 1u))] = (int)r;
+    }
+}
+
+// out[e] = counts[e] * w, binary Scalar events' integer counts scaled once:
+// the float64 product is exact for counts below 2**29 (a float32 weight has
+// 24 significant bits), so out is that product rounded once to T, as the
+// reference's float64 sum of equal weights, rounded to T, is.
+template <typename T>
+__global__ void jitc_scale_counts(const jitc_u32 *counts, jitc_i64 n, T w, T *out)
+{
+    for (jitc_i64 e = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (jitc_i64)gridDim.x * blockDim.x)
+        out[e] = (T)((double)counts[e] * (double)w);
+}
+
+#ifdef JITC_WITH_UTILS
+// ---------------------------------------------------------------------------
+// Self-check of the float32 gap fast path: for words [first, first + count),
+// count the words whose gap differs from the float64 gap (any gap of 2**22
+// or more ends every block, so those compare equal) and the words that took
+// the float64 fallback.
+__global__ void jitc_gap_check(double inv_log_q, float gap_scale, float gap_tol, jitc_u64 first, jitc_u64 count,
+                               jitc_u64 *mismatches, jitc_u64 *fallbacks)
+{
+    jitc_u64 bad = 0, slow = 0;
+    for (jitc_u64 e = (jitc_u64)blockIdx.x * blockDim.x + threadIdx.x; e < count;
+         e += (jitc_u64)gridDim.x * blockDim.x) {
+        const jitc_u32 w = (jitc_u32)(first + e);
+        const int fast = jitc_gap_try_fast(w, gap_scale, gap_tol);
+        const int exact = jitc_gap_exact(w, inv_log_q);
+        slow += fast < 0;
+        bad += fast >= 0 && min(fast, 1 << 22) != min(exact, 1 << 22);
+    }
+    if (bad) atomicAdd(mismatches, bad);
+    if (slow) atomicAdd(fallbacks, slow);
+}
+
+// Self-check of the float32 Normal route's candidate (jitc_ndtri_candidate):
+// for words [first, first + count) below 2**31 (u < 0.5; the words above
+// mirror them exactly, candidate and AS241 alike), count the words where
+// |v' - ndtri(u)| > |q| * bound / 2, and keep the largest |v' - ndtri(u)| /
+// |q| (the bits of a non-negative double order as integers).
+__global__ void jitc_ndtri_check(const double *table, double bound, jitc_u64 first, jitc_u64 count,
+                                 jitc_u64 *violations, jitc_u64 *worst_bits)
+{
+    jitc_u64 bad = 0;
+    double worst = 0.0;
+    for (jitc_u64 e = (jitc_u64)blockIdx.x * blockDim.x + threadIdx.x; e < count;
+         e += (jitc_u64)gridDim.x * blockDim.x) {
+        const jitc_u32 w = (jitc_u32)(first + e);
+        double q_abs32;
+        const double v = jitc_ndtri_candidate<false>(w, table, 0u, q_abs32);
+        const double q_abs = q_abs32 * 0x1p-32;
+        const double error = fabs(v - jitc_ndtri(jitc_uniform(w)));
+        bad += error > 0.5 * bound * q_abs;
+        worst = fmax(worst, error / q_abs);
+    }
+    if (bad) atomicAdd(violations, bad);
+    atomicMax(worst_bits, (jitc_u64)__double_as_longlong(worst));
+}
+#endif  // JITC_WITH_UTILS
