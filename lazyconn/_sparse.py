@@ -1,7 +1,7 @@
 """SciPy sparse operands: spike rasters multiplied event-driven.
 
-Registered lazily with :data:`lazyconn.dispatch.matmul_dispatch` the first
-time an operand from ``scipy`` is seen.  ``conn @ S``, ``S @ conn`` and
+Registered with :mod:`lazyconn.dispatch` the first time an operand from
+``scipy`` is looked up.  ``conn @ S``, ``S @ conn`` and
 ``BinaryArray(S) @ conn`` take any ``scipy.sparse`` array or matrix (CSR,
 CSC, COO, ...; 1-D COO arrays too) and return a dense NumPy array, as scipy
 does for ``S @ dense``.  The operand is never densified whole:
@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from . import kernels
-from .dispatch import matmul_dispatch
-from .products import _check_operand, line_space, result_dtype
+from .backends import ArrayBackend
+from .dispatch import backend_for, register
+from .products import _check_operand, result_dtype
 
 __all__ = ["canonical_values"]
 
@@ -67,10 +67,10 @@ def _dense_rows(block, rows, n_rows, dtype):
     return out
 
 
-def _sparse_matmul(conn, x, side, binary):
+def _sparse_matmul(view, x, side, binary):
     """Handler for ``conn @ x`` / ``x @ conn`` with a scipy sparse ``x``."""
-    _check_operand(conn, x, side)
-    dtype = result_dtype(x.dtype, conn.dtype, binary)
+    _check_operand(view, x, side)
+    dtype = result_dtype(x.dtype, view.dtype, binary)
     v = _lines_by_steps(x, side)
     if dtype.kind == "c":
         # conn @ (a + ib) = conn @ a + i (conn @ b): both parts side by side
@@ -78,25 +78,25 @@ def _sparse_matmul(conn, x, side, binary):
         steps = v.shape[1]
         parts = sp.hstack([v.real, v.imag], format="csc")
         parts.eliminate_zeros()
-        real = _product(conn, parts, side, binary, np.dtype(dtype.char.lower()))
+        real = _product(view, parts, side, binary, np.dtype(dtype.char.lower()))
         out = np.empty((real.shape[0], steps), dtype=dtype)
         out.real, out.imag = real[:, :steps], real[:, steps:]
     else:
-        out = _product(conn, v, side, binary, dtype)
+        out = _product(view, v, side, binary, dtype)
     if x.ndim == 1:
         return out[:, 0]
     return out if side == "right" else out.T
 
 
-def _product(conn, v, side, binary, dtype):
+def _product(view, v, side, binary, dtype):
     """``(n_out, steps)`` product of the window with the real CSC ``v`` (inner, steps)."""
-    params, (k0, k1), (j0, j1) = line_space(conn)
-    on_major = (side == "left") == (conn._spec.orientation == "R")
+    params, (k0, k1), (j0, j1) = view.line_space()
+    on_major = view.scatters(side)
     n_out = (j1 - j0) if on_major else (k1 - k0)
     n_inner, n_steps = v.shape
     out = np.zeros((n_out, n_steps), dtype=dtype)
     steps = np.flatnonzero(np.diff(v.indptr))
-    backend = kernels.host_backend()
+    backend = backend_for(np).kernels()
     if steps.size and n_out:
         if on_major:
             # Upper bound on any block's active lines: bounds its dense slice.
@@ -115,17 +115,19 @@ def _product(conn, v, side, binary, dtype):
                     values = None  # one spike vector: weights are added, no multiply
                 else:
                     values = _dense_rows(block, lines, lines.size, dtype)
-                part = backend.scatter(params, lines + k0, values, j0, j1, conn.dtype)
+                part = backend.scatter(params, lines + k0, values, j0, j1, view.dtype)
             else:
                 vectors = _dense_rows(block, None, n_inner, dtype)
-                part = backend.gather(params, k0, k1, j0, j1, vectors, conn.dtype)
+                part = backend.gather(params, k0, k1, j0, j1, vectors, view.dtype)
             out[:, cols] = part.astype(dtype, copy=False)
-    if conn._scale != 1.0:
+    if view.scale != 1.0:
         # As products.matmul: in float64, rounded once to the result dtype.
         with np.errstate(invalid="ignore", over="ignore"):
-            out = (out.astype(np.float64) * conn._scale).astype(dtype, copy=False)
+            out = (out.astype(np.float64) * view.scale).astype(dtype, copy=False)
     return out
 
 
-matmul_dispatch.register(sp.sparray, _sparse_matmul)
-matmul_dispatch.register(sp.spmatrix, _sparse_matmul)
+#: SciPy sparse arrays and matrices: event-driven on the host kernels, NumPy results.
+SPARSE = ArrayBackend("scipy.sparse", _sparse_matmul)
+
+register(SPARSE, (sp.sparray, sp.spmatrix))

@@ -1,8 +1,10 @@
 """Dask integration: graphs whose tasks regenerate their own window.
 
 A JITC matrix travels through a Dask graph as its generator.  Every task
-holds a *view* of the matrix -- ``conn[a:b, c:d]``, a few hundred bytes
-when pickled -- and generates the entries of that window itself, so the
+holds a *view* of the matrix -- a :class:`~lazyconn.products.View` of one
+window (product tasks) or the matrix ``conn[a:b, c:d]`` (dense blocks), a
+few hundred bytes when pickled -- and generates the entries of that window
+itself, so the
 graph never holds or ships the entries, chunking never changes a value, and
 a task lost with a worker is simply run again.  No task gets a seed of its
 own: the window of the one generator decides everything.
@@ -11,7 +13,7 @@ Three entry points:
 
 ``conn @ x``, ``x @ conn``, ``BinaryArray(x) @ conn``
     With ``x`` a ``dask.array.Array`` (1-D or 2-D) these return a lazy Dask
-    array (registered with :data:`lazyconn.dispatch.matmul_dispatch`; Dask
+    array (registered with :mod:`lazyconn.dispatch`; Dask
     defers ``x @ conn`` to the matrix because the matrix defines
     ``__array_ufunc__`` and is not a Dask chunk type).
 :func:`matmul`
@@ -84,11 +86,12 @@ from dask.array.utils import meta_from_array
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from .backends import ArrayBackend
 from .config import check_materialise, get_options
-from .dispatch import handler_for, matmul_dispatch
+from .dispatch import register, route
 from .events import BinaryArray
 from .matrix import JITCMatrix
-from .products import _check_operand, result_dtype
+from .products import _check_operand, as_view, result_dtype
 
 __all__ = ["as_dask_array", "matmul", "to_dask"]
 
@@ -108,8 +111,8 @@ def _product_block(view, block, side, binary, partial):
 
     ``partial`` adds a leading axis of length 1 so Dask can sum partials over it.
     """
-    handler, block = handler_for(block)
-    out = handler(view, block, side, binary)
+    backend, block = route(block)
+    out = backend.matmul(view, block, side, binary)
     return out[None] if partial else out
 
 
@@ -139,7 +142,7 @@ def _check_known_chunks(x):
         )
 
 
-def _outer_chunks(conn, chunks, outer_len, inner_len, free_chunks, scatter, dtype):
+def _outer_chunks(view, chunks, outer_len, inner_len, free_chunks, scatter, dtype):
     """Chunks of the outer axis: the user's ``chunks``, or the ``"auto"`` rule.
 
     ``"auto"``: a gather task does about ``_TARGET_CONNECTIONS`` expected
@@ -157,7 +160,7 @@ def _outer_chunks(conn, chunks, outer_len, inner_len, free_chunks, scatter, dtyp
         else:
             # Generating a connection costs several times applying it to one
             # more column, so the batch width does not enter the work estimate.
-            total = max(1.0, conn.prob * inner_len) * outer_len
+            total = max(1.0, view.prob * inner_len) * outer_len
             blocks = math.ceil(total / _TARGET_CONNECTIONS)
             # Smaller products still get a block per core when each block
             # keeps at least _MIN_CONNECTIONS of work.
@@ -177,24 +180,24 @@ def _outer_chunks(conn, chunks, outer_len, inner_len, free_chunks, scatter, dtyp
 
 
 # ------------------------------------------------------------------ products
-def _product(conn, x, side, binary, chunks="auto", split_every=None):
+def _product(view, x, side, binary, chunks="auto", split_every=None):
     """Driver behind ``@`` and :func:`matmul` (arguments already sorted out)."""
     _check_known_chunks(x)
-    _check_operand(conn, x, side)
-    dtype = result_dtype(x.dtype, conn.dtype, binary)
+    _check_operand(view, x, side)
+    dtype = result_dtype(x.dtype, view.dtype, binary)
     right = side == "right"
     inner_axis = 0 if right else x.ndim - 1
     free_axis = None if x.ndim == 1 else 1 - inner_axis
-    outer_len = conn.shape[0] if right else conn.shape[1]
+    outer_len = view.shape[0] if right else view.shape[1]
     inner_len = x.shape[inner_axis]
     # The inner axis is the generator's major axis exactly when the product
-    # scatters lines (products.matmul makes the same decision per chunk).
-    scatter = (side == "left") == (conn._spec.orientation == "R")
+    # scatters lines (the decision products.matmul takes again per chunk).
+    scatter = view.scatters(side)
     if not scatter and x.numblocks[inner_axis] > 1:
         x = x.rechunk({inner_axis: -1})
     free_chunks = (None,) if free_axis is None else x.chunks[free_axis]
     outer = _outer_chunks(
-        conn, chunks, outer_len, inner_len, () if free_axis is None else free_chunks, scatter, dtype
+        view, chunks, outer_len, inner_len, () if free_axis is None else free_chunks, scatter, dtype
     )
     inner_bounds = _bounds(x.chunks[inner_axis])
     outer_bounds = _bounds(outer)
@@ -203,7 +206,7 @@ def _product(conn, x, side, binary, chunks="auto", split_every=None):
 
     def window(inner, outer_span):
         rows, cols = (outer_span, inner) if right else (inner, outer_span)
-        return conn[rows[0]:rows[1], cols[0]:cols[1]]
+        return view.subwindow(rows[0], rows[1], cols[0], cols[1])
 
     def x_key(j, c):
         if free_axis is None:
@@ -216,7 +219,7 @@ def _product(conn, x, side, binary, chunks="auto", split_every=None):
         return (i, c) if right else (c, i)
 
     name = ("jitc-scatter-" if partial else "jitc-product-") + tokenize(
-        conn, x.name, side, binary, outer, split_every
+        view.token(), x.name, side, binary, outer, split_every
     )
     layer = {}
     for i, outer_span in enumerate(outer_bounds):
@@ -250,10 +253,15 @@ def _product(conn, x, side, binary, chunks="auto", split_every=None):
     )
 
 
-@matmul_dispatch.register(da.Array)
-def _dask_matmul(conn, x, side, binary):
+def _dask_matmul(view, x, side, binary):
     """Handler for ``conn @ x`` / ``x @ conn`` with a Dask operand."""
-    return _product(conn, x, side, binary)
+    return _product(view, x, side, binary)
+
+
+#: Dask arrays: graphs of product tasks, each chunk served by its own backend.
+DASK = ArrayBackend("dask", _dask_matmul)
+
+register(DASK, da.Array)
 
 
 def matmul(a, b, *, chunks="auto", split_every=None):
@@ -322,7 +330,7 @@ def matmul(a, b, *, chunks="auto", split_every=None):
             f"lazyconn.dask.matmul needs a dask.array.Array operand, got {type(x).__name__}; "
             "wrap it with dask.array.from_array(x, chunks=...) or use the @ operator for in-memory arrays"
         )
-    return _product(conn, x, side, binary, chunks, split_every)
+    return _product(as_view(conn), x, side, binary, chunks, split_every)
 
 
 # --------------------------------------------------------------- dense blocks

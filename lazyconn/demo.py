@@ -691,9 +691,9 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
 
-    from .kernels import backend_for_namespace
+    from .dispatch import backend_for
 
-    kernels = getattr(backend_for_namespace(xp), "NAME", "?")
+    kernels = getattr(backend_for(xp).kernels(), "NAME", "?")
     conn_exc, conn_inh, derived = build_network(neurons, seed, params)
     memory = memory_report(conn_exc, conn_inh)
     print(

@@ -1,71 +1,143 @@
-"""Operand type -> product handler, through one explicit table.
+"""Which backend serves an operand: the one registry of array types and namespaces.
 
-``x @ conn`` and ``conn @ x`` look up ``type(x)`` here.  NumPy arrays are
-registered eagerly; CuPy and Dask register lazily, the first time an operand
-from their top-level module is seen, so importing lazyconn never imports
-them.  SciPy sparse arrays and matrices register the same way
-(:mod:`lazyconn._sparse`).  Types that are not registered but speak the array
-API go through the host kernels and come back in their own namespace.
-
-A handler has the signature ``handler(conn, x, side, binary)`` where
-``side`` is ``"left"`` for ``x @ conn`` and ``"right"`` for ``conn @ x``.
+``x @ conn``, ``conn @ x`` and ``conn.todense(xp=...)`` find their
+:class:`~lazyconn.backends.ArrayBackend` through :func:`backend_for`, by the
+operand's type or the namespace's name.  Every library registers the same
+way: a module of lazyconn (``lazyconn._host`` for NumPy, ``lazyconn._cupy``,
+``lazyconn.dask``, ``lazyconn._sparse`` for SciPy sparse arrays,
+``lazyconn._dlpack`` for PyTorch and JAX) calls :func:`register` when it is
+imported, and it is imported the first time a type from its library's
+top-level package (or a namespace of that name) is looked up -- so
+importing lazyconn imports none of them, and none of their libraries.
+Types that are not registered but speak the array API go through the host
+kernels and come back in their own namespace (:func:`route`).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+import types
 
 import numpy as np
 
-__all__ = ["Dispatch", "matmul_dispatch", "scipy_sparse_is_converting", "is_scipy_spmatrix"]
+from .backends import ArrayBackend
+
+__all__ = [
+    "register", "register_lazy", "backend_for", "route", "scipy_sparse_is_converting", "is_scipy_spmatrix",
+]
+
+#: type -> ArrayBackend, for registered types and (cached) their subclasses.
+_BY_TYPE = {}
+#: namespace name (``"cupy"``, ``"array_api_compat.numpy"``) -> ArrayBackend.
+_BY_NAMESPACE = {}
+#: top-level package or namespace name -> the lazyconn module that registers it.
+_LAZY = {}
 
 
-class Dispatch:
-    """A registry from operand types to handlers, with lazy registration.
+def register(backend, types=(), namespaces=()):
+    """Register ``backend`` for arrays of ``types`` and namespaces named ``namespaces``.
 
     Parameters
     ----------
-    name : str
-        Operation name, for error messages.
+    backend : lazyconn.backends.ArrayBackend
+    types : type or tuple of type
+        Array types it serves (their subclasses too).
+    namespaces : tuple of str
+        Names (``module.__name__``) of array namespaces it serves for
+        ``todense(xp=...)``.
     """
+    if not isinstance(backend, ArrayBackend):
+        raise TypeError(f"register needs an ArrayBackend, got {type(backend).__name__}")
+    for cls in (types if isinstance(types, tuple) else (types,)):
+        _BY_TYPE[cls] = backend
+    for name in namespaces:
+        _BY_NAMESPACE[name] = backend
 
-    def __init__(self, name):
-        self.name = name
-        self._lookup = {}
-        self._lazy = {}
 
-    def register(self, cls, handler=None):
-        """Register ``handler`` for ``cls`` (usable as a decorator)."""
+def register_lazy(module_name, *names):
+    """Import ``module_name`` (which registers its backend) when a type from a
+    top-level package in ``names``, or a namespace so named, is first looked up."""
+    for name in names:
+        _LAZY[name] = module_name
 
-        def wrapper(func):
-            self._lookup[cls] = func
-            return func
 
-        return wrapper(handler) if handler is not None else wrapper
+register_lazy("lazyconn._host", "numpy", "array_api_compat", "array_api_compat.numpy")
+register_lazy("lazyconn._cupy", "cupy", "array_api_compat.cupy")
+register_lazy("lazyconn.dask", "dask")
+register_lazy("lazyconn._sparse", "scipy")
+register_lazy("lazyconn._dlpack", "torch", "jax", "jaxlib")
 
-    def register_lazy(self, toplevel, module_name):
-        """Import ``module_name`` (which registers its types) when a type from
-        the package ``toplevel`` is first dispatched."""
-        self._lazy[toplevel] = module_name
 
-    def dispatch(self, cls):
-        """Return the handler for ``cls``, or None if there is none."""
-        for base in cls.__mro__:
-            if base in self._lookup:
-                return self._lookup[base]
-        toplevel = cls.__module__.partition(".")[0]
-        module_name = self._lazy.pop(toplevel, None)
-        if module_name is not None:
-            importlib.import_module(module_name)
-            return self.dispatch(cls)
+def _load(name):
+    module_name = _LAZY.pop(name, None)
+    if module_name is None:
+        return False
+    importlib.import_module(module_name)
+    return True
+
+
+def _for_type(cls):
+    backend = _BY_TYPE.get(cls)
+    if backend is not None:
+        return backend
+    for base in cls.__mro__[1:]:
+        backend = _BY_TYPE.get(base)
+        if backend is not None:
+            _BY_TYPE[cls] = backend
+            return backend
+    for registered, backend in list(_BY_TYPE.items()):
+        # Abstract bases (``jax.Array``) that are not in the concrete type's MRO.
+        if getattr(registered, "__abstractmethods__", None) is not None and issubclass(cls, registered):
+            _BY_TYPE[cls] = backend
+            return backend
+    if _load(cls.__module__.partition(".")[0]):
+        return _for_type(cls)
+    return None
+
+
+def _for_namespace(xp):
+    name = getattr(xp, "__name__", None)
+    if not isinstance(name, str):
         return None
+    backend = _BY_NAMESPACE.get(name)
+    if backend is None and (_load(name) or _load(name.partition(".")[0])):
+        backend = _BY_NAMESPACE.get(name)
+    return backend
 
 
-matmul_dispatch = Dispatch("matmul")
-matmul_dispatch.register_lazy("cupy", "lazyconn.kernels.gpu")
-matmul_dispatch.register_lazy("dask", "lazyconn.dask")
-matmul_dispatch.register_lazy("scipy", "lazyconn._sparse")
+def backend_for(obj):
+    """The :class:`~lazyconn.backends.ArrayBackend` of an array, array type or namespace.
+
+    Parameters
+    ----------
+    obj : array, type, module or None
+        An operand (looked up by its type), an array type, or an array
+        namespace (``numpy``, ``cupy``, ``array_api_compat.numpy``; None
+        is NumPy).
+
+    Returns
+    -------
+    lazyconn.backends.ArrayBackend
+
+    Raises
+    ------
+    TypeError
+        If nothing is registered for it (see :func:`route` for operands
+        that lazyconn still accepts: lists, array-API arrays).
+    """
+    if obj is None:
+        obj = np
+    if isinstance(obj, types.ModuleType):
+        backend = _for_namespace(obj)
+        what = f"array namespace {obj.__name__!r}"
+    else:
+        cls = obj if isinstance(obj, type) else type(obj)
+        backend = _for_type(cls)
+        what = f"arrays of type {cls.__module__}.{cls.__name__}"
+    if backend is None:
+        raise TypeError(f"lazyconn has no backend for {what}; use numpy or cupy (or a dask array of them)")
+    return backend
 
 
 def scipy_sparse_is_converting(depth=2):
@@ -97,23 +169,19 @@ def scipy_sparse_is_converting(depth=2):
     )
 
 
-@matmul_dispatch.register(np.ndarray)
-def _numpy_matmul(conn, x, side, binary):
-    from . import products
-    from .kernels import host_backend
-
-    return products.matmul(conn, x, side, binary, host_backend(), np)
-
-
-def _array_api_matmul(conn, x, side, binary):
+def _array_api_matmul(view, x, side, binary):
     """Any other array-API array on the host: compute in NumPy, return in kind."""
     namespace = x.__array_namespace__()
     try:
         host = np.from_dlpack(x)
     except (TypeError, AttributeError, BufferError, RuntimeError):
         host = np.asarray(x)
-    result = _numpy_matmul(conn, host, side, binary)
+    result = backend_for(np).matmul(view, host, side, binary)
     return namespace.asarray(result)
+
+
+#: Operands that speak the array API but are registered nowhere.
+ARRAY_API = ArrayBackend("array-api", _array_api_matmul)
 
 
 def is_scipy_spmatrix(x):
@@ -122,11 +190,12 @@ def is_scipy_spmatrix(x):
     return module is not None and isinstance(x, module.spmatrix)
 
 
-def handler_for(x):
-    """Return ``(handler, operand)``: the product handler for ``x``.
+def route(x):
+    """Return ``(backend, operand)``: the :class:`~lazyconn.backends.ArrayBackend` serving ``x``.
 
     Lists, tuples and Python scalars become NumPy arrays; unregistered types
-    with ``__array_namespace__`` use the array-API route.
+    with ``__array_namespace__`` use the array-API route (host kernels,
+    result in ``x``'s namespace).
 
     Raises
     ------
@@ -140,15 +209,17 @@ def handler_for(x):
             "cannot multiply a JITC matrix with a masked array: its mask would be ignored; "
             "pass x.filled(0) to treat masked entries as zero (or x.filled(value) for another value)"
         )
-    handler = matmul_dispatch.dispatch(type(x))
-    if handler is not None:
-        return handler, x
+    cls = type(x)
+    backend = _BY_TYPE.get(cls) or _for_type(cls)
+    if backend is not None:
+        return backend, x
     if hasattr(x, "__array_namespace__"):
-        return _array_api_matmul, x
+        return ARRAY_API, x
     if isinstance(x, (list, tuple, int, float, bool, np.generic)):
-        return _numpy_matmul, np.asarray(x)
+        x = np.asarray(x)
+        return backend_for(x), x
     raise TypeError(
-        f"cannot multiply a JITC matrix with an operand of type {type(x).__name__}; "
-        "pass a NumPy, CuPy or Dask array, a scipy.sparse array, a BinaryArray, or any array-API array"
+        f"cannot multiply a JITC matrix with an operand of type {cls.__name__}; "
+        "pass a NumPy, CuPy or Dask array, a PyTorch tensor or JAX array, a scipy.sparse array, "
+        "a BinaryArray, or any array-API array"
     )
-

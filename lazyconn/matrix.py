@@ -20,9 +20,8 @@ import numpy as np
 from . import _numpy_functions, _protocols, reductions
 from ._operators import OperatorsMixin, apply_scale, check_scale, scalar_float
 from .config import check_materialise
-from .dispatch import handler_for
-from .kernels import backend_for_namespace, host_backend
-from .products import line_space
+from .dispatch import backend_for, route
+from .products import View
 from .spec import Normal, Scalar, Spec, Uniform
 
 __all__ = [
@@ -90,6 +89,19 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
         self._scale = 1.0
 
     # ------------------------------------------------------------------ basics
+    def as_view(self):
+        """The generator, window and scale of this matrix, as one value.
+
+        Products, the Dask graph builder and the reductions work from it
+        (``lazyconn.products.View``): a matrix is its view plus the NumPy
+        face.
+
+        Returns
+        -------
+        lazyconn.products.View
+        """
+        return View(self._spec, self._window, self._scale)
+
     @property
     def spec(self):
         """The generator (:class:`~lazyconn.spec.Spec`) this matrix is a window of."""
@@ -269,8 +281,8 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
         """
         m, n = self.shape
         check_materialise(m * n, f"todense() of a {m} x {n} window")
-        params, (k0, k1), (j0, j1) = line_space(self)
-        block = backend_for_namespace(xp).dense(params, k0, k1, j0, j1, self.dtype)
+        params, (k0, k1), (j0, j1) = self.as_view().line_space()
+        block = backend_for(xp).kernels().dense(params, k0, k1, j0, j1, self.dtype)
         if self._spec.orientation == "C":
             block = block.T.copy()
         return apply_scale(block, self._scale, self.dtype)
@@ -293,10 +305,10 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
         m, n = self.shape
         expected = int(self._spec.prob * m * n)
         check_materialise(expected, f"the connections of a {m} x {n} window (about {expected:,})")
-        params, (k0, k1), (j0, j1) = line_space(self)
+        params, (k0, k1), (j0, j1) = self.as_view().line_space()
         # The kernels keep one offset per generated line.
         check_materialise(k1 - k0 + 1, f"the per-line offsets of the connections of a {m} x {n} window")
-        k, j, w = host_backend().coo(params, k0, k1, j0, j1, self.dtype)
+        k, j, w = backend_for(np).kernels().coo(params, k0, k1, j0, j1, self.dtype)
         w = apply_scale(w, self._scale, self.dtype)
         r0, _, c0, _ = self._window
         if self._spec.orientation == "R":
@@ -436,8 +448,8 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
 
     # --------------------------------------------------------------- products
     def _product(self, x, side, binary=False):
-        handler, x = handler_for(x)
-        return handler(self, x, side, binary)
+        backend, x = route(x)
+        return backend.matmul(View(self._spec, self._window, self._scale), x, side, binary)
 
     def __matmul__(self, other):
         if isinstance(other, _protocols.ArrayProtocols):  # a matrix or a composite

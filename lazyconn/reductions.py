@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .config import check_materialise
-from .kernels import host_backend
-from .products import line_space
+from .dispatch import backend_for
+from .products import as_view
 from .spec import MAX_BLOCK_LOG2
 
 __all__ = ["count_nonzero", "sum_entries", "finish_reduction", "LINE_TILE", "MINOR_TILE"]
@@ -85,7 +85,7 @@ def count_nonzero(conn, axis):
 
     Parameters
     ----------
-    conn : JITCMatrix
+    conn : JITCMatrix or lazyconn.products.View
     axis : {None, 0, 1}
         Normalised axis.
 
@@ -93,8 +93,9 @@ def count_nonzero(conn, axis):
     -------
     int or ndarray of int64
     """
-    params, (k0, k1), (j0, j1) = line_space(conn)
-    dtype, scale = conn.dtype, conn._scale
+    view = as_view(conn)
+    params, (k0, k1), (j0, j1) = view.line_space()
+    dtype, scale = view.dtype, view.scale
     if axis is not None:
         per_line = axis == _line_axis(conn)
         length = (k1 - k0) if per_line else (j1 - j0)
@@ -104,7 +105,7 @@ def count_nonzero(conn, axis):
         total = 0
     if scale == 0.0:
         return out if axis is not None else 0
-    backend = host_backend()
+    backend = backend_for(np).kernels()
     for ka, kb, ja, jb in _tiles(k0, k1, j0, j1):
         line_counts, minor_counts = backend.degrees(params, ka, kb, ja, jb, dtype, scale=scale)
         if axis is None:
@@ -125,7 +126,7 @@ def sum_entries(conn, axis):
 
     Parameters
     ----------
-    conn : JITCMatrix
+    conn : JITCMatrix or lazyconn.products.View
     axis : {None, 0, 1}
         Normalised axis.
 
@@ -134,7 +135,7 @@ def sum_entries(conn, axis):
     float or ndarray of float64
         Unscaled sums.
     """
-    params, (k0, k1), (j0, j1) = line_space(conn)
+    params, (k0, k1), (j0, j1) = as_view(conn).line_space()
     dtype = conn.dtype
     per_line = axis is None or axis == _line_axis(conn)
     if axis is not None:
@@ -142,7 +143,7 @@ def sum_entries(conn, axis):
         _check_axis_result(conn, axis, length, "sum")
         out = np.zeros(length, dtype=np.float64)
     total = 0.0
-    backend = host_backend()
+    backend = backend_for(np).kernels()
     ones = None
     for ka, kb, ja, jb in _tiles(k0, k1, j0, j1):
         if per_line:

@@ -1,8 +1,11 @@
 """Kernel backends: one module per backend, one small interface.
 
-Every backend module provides ``dense``, ``coo``, ``scatter``, ``gather``
-and ``degrees`` with the signatures documented in
-:mod:`lazyconn.kernels.reference`, which is the oracle for the others.
+Every backend module satisfies :class:`lazyconn.backends.Backend`
+(``dense``, ``coo``, ``scatter``, ``gather`` and ``degrees`` with the
+signatures documented in :mod:`lazyconn.kernels.reference`, which is the
+oracle for the others).  Which backend serves which array library is
+decided by :func:`lazyconn.dispatch.backend_for`, not here; this package
+only chooses the host kernels.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import os
 
 from . import reference
 
-__all__ = ["host_backend", "backend_for_namespace", "reference"]
+__all__ = ["host_backend", "reference"]
 
 _ENV_VAR = "LAZYCONN_BACKEND"
 _HOST_CHOICES = ("auto", "reference", "cpu")
@@ -39,26 +42,3 @@ def host_backend():
             raise
         return reference
     return cpu
-
-
-def backend_for_namespace(xp):
-    """Return the kernel module for arrays of namespace ``xp``.
-
-    Parameters
-    ----------
-    xp : module or None
-        ``numpy`` (or None) for the host backend, ``cupy`` for the GPU one.
-
-    Raises
-    ------
-    TypeError
-        For a namespace lazyconn has no kernels for.
-    """
-    name = "numpy" if xp is None else getattr(xp, "__name__", str(xp)).split(".")[-1]
-    if name in ("numpy", "array_api_compat"):
-        return host_backend()
-    if name == "cupy":
-        from . import gpu
-
-        return gpu
-    raise TypeError(f"no lazyconn kernels for array namespace {name!r}; use numpy or cupy")

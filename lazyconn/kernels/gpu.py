@@ -10,9 +10,9 @@ CuPy arrays (see that module's docstring), plus :func:`scatter_rows`, which
 the product driver uses on the GPU: it finds an operand's active rows on the
 device and scatters them without synchronising with the host.
 
-Importing this module registers ``cupy.ndarray`` with
-:data:`lazyconn.dispatch.matmul_dispatch`, so ``conn @ x`` with a CuPy ``x``
-runs here and returns CuPy arrays.
+CuPy operands reach these kernels through :mod:`lazyconn._cupy`, which
+registers ``cupy.ndarray`` with :mod:`lazyconn.dispatch`; this module
+imports neither.
 
 Launch geometry
 ---------------
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -45,7 +44,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
         "(e.g. pip install cupy-cuda12x), or keep using NumPy operands, which run on the CPU"
     ) from exc
 
-from .. import dispatch, products
 from ..config import get_options
 from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
@@ -765,13 +763,3 @@ def ndtri_check(first=0, count=2**31):
     )
     violations, worst_bits = counters.get().tolist()
     return violations, float(np.array(worst_bits, np.uint64).view(np.float64))
-
-
-# ---------------------------------------------------------------------------
-def _cupy_matmul(conn, x, side, binary):
-    """``conn @ x`` / ``x @ conn`` for a CuPy ``x``: run on x's device, return CuPy."""
-    with x.device:
-        return products.matmul(conn, x, side, binary, sys.modules[__name__], cp)
-
-
-dispatch.matmul_dispatch.register(cp.ndarray, _cupy_matmul)
