@@ -5,7 +5,7 @@
 operand's type or the namespace's name.  Every library registers the same
 way: a module of lazyconn (``lazyconn._host`` for NumPy, ``lazyconn._cupy``,
 ``lazyconn.dask``, ``lazyconn._sparse`` for SciPy sparse arrays,
-``lazyconn._dlpack`` for PyTorch and JAX) calls :func:`register` when it is
+``lazyconn._torch`` and ``lazyconn._jax``) calls :func:`register` when it is
 imported, and it is imported the first time a type from its library's
 top-level package (or a namespace of that name) is looked up -- so
 importing lazyconn imports none of them, and none of their libraries.
@@ -66,7 +66,8 @@ register_lazy("lazyconn._host", "numpy", "array_api_compat", "array_api_compat.n
 register_lazy("lazyconn._cupy", "cupy", "array_api_compat.cupy")
 register_lazy("lazyconn.dask", "dask")
 register_lazy("lazyconn._sparse", "scipy")
-register_lazy("lazyconn._dlpack", "torch", "jax", "jaxlib")
+register_lazy("lazyconn._torch", "torch")
+register_lazy("lazyconn._jax", "jax", "jaxlib")
 
 
 def _load(name):

@@ -17,7 +17,8 @@ class BinaryArray:
     Parameters
     ----------
     data : array_like
-        NumPy, CuPy or Dask array, ``scipy.sparse`` array or matrix (or
+        NumPy, CuPy or Dask array, PyTorch tensor, JAX array, ``scipy.sparse``
+        array or matrix (or
         anything ``numpy.asarray`` accepts) of bool, or of integers/floats
         that are all 0 or 1.  A sparse raster is checked on its stored values
         and never densified; products with it generate only the active lines.  Shape ``(m,)`` for
@@ -54,9 +55,7 @@ class BinaryArray:
         if data.ndim not in (1, 2):
             raise ValueError(f"BinaryArray data must be 1-D or 2-D, got shape {tuple(data.shape)}")
         if kind != "b" and _is_concrete(data):
-            values = _stored_values(data)
-            namespace = values.__array_namespace__() if hasattr(values, "__array_namespace__") else np
-            if not bool(namespace.all((values == 0) | (values == 1))):
+            if not _all_binary(_stored_values(data)):
                 raise ValueError(
                     "BinaryArray data must hold only 0 and 1; for weighted inputs multiply "
                     "by the plain array instead (x @ conn)"
@@ -112,15 +111,28 @@ class BinaryArray:
         return np.matmul(other, np.asarray(_dense(self._data), dtype=np.result_type(other, np.float32)))
 
 
+def _all_binary(values):
+    """True if every value is 0 or 1, computed in ``values``' own library (on its device)."""
+    ok = (values == 0) | (values == 1)
+    if hasattr(ok, "__array_namespace__"):
+        return bool(ok.__array_namespace__().all(ok))
+    # PyTorch tensors (no array-API namespace of their own) have the method.
+    return bool(ok.all() if hasattr(ok, "all") else np.all(ok))
+
+
 def _dtype_kind(data):
-    """NumPy's kind letter of ``data``'s dtype, also for array-API dtypes NumPy cannot read."""
+    """NumPy's kind letter of ``data``'s dtype, also for array-API and PyTorch dtypes NumPy cannot read."""
     try:
         return np.dtype(data.dtype).kind
     except TypeError:
         pass
     namespace = data.__array_namespace__() if hasattr(data, "__array_namespace__") else None
     if namespace is None or not hasattr(namespace, "isdtype"):
-        return "O"
+        # ``torch.float32`` and the like: NumPy's dtype of the same name.
+        try:
+            return np.dtype(str(data.dtype).rpartition(".")[2]).kind
+        except TypeError:
+            return "O"
     for kind, name in (("b", "bool"), ("i", "signed integer"), ("u", "unsigned integer"), ("f", "real floating")):
         if namespace.isdtype(data.dtype, name):
             return kind
