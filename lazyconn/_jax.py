@@ -2,9 +2,10 @@
 
 Registered with :mod:`lazyconn.dispatch` the first time a JAX array is
 looked up.  An array on a GPU runs on the CuPy kernels without a copy
-(DLPack both ways); a CPU array runs on the host kernels.  The result's
-dtype follows JAX's: with 64-bit types disabled (JAX's default) a float64
-result comes back as float32, as ``jnp.asarray`` would make it.
+(DLPack both ways); a CPU array runs on the host kernels, and its result
+is put on that CPU device (not JAX's default device).  The result's dtype
+follows JAX's: with 64-bit types disabled (JAX's default) a float64 result
+comes back as float32, as ``jnp.asarray`` would make it.
 ``x @ conn`` reaches lazyconn because JAX's ``__matmul__`` returns
 NotImplemented for operands it does not know.  Products are not traceable:
 call them outside ``jax.jit`` / ``jax.grad``.
@@ -53,8 +54,11 @@ def _matmul(view, x, side, binary):
     if x.dtype == jnp.bool_:
         x = x.astype(jnp.uint8)
     x.block_until_ready()
+    (device,) = devices
     return bridge_matmul(
-        view, x, side, binary, library="JAX", to_host=jnp.asarray, to_device=_to_device,
+        view, x, side, binary, library="JAX",
+        # On the operand's device, not JAX's default one (a GPU if it has one).
+        to_host=lambda out: jax.device_put(out, device), to_device=_to_device,
         host_hint="jax.device_put(x, jax.devices('cpu')[0])",
     )
 

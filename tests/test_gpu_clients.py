@@ -8,6 +8,11 @@ product of the same data).
 
 from __future__ import annotations
 
+import os
+import pathlib
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -171,3 +176,21 @@ def test_jax_gpu_arrays_run_on_the_cupy_kernels(index):
     out = conn @ ints
     assert out.dtype == jax.dtypes.canonicalize_dtype(np.float64)
     _close(to_numpy(out), _expected(conn, np.arange(conn.shape[1]) % 3, "right"))
+
+
+def test_jax_results_stay_on_the_operands_device_not_the_default_one():
+    pytest.importorskip("jax")
+    # Two host devices: the operand on the second, JAX's default the first
+    # (on a GPU machine the default would be the GPU).
+    code = (
+        "import jax, numpy as np, lazyconn\n"
+        "d1 = jax.devices('cpu')[1]\n"
+        "c = lazyconn.JITCNormalR(30, 20, 0.3, 0.0, 1.0, seed=1)\n"
+        "r = c @ jax.device_put(np.arange(20, dtype=np.int32), d1)\n"
+        "l = jax.device_put(np.ones(30, np.float32), d1) @ c\n"
+        "print(r.devices() == l.devices() == {d1}, r.dtype, l.dtype)\n"
+    )
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    root = pathlib.Path(lazyconn.__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout.split() == ["True", "float32", "float32"]
