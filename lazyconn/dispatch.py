@@ -57,24 +57,27 @@ def register(backend, types=(), namespaces=()):
 
 def register_lazy(module_name, *names):
     """Import ``module_name`` (which registers its backend) when a type from a
-    top-level package in ``names``, or a namespace so named, is first looked up."""
+    top-level package in ``names``, or a namespace so named, is first looked up.
+
+    A name starting with a dot is relative to this package (``"._cupy"``).
+    """
     for name in names:
         _LAZY[name] = module_name
 
 
-register_lazy("lazyconn._host", "numpy", "array_api_compat", "array_api_compat.numpy")
-register_lazy("lazyconn._cupy", "cupy", "array_api_compat.cupy")
-register_lazy("lazyconn.dask", "dask")
-register_lazy("lazyconn._sparse", "scipy")
-register_lazy("lazyconn._torch", "torch")
-register_lazy("lazyconn._jax", "jax", "jaxlib")
+register_lazy("._host", "numpy", "array_api_compat", "array_api_compat.numpy")
+register_lazy("._cupy", "cupy", "array_api_compat.cupy")
+register_lazy(".dask", "dask")
+register_lazy("._sparse", "scipy")
+register_lazy("._torch", "torch")
+register_lazy("._jax", "jax", "jaxlib")
 
 
 def _load(name):
     module_name = _LAZY.pop(name, None)
     if module_name is None:
         return False
-    importlib.import_module(module_name)
+    importlib.import_module(module_name, __package__)
     return True
 
 
