@@ -35,13 +35,13 @@ _BY_NAMESPACE = {}
 _LAZY = {}
 
 
-def register(backend, types=(), namespaces=()):
-    """Register ``backend`` for arrays of ``types`` and namespaces named ``namespaces``.
+def register(backend, classes=(), namespaces=()):
+    """Register ``backend`` for arrays of ``classes`` and namespaces named ``namespaces``.
 
     Parameters
     ----------
     backend : lazyconn.backends.ArrayBackend
-    types : type or tuple of type
+    classes : type or tuple of type
         Array types it serves (their subclasses too).
     namespaces : tuple of str
         Names (``module.__name__``) of array namespaces it serves for
@@ -49,7 +49,7 @@ def register(backend, types=(), namespaces=()):
     """
     if not isinstance(backend, ArrayBackend):
         raise TypeError(f"register needs an ArrayBackend, got {type(backend).__name__}")
-    for cls in (types if isinstance(types, tuple) else (types,)):
+    for cls in (classes if isinstance(classes, tuple) else (classes,)):
         _BY_TYPE[cls] = backend
     for name in namespaces:
         _BY_NAMESPACE[name] = backend
@@ -74,14 +74,20 @@ register_lazy("._jax", "jax", "jaxlib")
 
 
 def _load(name):
-    module_name = _LAZY.pop(name, None)
+    """Import the module registering ``name``'s library; False if there is none.
+
+    The entry is kept, not popped: threads (Dask's scheduler) looking up the
+    same library at once all wait in the import system for the one import,
+    so none of them finds the table still empty.
+    """
+    module_name = _LAZY.get(name)
     if module_name is None:
         return False
     importlib.import_module(module_name, __package__)
     return True
 
 
-def _for_type(cls):
+def _for_type(cls, load=True):
     backend = _BY_TYPE.get(cls)
     if backend is not None:
         return backend
@@ -95,8 +101,8 @@ def _for_type(cls):
         if getattr(registered, "__abstractmethods__", None) is not None and issubclass(cls, registered):
             _BY_TYPE[cls] = backend
             return backend
-    if _load(cls.__module__.partition(".")[0]):
-        return _for_type(cls)
+    if load and _load(cls.__module__.partition(".")[0]):
+        return _for_type(cls, load=False)
     return None
 
 

@@ -117,3 +117,26 @@ def test_importing_lazyconn_imports_no_array_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT.parent)
     assert out.stdout.strip() == "[]"
+
+
+def test_threads_that_meet_a_library_at_once_all_find_its_backend():
+    # Dask's threaded scheduler looks up NumPy chunks from several threads at
+    # once, in a fresh process: none may find the registry still empty.
+    code = (
+        "import threading, numpy as np, lazyconn\n"
+        "from lazyconn.dispatch import backend_for\n"
+        "barrier = threading.Barrier(8); errors = []\n"
+        "def look(i):\n"
+        "    barrier.wait()\n"
+        "    try:\n"
+        "        backend_for(np) if i % 2 else backend_for(np.ones(1))\n"
+        "    except Exception as exc:\n"
+        "        errors.append(repr(exc))\n"
+        "threads = [threading.Thread(target=look, args=(i,)) for i in range(8)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(errors)\n"
+    )
+    for _ in range(5):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=ROOT.parent)
+        assert out.stdout.strip() == "[]"
