@@ -116,6 +116,7 @@ def law_id(law):
     Parameters
     ----------
     law : Scalar, Normal or Uniform
+        The law instance.
 
     Returns
     -------
@@ -364,6 +365,7 @@ def line_windows(draw, spec):
     Parameters
     ----------
     spec : Spec
+        The matrix; windows are in its line space (major x minor).
 
     Returns
     -------
@@ -430,6 +432,7 @@ def to_numpy(array):
     Parameters
     ----------
     array : array_like
+        NumPy or CuPy array, or anything ``numpy.asarray`` takes.
 
     Returns
     -------
@@ -446,6 +449,7 @@ def assert_same_bits(ours, expected):
     ours : array_like
         NumPy or CuPy array.
     expected : numpy.ndarray
+        The oracle's array.
     """
     ours = to_numpy(ours)
     assert ours.dtype == expected.dtype, (ours.dtype, expected.dtype)
@@ -458,7 +462,10 @@ def assert_coo_equal(ours, expected):
 
     Parameters
     ----------
-    ours, expected : tuple of three arrays
+    ours : tuple of three arrays
+        The backend's ``(k, j, w)`` (NumPy or CuPy).
+    expected : tuple of three numpy.ndarray
+        The reference's ``(k, j, w)``.
     """
     assert len(ours) == len(expected) == 3
     for a, b in zip(ours, expected):
@@ -507,6 +514,7 @@ def assert_window_matches_reference(backend, params, window, dtype, scales=(1.0,
     backend : module or BackendCase
         A kernel module or a case.
     params : lazyconn.spec.KernelParams
+        The generator (``spec.kernel_params()``).
     window : tuple of int
         ``(k0, k1, j0, j1)`` in line space.
     dtype : dtype
@@ -548,7 +556,9 @@ def assert_products_match_reference(backend, params, window, dtype, n_cols=1, va
     Parameters
     ----------
     backend : module or BackendCase
+        A kernel module or a case.
     params : lazyconn.spec.KernelParams
+        The generator (``spec.kernel_params()``).
     window : tuple of int
         ``(k0, k1, j0, j1)`` in line space.
     dtype : dtype
