@@ -11,11 +11,11 @@ scheduling nor on the launch geometry, the tiles or the row chunks.  Binary
 events with a Scalar law count connections in integers already (exact) and
 keep their route.
 
-The resolution of column ``c`` is ``2**-S_c`` with ``S_c = 62 - L - E_c -
-ew``: every finite ``|x|`` of the column is below ``2**E_c`` (found on the
-device before the walk), every ``|w|`` at most ``2**ew`` (the law's bound),
-and an output receives at most ``2**L`` terms (one per operand row).  So no
-partial sum can exceed ``2**62`` in magnitude: the int64 words never
+The resolution of column ``c`` is ``2**-S_c`` with ``S_c = min(62 - L, 51) -
+E_c - ew``: every finite ``|x|`` of the column is below ``2**E_c`` (found on
+the device before the walk), every ``|w|`` at most ``2**ew`` (the law's
+bound), and an output receives at most ``2**L`` terms (one per operand row).
+So no partial sum can exceed ``2**62`` in magnitude: the int64 words never
 overflow, whatever the values (no fallback is needed: the bound is formed
 from exponents and never overflows either).  Each term is rounded to the
 resolution: off by at most ``2**-(S_c + 1)`` (float32 products: one int64
@@ -51,6 +51,10 @@ _NO_EXPONENT = -2000  # JITC_FIXED_NO_EXPONENT
 # One word resolves 62 - L bits below the column's largest possible term;
 # a second adds 31 bits for a second shared-memory atomic per connection.
 _FLOAT32_WORDS = 1
+# CTAs per SM the fixed-point scatter's registers must allow (its
+# __launch_bounds__), by (weighted, columns): weighted and batched walks need
+# their 64 registers, as in the float scatter.
+_MIN_CTAS = {(True, 1): 4, (True, 8): 4, (False, 1): 4, (False, 8): 4}
 
 
 def weight_exponent(params):
@@ -79,6 +83,15 @@ def row_exponent(n_rows):
     return (max(int(n_rows), 1) - 1).bit_length()
 
 
+def term_bits(n_rows):
+    """Every scaled term is below ``2**term_bits`` (jitc_fixed.cu): ``min(62 - L, 51)``.
+
+    ``2**L`` terms then sum below ``2**62``; 51 lets the kernels round a term
+    with one floating-point add.
+    """
+    return min(62 - row_exponent(n_rows), 51)
+
+
 class _Sum:
     """The integer words, flags and column exponents of one deterministic scatter."""
 
@@ -91,7 +104,7 @@ class _Sum:
         self.shape = (width, n_cols)
         # Binary events: every entry is 1 = 0.5 * 2**1.
         self.emax = cp.full(n_cols, 1 if events else _NO_EXPONENT, dtype=cp.int32)
-        self.shift0 = 62 - row_exponent(n_rows) - weight_exponent(params)
+        self.shift0 = term_bits(n_rows) - weight_exponent(params)
         self.events = events
 
     def exponents(self, part):
@@ -208,7 +221,7 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
             )
             flags = ", ".join("true" if f else "false" for f in (use_smem, weighted, gpu._plain(params, j0), events))
             expression = (f"jitc_scatter_fixed<{gpu._CTYPES[dtype]}, {gpu._CTYPES[value_dtype]}, {columns}, "
-                          f"{flags}, {total.words}>")
+                          f"{flags}, {total.words}, {_MIN_CTAS[weighted, columns]}>")
             kernel = gpu._function(expression, device_id)
             if smem <= 48 * 1024 or _allow_shared(kernel, smem, device_id):
                 break

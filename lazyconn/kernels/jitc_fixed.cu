@@ -11,9 +11,10 @@
 //
 // Scale.  With every finite |x| of column c below 2**E_c (E_c from
 // jitc_fixed_exponents), every |w| at most 2**ew and at most 2**L terms per
-// output (one per operand row), S_c = 62 - L - E_c - ew makes every
-// |w * x| * 2**S_c < 2**(62 - L): a sum of at most 2**L rounded terms stays
-// below 2**62 + 2**L, so the int64 sum never overflows, whatever the values.
+// output (one per operand row), S_c = min(62 - L, 51) - E_c - ew makes every
+// |w * x| * 2**S_c < 2**min(62 - L, 51): a sum of at most 2**L rounded terms
+// stays below 2**62 + 2**L, so the int64 sum never overflows, whatever the
+// values (and each term rounds with one add, jitc_fixed_rint).
 // The shift is applied with ldexp (exact; S_c can exceed the exponent range
 // of one double factor), once per line, not per connection.
 //
@@ -60,13 +61,28 @@ __device__ __forceinline__ int jitc_fixed_shift(int shift0, int e)
     return shift0 - max(e, JITC_FIXED_MIN_EXPONENT);
 }
 
-// Integer words of one scaled term t (|t| < 2**62).
-template <int NW>
-__device__ __forceinline__ void jitc_fixed_split(double t, jitc_i64 &hi, jitc_i64 &lo)
+// rint(t) as an integer, for |t| < 2**51: adding 1.5 * 2**52 rounds t to an
+// integer (to nearest, ties to even, as __double2ll_rn) in the low bits of
+// the sum; one add and one integer subtract instead of a slow conversion.
+#define JITC_FIXED_MAGIC 0x1.8p52
+__device__ __forceinline__ jitc_i64 jitc_fixed_rint(double t, double &rounded)
 {
-    hi = __double2ll_rn(t);
-    // t - rint(t) is exact; times 2**31, exact again.
-    if (NW == 2) lo = __double2ll_rn((t - (double)hi) * 0x1p31);
+    const double d = t + JITC_FIXED_MAGIC;
+    rounded = d - JITC_FIXED_MAGIC;  // exact
+    return __double_as_longlong(d) - __double_as_longlong(JITC_FIXED_MAGIC);
+}
+
+// Integer words of the scaled term a * b (|a * b| < 2**51).  float32
+// operands: the double product is exact.  float64 (NW = 2): its rounding
+// error, exact from fma, joins the remainder t - rint(t) (exact), so the
+// second word holds the exact product to 2**-31.
+template <int NW>
+__device__ __forceinline__ void jitc_fixed_split(double a, double b, jitc_i64 &hi, jitc_i64 &lo)
+{
+    const double t = a * b;
+    double rounded;
+    hi = jitc_fixed_rint(t, rounded);
+    if (NW == 2) lo = jitc_fixed_rint(((t - rounded) + fma(a, b, -t)) * 0x1p31, rounded);
 }
 
 __device__ __forceinline__ void jitc_red_shared_u64(unsigned addr, jitc_i64 v)
@@ -85,12 +101,11 @@ __device__ __forceinline__ jitc_u32 jitc_fixed_class(jitc_u32 cls, double w)
 // c) * NW + word] += the words of sum_i v(i, col0 + c) * L[line0 + rows[i], j],
 // rows and values as in jitc_scatter (EVENTS: binary events, v = 1).  A CTA
 // adds into its shared tile of int64 words, then flushes the tile with one
-// global atomic per nonzero word.  shift0 = 62 - L - ew; emax[col0 + c] the
+// global atomic per nonzero word.  shift0 = min(62 - L, 51) - ew; emax[col0 + c] the
 // column's exponent.
-// Four CTAs per SM, 64 registers: with the six of the float scatter's
-// Scalar walk (40 registers) the line's scaling spills.
-template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, bool EVENTS, int NW>
-__global__ void __launch_bounds__(256, 4) jitc_scatter_fixed(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows,
+// MIN_CTAS: CTAs per SM the registers must allow (_gpu_fixed picks it).
+template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS>
+__global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows,
                                                        int chunk_rows, int line0, const T *values, int val_rs,
                                                        jitc_i64 val_cs, int values_by_row, int col0, int nc, int j0,
                                                        int j1, int b0, int b1, int G, jitc_u64 *acc, int acc_ld,
@@ -146,7 +161,7 @@ __global__ void __launch_bounds__(256, 4) jitc_scatter_fixed(JITC_GEN_PARAMS, co
                 }
                 xs[c] = ldexp(x, shift[c]);
                 lo[c] = 0;
-                if (!WEIGHTED) jitc_fixed_split<NW>((double)scalar_w * xs[c], hi[c], lo[c]);
+                if (!WEIGHTED) jitc_fixed_split<NW>((double)scalar_w, xs[c], hi[c], lo[c]);
             }
             return line0 + row;
         },
@@ -157,7 +172,7 @@ __global__ void __launch_bounds__(256, 4) jitc_scatter_fixed(JITC_GEN_PARAMS, co
             for (int c = 0; c < NC; ++c)
                 if (c < ncols) {
                     jitc_i64 h = hi[c], l = lo[c];
-                    if (WEIGHTED) jitc_fixed_split<NW>((double)weight * xs[c], h, l);
+                    if (WEIGHTED) jitc_fixed_split<NW>((double)weight, xs[c], h, l);
                     if (SMEM) {
                         const unsigned dst = block_addr + (unsigned)p * row_bytes + (unsigned)(c * NW) * 8u;
                         jitc_red_shared_u64(dst, h);
