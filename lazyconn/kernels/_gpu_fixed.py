@@ -52,8 +52,10 @@ _NO_EXPONENT = -2000  # JITC_FIXED_NO_EXPONENT
 # a second adds 31 bits for a second shared-memory atomic per connection.
 _FLOAT32_WORDS = 1
 # CTAs per SM the fixed-point scatter's registers must allow (its
-# __launch_bounds__), by (weighted, columns): weighted and batched walks need
-# their 64 registers, as in the float scatter.
+# __launch_bounds__), by (weighted, columns).  Unlike the float scatter's
+# Scalar walk, the unweighted one-column walk keeps 64 registers too: at 40
+# (six CTAs) its per-line scaling spills and it runs slower
+# (asv_benchmarks/gpu_determinism.py times both).
 _MIN_CTAS = {(True, 1): 4, (True, 8): 4, (False, 1): 4, (False, 8): 4}
 
 
