@@ -1,4 +1,4 @@
-"""Run-to-run bits and cost of the GPU backend's deterministic gather (issue 11, item 11).
+"""Run-to-run bits and cost of the GPU backend's deterministic products (issue 11, item 11).
 
 Usage::
 
@@ -10,7 +10,11 @@ partials summed in tile order (the default, at partial budgets of 64 and
 256 MiB) against the old route (one atomic add per (line, tile) partial),
 CUDA-event medians; and, for the gather, the dense scatter ``x @ M`` and
 1% binary spikes, whether five runs give the same bits (and the largest
-difference between runs when they do not).
+difference between runs when they do not).  Then the scatters (dense
+``x @ M`` of an R matrix, 1% binary spikes ``s @ M``, and for the Scalar law the dense scatter
+compiled for six CTAs per SM): the default float-atomic route
+against the fixed-point route of ``deterministic=True`` (ms, ratio, GPU
+memory beyond operand and result), and their bits over five runs.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import cupy as cp
 
 import lazyconn
 from lazyconn.bench import device_extra_bytes
-from lazyconn.kernels import gpu
+from lazyconn.kernels import _gpu_fixed, gpu
 
 from gpu_targets import LAWS, cuda_time
 
@@ -70,10 +74,33 @@ def main():
               f"| {mem / 2**20:.1f} |")
         with lazyconn.set_options(deterministic=True):
             for case, fn in (("gather M @ y, deterministic=True", lambda: conn @ y),
-                             ("y @ M.T, deterministic=True", lambda: y @ conn.T),
-                             ("dense scatter x @ M", lambda: x @ conn), ("1% spikes s @ M", lambda: events @ conn)):
+                             ("y @ M.T, deterministic=True", lambda: y @ conn.T)):
                 checks.append((law, case, *same_bits(fn)))
             checks.append((law, "M @ y == y @ M.T, deterministic=True", _bits(conn @ y) == _bits(y @ conn.T), 0.0))
+        for case, fn in (("dense scatter x @ M, default (atomic) route", lambda: x @ conn),
+                         ("1% spikes s @ M, default (atomic) route", lambda: events @ conn)):
+            checks.append((law, case, *same_bits(fn)))
+    print()
+    print(f"| {name}, N = {n:,}, p = 0.01, float32 | law | scatter | default (float atomics) ms | deterministic ms "
+          "| ratio | MiB beyond in/out, default | deterministic |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for law, make in LAWS.items():
+        conn = make(n, args.seed)
+        cases = [("dense x @ M", lambda: x @ conn, 4), ("1% spikes s @ M", lambda: events @ conn, 4)]
+        if law == "Scalar":  # the register bound of the unweighted one-column walk: 4 or 6 CTAs per SM
+            cases.append(("dense x @ M, registers for 6 CTAs/SM", lambda: x @ conn, 6))
+        for case, fn, ctas in cases:
+            _gpu_fixed._MIN_CTAS[False, 1] = ctas
+            cells = []
+            for deterministic in (False, True):
+                with lazyconn.set_options(deterministic=deterministic):
+                    cells.append((cuda_time(fn, repeat=10 if "dense" in case else 50)[0],
+                                  device_extra_bytes(fn)[1]))
+                    if deterministic:
+                        checks.append((law, f"{case}, deterministic=True", *same_bits(fn)))
+            _gpu_fixed._MIN_CTAS[False, 1] = 4
+            (t0, m0), (t1, m1) = cells
+            print(f"| | {law} | {case} | {t0:.3f} | {t1:.3f} | {t1 / t0:.2f}x | {m0 / 2**20:.1f} | {m1 / 2**20:.1f} |")
     print()
     print("| law | product | same bits over 5 runs | largest difference between runs |")
     print("| --- | --- | --- | ---: |")

@@ -24,7 +24,7 @@ def get_options():
         ``max_dense_size``: the largest number of elements (dense entries, or
         stored connections for ``tocsr``) that lazyconn will materialise;
         ``max_dask_chunks``: the most chunks ``to_dask`` builds a graph of;
-        ``deterministic``: GPU gathers in a fixed summation order.
+        ``deterministic``: GPU products with the same bits on every run.
     """
     return dict(_OPTIONS)
 
@@ -41,11 +41,16 @@ class set_options:
         result of a reduction (default ``2**27``, 512 MiB of float32).
         ``max_dask_chunks`` (int): the most chunks ``to_dask`` makes a graph
         of (default ``10**6``; building a task costs ~10 us and memory).
-        ``deterministic`` (bool): GPU gathers (``conn @ y`` of an R matrix,
-        ``x @ conn`` of a C matrix) add their partial sums in a fixed order,
-        so they give the same bits on every run and through ``.T``, for
-        10-15 % more time and up to 64 MiB of GPU memory (default False:
-        float atomics).  CPU products are deterministic either way.
+        ``deterministic`` (bool): every GPU product gives the same bits on
+        every run and through ``.T`` (default False: float atomics, whose
+        order varies).  Gathers (``conn @ y`` of an R matrix, ``x @ conn``
+        of a C matrix) add their partial sums in a fixed order, for 10-17 %
+        more time and up to 64 MiB of GPU memory; scatters (``x @ conn`` of
+        an R matrix, ``conn @ y`` of a C matrix, Normal or Uniform spikes)
+        add in int64 fixed point, for about 1.2-1.5x the time and 12 bytes
+        per output entry, with an absolute error set by each operand
+        column's largest entry (see the GPU how-to).  CPU products are
+        deterministic either way.
 
     Examples
     --------

@@ -1,7 +1,12 @@
-"""Hypothesis strategies and assertions for JITC matrices (public).
+"""Hypothesis strategies, case lists and assertions for JITC matrices (public).
 
 Use them to test code that takes lazyconn matrices, and to test backends:
-lazyconn's own suite is built on them.
+lazyconn's own suite is built on them (``tests/test_backends.py`` is the
+conformance suite every kernel backend passes).
+
+A new weight law is covered by adding one entry to :data:`LAW_KINDS` (and,
+if it has edge parameters, to :data:`LAW_EXAMPLES`); a new backend by
+adding one :class:`BackendCase` to :data:`BACKENDS`.
 
 Examples
 --------
@@ -13,6 +18,9 @@ Examples
 """
 
 from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
@@ -29,8 +37,25 @@ __all__ = [
     "windows",
     "windowed_matrices",
     "operands",
+    "line_windows",
+    "line_window_cases",
     "assert_matmul_matches_dense",
+    "assert_same_bits",
+    "assert_coo_equal",
+    "assert_sums_close",
+    "assert_window_matches_reference",
+    "assert_products_match_reference",
+    "to_numpy",
+    "law_id",
+    "BackendCase",
+    "BACKENDS",
     "EDGE_PROBABILITIES",
+    "EDGE_SEEDS",
+    "LAW_KINDS",
+    "LAWS",
+    "LAW_EXAMPLES",
+    "ORIENTATIONS",
+    "DTYPES",
 ]
 
 #: Probabilities where the walk has special behaviour (empty, full, B clamped, dense).
@@ -57,32 +82,70 @@ def seeds():
     return st.sampled_from([0, 2**64 - 1]) | st.integers(0, 2**64 - 1)
 
 
-def laws(kinds=("scalar", "normal", "uniform")):
+#: Seeds at the ends of the key range.
+EDGE_SEEDS = (0, 2**64 - 1)
+
+#: Both storage orientations.
+ORIENTATIONS = ("R", "C")
+
+#: Matrix dtypes every backend supports.
+DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+_FINITE = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
+
+#: Weight laws by kind: a typical instance (the grid of parametrised tests)
+#: and a strategy of moderate finite instances.  One entry per law;
+#: :data:`LAWS`, :func:`laws` and :func:`specs` draw from this table.
+LAW_KINDS = {
+    "scalar": (Scalar(0.5), _FINITE.map(Scalar)),
+    "normal": (Normal(0.2, 1.5), st.builds(Normal, _FINITE, st.floats(0.0, 5.0))),
+    "uniform": (Uniform(-1.0, 2.0), st.tuples(_FINITE, _FINITE).map(lambda ab: Uniform(min(ab), max(ab)))),
+}
+
+#: One typical instance per law kind, in :data:`LAW_KINDS` order.
+LAWS = tuple(typical for typical, _ in LAW_KINDS.values())
+
+#: :data:`LAWS` plus edge parameters (negative, narrow, degenerate), sampled
+#: by the strategies.
+LAW_EXAMPLES = LAWS + (Scalar(-1.25), Normal(0.0, 1.0), Normal(1.0, 0.3), Uniform(0.25, 0.25))
+
+
+def law_id(law):
+    """A test id for a law instance, e.g. ``"Normal(loc=0.2,scale=1.5)"``.
+
+    Parameters
+    ----------
+    law : Scalar, Normal or Uniform
+        The law instance.
+
+    Returns
+    -------
+    str
+    """
+    return repr(law).replace(" ", "")
+
+
+def laws(kinds=tuple(LAW_KINDS)):
     """Weight laws with moderate finite parameters.
 
     Parameters
     ----------
-    kinds : tuple of {"scalar", "normal", "uniform"}
-        Which laws to draw.
+    kinds : tuple of str
+        Which laws to draw: keys of :data:`LAW_KINDS`.
 
     Returns
     -------
     hypothesis.strategies.SearchStrategy of Scalar, Normal or Uniform
     """
-    finite = st.floats(-10.0, 10.0, allow_nan=False, allow_infinity=False)
-    options = []
-    if "scalar" in kinds:
-        options.append(finite.map(Scalar))
-    if "normal" in kinds:
-        options.append(st.builds(Normal, finite, st.floats(0.0, 5.0)))
-    if "uniform" in kinds:
-        options.append(st.tuples(finite, finite).map(lambda ab: Uniform(min(ab), max(ab))))
-    return st.one_of(options)
+    unknown = set(kinds) - set(LAW_KINDS)
+    if unknown:
+        raise ValueError(f"unknown law kinds {sorted(unknown)}; choose from {sorted(LAW_KINDS)}")
+    return st.one_of([LAW_KINDS[kind][1] for kind in kinds])
 
 
 @st.composite
-def specs(draw, max_side=40, orientations=("R", "C"), law_kinds=("scalar", "normal", "uniform"),
-          dtypes=(np.float32, np.float64), probs=None):
+def specs(draw, max_side=40, orientations=ORIENTATIONS, law_kinds=tuple(LAW_KINDS),
+          dtypes=DTYPES, probs=None):
     """Whole-matrix :class:`~lazyconn.spec.Spec` objects.
 
     Parameters
@@ -90,7 +153,8 @@ def specs(draw, max_side=40, orientations=("R", "C"), law_kinds=("scalar", "norm
     max_side : int
         Largest number of rows or columns (0 is drawn too).
     orientations : tuple of {"R", "C"}
-    law_kinds : tuple of {"scalar", "normal", "uniform"}
+    law_kinds : tuple of str
+        Keys of :data:`LAW_KINDS`.
     dtypes : tuple of dtype
     probs : strategy, optional
         Defaults to :func:`probabilities`.
@@ -236,3 +300,324 @@ def assert_matmul_matches_dense(conn, side, x=None, rtol=None, atol=None):
         rtol=100 * tiny if rtol is None else rtol,
         atol=100 * tiny * scale if atol is None else atol,
     )
+
+
+# ----------------------------------------------------------------- backends
+@dataclass(frozen=True)
+class BackendCase:
+    """A kernel backend as the conformance suite sees it.
+
+    Parameters
+    ----------
+    name : str
+        Test id, e.g. ``"cpu"``.
+    module : str
+        Import path of the module with the kernel interface documented in
+        :mod:`lazyconn.kernels.reference` (``dense``, ``coo``, ``scatter``,
+        ``gather``, ``degrees``; ``scatter_rows`` optional).
+    array_module : str
+        Namespace of its array arguments and results: ``"numpy"`` or
+        ``"cupy"``.
+    host_choice : str
+        ``LAZYCONN_BACKEND`` value that routes NumPy operands of the public
+        API to it; for a device backend, the host oracle (``"reference"``).
+    """
+
+    name: str
+    module: str
+    array_module: str = "numpy"
+    host_choice: str = "reference"
+
+    @property
+    def on_device(self):
+        """True when the backend takes and returns device (non-NumPy) arrays."""
+        return self.array_module != "numpy"
+
+    def load(self):
+        """Import the backend and its array namespace.
+
+        Returns
+        -------
+        (module, module)
+            The kernel module and the array namespace (``numpy`` or ``cupy``).
+
+        Raises
+        ------
+        ImportError
+            When the backend or its array library is not installed.
+        """
+        return importlib.import_module(self.module), importlib.import_module(self.array_module)
+
+
+#: Every kernel backend: the NumPy oracle, Numba on the CPU, CuPy on the GPU.
+BACKENDS = (
+    BackendCase("reference", "lazyconn.kernels.reference", "numpy", "reference"),
+    BackendCase("cpu", "lazyconn.kernels.cpu", "numpy", "cpu"),
+    BackendCase("gpu", "lazyconn.kernels.gpu", "cupy", "reference"),
+)
+
+
+# -------------------------------------------------------- line-space cases
+@st.composite
+def line_windows(draw, spec):
+    """Windows ``(k0, k1, j0, j1)`` in the line space of ``spec``, empty ones included.
+
+    Parameters
+    ----------
+    spec : Spec
+        The matrix; windows are in its line space (major x minor).
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of tuple of int
+    """
+    major, minor = spec.major_size, spec.minor_size
+    k0 = draw(st.integers(0, major))
+    k1 = draw(st.integers(k0, major))
+    j0 = draw(st.integers(0, minor))
+    j1 = draw(st.integers(j0, minor))
+    return k0, k1, j0, j1
+
+
+@st.composite
+def line_window_cases(draw, max_lines=24, max_width=700, max_minor=2**23, max_major=2**20,
+                      law_examples=LAW_EXAMPLES):
+    """A spec on a long minor axis and a small line-space window inside it.
+
+    The minor axis is up to ``max_minor`` long and the window lands anywhere
+    on it, so windows start mid-block, straddle block boundaries, sit in
+    blocks far from the first for small ``prob``, and (square specs) lie on
+    the diagonal where ``include_self=False`` bites.
+
+    Parameters
+    ----------
+    max_lines, max_width : int
+        Largest window: lines and minor extent (0 is drawn too).
+    max_minor, max_major : int
+        Largest matrix sides.
+    law_examples : sequence of laws
+        Laws sampled for the spec.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of (Spec, (k0, k1, j0, j1))
+    """
+    prob = draw(st.sampled_from(EDGE_PROBABILITIES + (3e-4, 0.05)) | st.floats(1e-5, 1.0))
+    square = draw(st.booleans())
+    minor = draw(st.integers(1, max_minor))
+    major = minor if square else draw(st.integers(1, max_major))
+    spec = Spec(
+        shape=(major, minor),
+        orientation="R",
+        prob=prob,
+        law=draw(st.sampled_from(law_examples)),
+        seed=draw(seeds()),
+        dtype=draw(st.sampled_from(DTYPES)),
+        include_self=not (square and draw(st.booleans())),
+    )
+    n_lines = draw(st.integers(0, min(max_lines, major)))
+    k0 = draw(st.integers(0, major - n_lines))
+    width = draw(st.integers(0, min(max_width, minor)))
+    if square and draw(st.booleans()):
+        j0 = min(k0, minor - width)  # on the diagonal
+    else:
+        j0 = draw(st.integers(0, minor - width))
+    return spec, (k0, k0 + n_lines, j0, j0 + width)
+
+
+# --------------------------------------------------------------- assertions
+def to_numpy(array):
+    """A NumPy copy of a NumPy or CuPy array (anything with ``.get()``).
+
+    Parameters
+    ----------
+    array : array_like
+        NumPy or CuPy array, or anything ``numpy.asarray`` takes.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    return array.get() if hasattr(array, "get") and not isinstance(array, np.ndarray) else np.asarray(array)
+
+
+def assert_same_bits(ours, expected):
+    """Assert equal dtype, shape and bytes (NaN, signed zero and all).
+
+    Parameters
+    ----------
+    ours : array_like
+        NumPy or CuPy array.
+    expected : numpy.ndarray
+        The oracle's array.
+    """
+    ours = to_numpy(ours)
+    assert ours.dtype == expected.dtype, (ours.dtype, expected.dtype)
+    assert ours.shape == expected.shape, (ours.shape, expected.shape)
+    assert np.ascontiguousarray(ours).tobytes() == np.ascontiguousarray(expected).tobytes()
+
+
+def assert_coo_equal(ours, expected):
+    """Assert two ``(k, j, w)`` connection lists are bit-equal.
+
+    Parameters
+    ----------
+    ours : tuple of three arrays
+        The backend's ``(k, j, w)`` (NumPy or CuPy).
+    expected : tuple of three numpy.ndarray
+        The reference's ``(k, j, w)``.
+    """
+    assert len(ours) == len(expected) == 3
+    for a, b in zip(ours, expected):
+        assert_same_bits(a, b)
+
+
+def assert_sums_close(ours, expected, abs_sums, counts, dtype):
+    """Assert sums agree within the rounding of summing in ``dtype``.
+
+    The bound of entry ``i`` is ``(counts[i] + 2) * eps(dtype) * abs_sums[i]``:
+    any order of ``counts[i]`` additions of terms whose magnitudes add up to
+    ``abs_sums[i]``, plus the rounding of the result.
+
+    Parameters
+    ----------
+    ours : array_like
+        The backend's sums (NumPy or CuPy).
+    expected : numpy.ndarray
+        The reference's sums (float64).
+    abs_sums : numpy.ndarray
+        Sum of the absolute values of each entry's terms.
+    counts : numpy.ndarray
+        Number of terms of each entry.
+    dtype : dtype
+        Accumulation dtype.
+    """
+    ours = to_numpy(ours).astype(np.float64)
+    assert ours.shape == expected.shape, (ours.shape, expected.shape)
+    bound = (np.asarray(counts) + 2) * np.finfo(dtype).eps * np.asarray(abs_sums) + np.finfo(dtype).tiny
+    error = np.abs(ours - expected)
+    bad = ~(error <= bound) & ~(np.isnan(ours) & np.isnan(expected)) & ~(ours == expected)
+    assert not bad.any(), f"{bad.sum()} sums off: ours {ours[bad][:5]}, expected {expected[bad][:5]}, bound {bound[bad][:5]}"
+
+
+def _backend_and_xp(backend):
+    if isinstance(backend, BackendCase):
+        return backend.load()
+    return backend, np
+
+
+def assert_window_matches_reference(backend, params, window, dtype, scales=(1.0,)):
+    """Assert a backend's ``dense``, ``coo`` and ``degrees`` are bit-equal to the reference.
+
+    Parameters
+    ----------
+    backend : module or BackendCase
+        A kernel module or a case.
+    params : lazyconn.spec.KernelParams
+        The generator (``spec.kernel_params()``).
+    window : tuple of int
+        ``(k0, k1, j0, j1)`` in line space.
+    dtype : dtype
+        Matrix dtype.
+    scales : sequence of float
+        Scales passed to ``degrees`` (counts of the scaled window).
+
+    Returns
+    -------
+    numpy.ndarray
+        The reference's dense window (for further checks).
+    """
+    from .kernels import reference
+
+    module, _ = _backend_and_xp(backend)
+    dtype = np.dtype(dtype)
+    expected = reference.dense(params, *window, dtype)
+    assert_same_bits(module.dense(params, *window, dtype), expected)
+    expected_coo = reference.coo(params, *window, dtype)
+    assert_coo_equal(module.coo(params, *window, dtype), expected_coo)
+    for scale in scales:
+        ours = module.degrees(params, *window, dtype, scale=scale)
+        for a, b in zip(ours, reference.degrees(params, *window, dtype, scale=scale)):
+            assert_same_bits(a, b)
+    return expected
+
+
+def assert_products_match_reference(backend, params, window, dtype, n_cols=1, value_dtype=np.float64,
+                                    seed=0, active=0.5, xp=None):
+    """Assert a backend's ``gather``, ``scatter`` (and ``scatter_rows``) agree with the reference.
+
+    Checks ``gather`` of random vectors, ``scatter`` of random values on a
+    random subset of the window's lines, binary ``scatter`` (``values=None``)
+    and, where the backend has it, ``scatter_rows`` with values and with
+    binary rows: result shape, dtype (the reference's is float64; other
+    backends accumulate in ``value_dtype``, or the matrix dtype for binary
+    events) and values within the rounding of :func:`assert_sums_close`.
+
+    Parameters
+    ----------
+    backend : module or BackendCase
+        A kernel module or a case.
+    params : lazyconn.spec.KernelParams
+        The generator (``spec.kernel_params()``).
+    window : tuple of int
+        ``(k0, k1, j0, j1)`` in line space.
+    dtype : dtype
+        Matrix dtype.
+    n_cols : int
+        Columns of the operands.
+    value_dtype : dtype
+        Operand dtype; promoted to ``dtype`` if narrower.
+    seed : int
+        Seed of the operands.
+    active : float
+        Fraction of the window's lines that scatter.
+    xp : module, optional
+        Array namespace of ``backend`` (default: the case's, or NumPy).
+    """
+    from .kernels import reference
+
+    module, namespace = _backend_and_xp(backend)
+    xp = namespace if xp is None else xp
+    is_reference = module is reference
+    dtype = np.dtype(dtype)
+    acc = np.result_type(np.dtype(value_dtype), dtype)
+    k0, k1, j0, j1 = window
+    rng = np.random.default_rng(seed)
+    k, j, w = reference.coo(params, *window, dtype)
+    aw = np.abs(w.astype(np.float64))
+
+    def check(ours, expected, abs_sums, counts, result_dtype):
+        if not is_reference:
+            assert ours.dtype == result_dtype, (ours.dtype, result_dtype)
+        assert_sums_close(ours, expected, abs_sums, counts, result_dtype)
+
+    vectors = rng.normal(size=(j1 - j0, n_cols)).astype(acc)
+    expected = reference.gather(params, *window, vectors, dtype)
+    abs_sums = np.stack([np.bincount(k - k0, aw * np.abs(vectors[j - j0, c]), k1 - k0) for c in range(n_cols)], 1)
+    counts = np.bincount(k - k0, minlength=k1 - k0)[:, None]
+    check(module.gather(params, *window, xp.asarray(vectors), dtype), expected, abs_sums, counts, acc)
+
+    lines = np.flatnonzero(rng.random(k1 - k0) < active).astype(np.int64) + k0
+    values = rng.normal(size=(lines.size, n_cols)).astype(acc)
+    row = np.minimum(np.searchsorted(lines, k), max(lines.size - 1, 0))
+    hit = lines[row] == k if lines.size else np.zeros(k.size, dtype=bool)
+    counts = np.bincount(j[hit] - j0, minlength=j1 - j0)[:, None]
+    expected = reference.scatter(params, lines, values, j0, j1, dtype)
+    abs_sums = np.stack([np.bincount(j[hit] - j0, aw[hit] * np.abs(values[row[hit], c]), j1 - j0)
+                         for c in range(n_cols)], 1)
+    check(module.scatter(params, xp.asarray(lines), xp.asarray(values), j0, j1, dtype), expected, abs_sums, counts, acc)
+    expected = reference.scatter(params, lines, None, j0, j1, dtype)
+    binary_sums = np.bincount(j[hit] - j0, aw[hit], j1 - j0)[:, None]
+    check(module.scatter(params, xp.asarray(lines), None, j0, j1, dtype), expected, binary_sums, counts, dtype)
+
+    if hasattr(module, "scatter_rows"):
+        rows = np.zeros((k1 - k0, n_cols), dtype=acc)
+        rows[lines - k0] = values
+        expected = reference.scatter(params, lines, values, j0, j1, dtype)
+        ours = module.scatter_rows(params, k0, xp.asarray(rows), False, j0, j1, dtype, acc)
+        check(ours, expected, abs_sums, counts, acc)
+        spikes = np.zeros((k1 - k0, 1), dtype=bool)
+        spikes[lines - k0] = True
+        expected = reference.scatter(params, lines, None, j0, j1, dtype)
+        ours = module.scatter_rows(params, k0, xp.asarray(spikes), True, j0, j1, dtype, dtype)
+        check(ours, expected, binary_sums, counts, dtype)

@@ -1,8 +1,12 @@
 """GPU products: bits that do not change from run to run, non-finite operands, scaled degrees.
 
+Gathers add partials in tile order, scatters in fixed point (integers).
+
 Issue 11, items 11, 12 and 4 (GPU side).  Runs only where CuPy sees a usable
 GPU.
 """
+
+import math
 
 import numpy as np
 import pytest
@@ -21,7 +25,8 @@ pytestmark = pytest.mark.gpu
 
 @pytest.fixture(autouse=True)
 def _deterministic():
-    # The fixed-order gather costs 10-15 % on an H200, so it is an option.
+    # The fixed-order gather and the fixed-point scatter cost time, so they
+    # are an option.
     with lazyconn.set_options(deterministic=True):
         yield
 
@@ -99,6 +104,161 @@ def test_gather_partials_stay_within_their_budget():
     assert beyond <= gpu._PARTIAL_BYTES + 2**20
 
 
+# ------------------------------------------------- deterministic scatter
+LAWS = [Scalar(0.5), Normal(0.2, 1.0), Uniform(-1.0, 2.0)]
+LAW_IDS = ["scalar", "normal", "uniform"]
+
+
+def _scatter_cases(n, law, seed=5):
+    """(name, product) pairs of the scatter kinds: dense, batched, 1% events, through .T."""
+    conn = lazyconn.from_spec(Spec((n, n), "R", 0.01, law, seed, np.float32))
+    rng = np.random.default_rng(seed)
+    x = cp.asarray(rng.standard_normal(n).astype(np.float32))
+    xs = cp.asarray(rng.standard_normal((3, n)).astype(np.float32))
+    spikes = lazyconn.BinaryArray(cp.asarray(rng.random(n) < 0.01))
+    return conn, [("dense", lambda: x @ conn), ("batched", lambda: xs @ conn),
+                  ("events", lambda: spikes @ conn), ("transpose", lambda: conn.T @ x)]
+
+
+@pytest.mark.parametrize("law", LAWS, ids=LAW_IDS)
+def test_scatter_bits_are_the_same_run_after_run(law):
+    # Float atomics in shared-memory tiles made these differ between runs
+    # (dense scatters for every law, Normal and Uniform events); integer
+    # accumulation gives the same bits.
+    _, cases = _scatter_cases(300_000, law)
+    for name, product in cases:
+        first = _bits(product())
+        for _ in range(4):
+            assert _bits(product()) == first, name
+
+
+@pytest.mark.parametrize("law", LAWS, ids=LAW_IDS)
+def test_scatter_through_the_transpose_is_bit_equal(law):
+    conn, cases = _scatter_cases(50_000, law)
+    products_ = dict(cases)
+    assert _bits(products_["dense"]()) == _bits(products_["transpose"]())
+
+
+@pytest.mark.parametrize("law", LAWS, ids=LAW_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_bits_do_not_depend_on_the_launch_geometry(law, dtype, monkeypatch):
+    # Other grids, segments, row chunks, and the global-memory path instead
+    # of shared tiles: the integer sums, hence the bits, are the same.
+    from lazyconn.kernels import _gpu_fixed
+
+    spec = Spec((20_000, 30_000), "R", 0.02, law, 8, dtype)
+    conn = lazyconn.from_spec(spec)[3:19_990, 11:29_000]
+    rng = np.random.default_rng(4)
+    x = cp.asarray(rng.standard_normal((2, conn.shape[0])).astype(dtype))
+    spikes = lazyconn.BinaryArray(cp.asarray(rng.random(conn.shape[0]) < 0.05))
+    first = [_bits(x @ conn), _bits(x[0] @ conn), _bits(spikes @ conn)]
+    monkeypatch.setattr(gpu, "_CTAS_PER_SM", 3)
+    monkeypatch.setattr(gpu, "_CTAS_PER_SM_EVENTS", 1)
+    monkeypatch.setattr(gpu, "_MIN_LINES_PER_SEGMENT", 256)
+    monkeypatch.setattr(gpu, "_ROWS_PER_CHUNK", 4096)
+    assert [_bits(x @ conn), _bits(x[0] @ conn), _bits(spikes @ conn)] == first
+    monkeypatch.setitem(_gpu_fixed._MIN_CTAS, (False, 1), 6)  # other registers, other code
+    monkeypatch.setattr(_gpu_fixed, "_TILE_BYTES", 64)  # every tile in global memory
+    assert [_bits(x @ conn), _bits(x[0] @ conn), _bits(spikes @ conn)] == first
+
+
+@pytest.mark.parametrize("law", LAWS, ids=LAW_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_cols", [0, 2, 11])  # 0: a vector
+def test_scatter_equals_the_reference(law, dtype, n_cols):
+    spec = Spec((3000, 40_000), "R", 0.05, law, 6, dtype)
+    conn = lazyconn.from_spec(spec)[17:2990, 1234:39_001]
+    rng = np.random.default_rng(5)
+    shape = (n_cols, conn.shape[0]) if n_cols else (conn.shape[0],)
+    x = rng.standard_normal(shape).astype(dtype)
+    got = cp.asnumpy(cp.asarray(x) @ conn)
+    expected = products.matmul(conn, x, "left", False, reference, np)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, expected, **tol)
+    spikes = rng.random(conn.shape[0]) < 0.03
+    got = cp.asnumpy(lazyconn.BinaryArray(cp.asarray(spikes)) @ conn)
+    expected = products.matmul(conn, spikes, "left", True, reference, np)
+    np.testing.assert_allclose(got, expected, **tol)
+
+
+@pytest.mark.parametrize("law", LAWS, ids=LAW_IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_cancels_exactly(law, dtype):
+    # Each large line comes twice, with opposite values: its terms cancel
+    # exactly in integers (float atomics leave about 1e6 * eps per output),
+    # so the result is the one small line's scatter, within its rounding.
+    params = Spec((500, 20_000), "R", 0.05, law, 9, dtype).kernel_params()
+    rng = np.random.default_rng(6)
+    big = np.arange(0, 400, 2)
+    lines = np.concatenate([big, big, [401]]).astype(np.int64)
+    values = np.concatenate([1e6 * rng.standard_normal((200, 2)), np.zeros((200, 2)), rng.standard_normal((1, 2))])
+    values[200:400] = -values[:200]
+    values = values.astype(dtype)
+    got = cp.asnumpy(gpu.scatter(params, cp.asarray(lines), cp.asarray(values), 0, 20_000, dtype))
+    expected = reference.scatter(params, lines[-1:], values[-1:], 0, 20_000, dtype)
+    # The small line's one term per output is rounded to the resolution.
+    atol = _resolution(params, len(lines), np.abs(values).max(), dtype) / 2
+    np.testing.assert_allclose(got, expected, rtol=2 * np.finfo(dtype).eps, atol=atol)
+    assert np.count_nonzero(expected) > 0
+
+
+def test_scatter_of_extreme_operands_is_the_exact_sum_rounded():
+    # float64 operands near the overflow threshold and subnormal ones: the
+    # bound is formed from exponents, so nothing overflows on the way; a
+    # sum beyond the float64 range is inf, as the exact sum rounded is.
+    from fractions import Fraction
+
+    spec = Spec((40, 300), "R", 0.2, Uniform(0.5, 1.0), 10, np.float64)
+    conn = lazyconn.from_spec(spec)
+    dense = conn.todense()
+    # float64 products are exact too (fma), so this is the exact sum.
+    for x in (np.array([1.5e308, -1.5e308] * 20), np.full(40, 8e307), np.full(40, 3e-320)):
+        got = cp.asnumpy(cp.asarray(x) @ conn)
+        for j in range(dense.shape[1]):
+            exact = sum((Fraction(float(w)) * Fraction(float(v)) for w, v in zip(dense[:, j], x)), Fraction(0))
+            try:
+                want = float(exact)
+            except OverflowError:
+                want = np.inf if exact > 0 else -np.inf
+            if np.isfinite(want):
+                assert abs(got[j] - want) <= 2e-16 * abs(want) + 2 ** -1074, (x[0], j)
+            else:
+                assert got[j] == want, (x[0], j)
+
+
+def _resolution(params, n_rows, x_max, dtype):
+    """The fixed-point step of an operand column whose largest |entry| is x_max (see _gpu_fixed)."""
+    from lazyconn.kernels import _gpu_fixed
+
+    shift = _gpu_fixed.term_bits(n_rows) - math.frexp(x_max)[1] - _gpu_fixed.weight_exponent(params)
+    return 2.0 ** -(shift + (31 if dtype == np.float64 else 0))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_error_stays_within_the_documented_bound(dtype):
+    # One huge entry sets the column's resolution: every output is off by at
+    # most n_terms * 2**-(S + 1) (S = min(62 - L, 51) - E - ew; float64: 31
+    # bits more), the documented absolute bound, even those the entry does
+    # not reach (for those, far more than float32 rounding: documented).
+    spec = Spec((1000, 5000), "R", 0.02, Normal(0.0, 1.0), 12, dtype)
+    conn = lazyconn.from_spec(spec)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(1000).astype(dtype)
+    x[17] = 1e12
+    got = cp.asnumpy(cp.asarray(x) @ conn)
+    expected = products.matmul(conn, x, "left", False, reference, np)
+    dense = conn.todense().astype(np.float64)
+    n_terms = np.count_nonzero(dense, axis=0)
+    # Ours: half the resolution per term, then one rounding to dtype; the
+    # reference's float64 sum: n_terms * eps64 of the sum of |terms|.
+    bound = (n_terms * _resolution(spec.kernel_params(), 1000, 1e12, dtype) / 2
+             + np.abs(expected) * np.finfo(dtype).eps + n_terms * 2.0**-52 * (np.abs(x) @ np.abs(dense)))
+    assert np.all(np.abs(got - expected) <= bound)
+    if dtype == np.float32:  # outputs the huge entry does not reach: far from float32 accuracy
+        far = dense[17] == 0
+        assert np.abs(got - expected)[far].max() > 1e3 * np.finfo(np.float32).eps * np.abs(expected[far]).max()
+
+
 # ------------------------------------------------------ non-finite operands
 def _with_nonfinite(shape, dtype, seed, density=1.0):
     rng = np.random.default_rng(seed)
@@ -125,7 +285,8 @@ def _sparse_oracle(conn, x, side):
 @pytest.mark.parametrize("side", ["right", "left"])
 @pytest.mark.parametrize("n_cols", [0, 3])  # 0: a vector
 @pytest.mark.parametrize("density", [1.0, 0.02], ids=["dense", "events"])
-@pytest.mark.parametrize("law", [Scalar(0.5), Normal(1.0, 0.2), Uniform(0.5, 1.0)], ids=["scalar", "normal", "uniform"])
+@pytest.mark.parametrize("law", [Scalar(0.5), Normal(1.0, 0.2), Uniform(0.5, 1.0), Uniform(-1.0, 1.0)],
+                         ids=["scalar", "normal", "uniform", "signed"])
 def test_nonfinite_operands_reach_only_connected_outputs(orientation, side, n_cols, density, law):
     # Gather (the minor axis meets the operand) and scatter (the major axis;
     # a sparse operand takes the event-driven route), vectors and batches:

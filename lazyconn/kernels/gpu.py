@@ -1,7 +1,8 @@
 """GPU backend: spec v1 in CUDA, compiled through CuPy (NVRTC).
 
 The kernels live in ``jitc_kernels.cu`` (products, windows) and
-``jitc_events.cu`` (event finding, checks) beside this file, the random
+``jitc_events.cu`` (event finding, checks), ``jitc_fixed.cu`` (the
+deterministic scatter, driven by ``_gpu_fixed``) beside this file, the random
 primitives (Philox4x32-10, the deterministic ``ln`` and ``ndtri``) in
 ``jitc_random.cuh``; all are compiled once per process and kernel variant
 with ``--fmad=false``, so every realised matrix is bit-identical to
@@ -120,7 +121,8 @@ def _source():
     header = (_HERE / "jitc_random.cuh").read_text()
     kernels = (_HERE / "jitc_kernels.cu").read_text()
     events = (_HERE / "jitc_events.cu").read_text()
-    return header + "\n" + kernels + events
+    fixed = (_HERE / "jitc_fixed.cu").read_text()
+    return header + "\n" + kernels + events + fixed
 
 
 _UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check")
@@ -358,16 +360,19 @@ def _ndtri_smem_bytes(params, dtype):
     return 0
 
 
-def _product_geometry(params, n_lines, j0, j1, columns, itemsize, reserved=0):
+def _product_geometry(params, n_lines, j0, j1, columns, itemsize, reserved=0, tile_bytes=None, smem_limit=48 * 1024):
     """Tiling of a product: ``(b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes)``.
 
-    ``reserved`` bytes of shared memory (the ndtri table's copy) come before the tile.
+    ``reserved`` bytes of shared memory (the ndtri table's copy) come before
+    the tile; the tile takes at most ``tile_bytes`` (default ``_TILE_BYTES``)
+    and the CTA at most ``smem_limit``.
     """
     b0, b1 = _blocks(params, j0, j1)
     block = 1 << params.block_log2
     # Dynamic shared memory beyond 48 KiB needs a per-kernel opt-in, which
-    # these kernels do not make: a larger _TILE_BYTES (a tuning knob) is capped.
-    capacity = min(_TILE_BYTES, 48 * 1024 - reserved) // itemsize
+    # only the deterministic scatter makes (_gpu_fixed): a larger _TILE_BYTES
+    # (a tuning knob) is capped.
+    capacity = min(_TILE_BYTES if tile_bytes is None else tile_bytes, smem_limit - reserved) // itemsize
     # A tile never holds more than the window, however large the blocks.
     use_smem = min(block, j1 - j0) * columns <= capacity
     G = max(1, min(_MAX_TILE_BLOCKS, capacity // (block * columns))) if use_smem else 1
@@ -519,6 +524,10 @@ def scatter(params, lines, values, j0, j1, dtype):
     if values is not None:
         _require_device("values", values)
         values = cp.asarray(values, dtype=_value_dtype(values))
+    if _fixed_point(params, values is None):
+        from . import _gpu_fixed
+
+        return _gpu_fixed.scatter(params, lines, values, j0, j1, dtype)
     value_dtype = dtype if values is None else np.dtype(values.dtype)
     n_cols = 1 if values is None else values.shape[1]
     out, counts, _ = _scatter_output(params, values is None, max(j1 - j0, 0), n_cols, value_dtype)
@@ -556,6 +565,10 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     dtype, value_dtype = np.dtype(dtype), np.dtype(value_dtype)
     _require_device("rows", rows)
     events = binary and rows.shape[1] == 1
+    if _fixed_point(params, events):
+        from . import _gpu_fixed
+
+        return _gpu_fixed.scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype)
     n_cols = rows.shape[1]
     kernel_dtype = dtype if events else (value_dtype if value_dtype in _CTYPES else np.dtype(np.float64))
     out, counts, n_active = _scatter_output(params, events, max(j1 - j0, 0), n_cols, kernel_dtype)
@@ -576,6 +589,15 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
             values = part if part.dtype == kernel_dtype else part.astype(kernel_dtype)
         _scatter_into(params, active, n_active, part.shape[0], k0 + r0, values, True, j0, j1, dtype, out, counts)
     return _scatter_result(params, out, counts, dtype, kernel_dtype).astype(value_dtype, copy=False)
+
+
+def _fixed_point(params, events):
+    """Whether a scatter runs in fixed point (``_gpu_fixed``): under ``deterministic=True``, unless counted.
+
+    Binary events with a Scalar law count connections in integers: exact
+    already, on either route.
+    """
+    return get_options()["deterministic"] and not (events and params.law == LAW_SCALAR)
 
 
 def _find_events(part, active, n_active):

@@ -1,0 +1,242 @@
+"""Deterministic GPU scatter: fixed-point (integer) accumulation.
+
+With ``set_options(deterministic=True)`` the GPU backend's scatters (dense
+``x @ M`` of an R matrix, ``M @ y`` of a C matrix, binary events with a
+Normal or Uniform law, and batched columns of each) run here instead of
+adding float contributions with float atomics, whose order varies from run
+to run.  Every contribution ``w * x`` of an operand column becomes an integer
+multiple of that column's resolution, and integers are added with integer
+atomics: integer addition is associative, so the bits depend neither on
+scheduling nor on the launch geometry, the tiles or the row chunks.  Binary
+events with a Scalar law count connections in integers already (exact) and
+keep their route.
+
+The resolution of column ``c`` is ``2**-S_c`` with ``S_c = min(62 - L, 51) -
+E_c - ew``: every finite ``|x|`` of the column is below ``2**E_c`` (found on
+the device before the walk), every ``|w|`` at most ``2**ew`` (the law's
+bound), and an output receives at most ``2**L`` terms (one per operand row).
+So no partial sum can exceed ``2**62`` in magnitude: the int64 words never
+overflow, whatever the values (no fallback is needed: the bound is formed
+from exponents and never overflows either).  Each term is rounded to the
+resolution: off by at most ``2**-(S_c + 1)`` (float32 products: one int64
+word), or ``2**-(S_c + 32)`` (float64: a second word keeps 31 more bits of
+each term).  NaN and infinite entries of the operand set per-output flags
+that the final kernel resolves as float addition would (see jitc_fixed.cu).
+The kernels are in ``jitc_fixed.cu``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+
+import numpy as np
+
+import cupy as cp
+
+from . import gpu
+from ..spec import LAW_NORMAL, LAW_SCALAR
+
+# |ndtri(u)| of the most extreme 32-bit weight word is about 6.3: a Normal
+# law's weights lie within |loc| + 6.5 * scale.
+_NDTRI_BOUND = 6.5
+# Shared memory for a CTA's tile of int64 words: one 4096-entry block
+# (p = 0.01) of one float32 column.  Beyond 48 KiB a CTA (tile and ndtri
+# table) needs the kernel's opt-in, asked for below.
+_TILE_BYTES = 32 * 1024
+_SMEM_LIMIT = 64 * 1024
+_NO_EXPONENT = -2000  # JITC_FIXED_NO_EXPONENT
+# int64 words per output entry of a float32 product (float64: always 2).
+# One word resolves 62 - L bits below the column's largest possible term;
+# a second adds 31 bits for a second shared-memory atomic per connection.
+_FLOAT32_WORDS = 1
+# CTAs per SM the fixed-point scatter's registers must allow (its
+# __launch_bounds__), by (weighted, columns).  Unlike the float scatter's
+# Scalar walk, the unweighted one-column walk keeps 64 registers too: at 40
+# (six CTAs) its per-line scaling spills and it runs slower
+# (asv_benchmarks/gpu_determinism.py times both).
+_MIN_CTAS = {(True, 1): 4, (True, 8): 4, (False, 1): 4, (False, 8): 4}
+
+
+def weight_exponent(params):
+    """``ew``: every weight of the law, rounded to the matrix dtype, is at most ``2**ew`` in magnitude.
+
+    Clamped to ``[-900, 1025]`` (a larger bound stays a bound), so that the
+    kernels' scaled operand entries stay within the double range.
+    """
+    a, b = abs(params.a), abs(params.b)
+    if params.law == LAW_SCALAR:
+        bound = a
+    elif params.law == LAW_NORMAL:
+        bound = a + b * _NDTRI_BOUND
+    else:
+        bound = a + b
+    if not math.isfinite(bound):
+        return 1025
+    if bound == 0.0:
+        return 0
+    # bound < 2**e; rounding a weight to float32 may reach 2**e, still a bound.
+    return min(max(math.frexp(bound)[1], -900), 1025)
+
+
+def row_exponent(n_rows):
+    """``L``: an output receives at most ``n_rows <= 2**L`` terms."""
+    return (max(int(n_rows), 1) - 1).bit_length()
+
+
+def term_bits(n_rows):
+    """Every scaled term is below ``2**term_bits`` (jitc_fixed.cu): ``min(62 - L, 51)``.
+
+    ``2**L`` terms then sum below ``2**62``; 51 lets the kernels round a term
+    with one floating-point add.
+    """
+    return min(62 - row_exponent(n_rows), 51)
+
+
+class _Sum:
+    """The integer words, flags and column exponents of one deterministic scatter."""
+
+    def __init__(self, params, width, n_cols, value_dtype, n_rows, events):
+        self.value_dtype = np.dtype(value_dtype)
+        self.words = 2 if self.value_dtype == np.float64 else _FLOAT32_WORDS
+        self.acc = cp.zeros((width, n_cols, self.words), dtype=cp.uint64)
+        # Binary events are finite: no flags (one word, never read or written).
+        self.flags = cp.zeros(1 if events else (width, n_cols), dtype=cp.uint32)
+        self.shape = (width, n_cols)
+        # Binary events: every entry is 1 = 0.5 * 2**1.
+        self.emax = cp.full(n_cols, 1 if events else _NO_EXPONENT, dtype=cp.int32)
+        self.shift0 = term_bits(n_rows) - weight_exponent(params)
+        self.events = events
+
+    def exponents(self, part):
+        """Max the column exponents of ``part`` (rows, n_cols) of float32/float64 into ``emax``."""
+        if self.events or part.shape[0] == 0:
+            return
+        ctype = gpu._CTYPES[np.dtype(part.dtype)]
+        kernel = gpu._function(f"jitc_fixed_exponents<{ctype}>", cp.cuda.Device().id)
+        rs, cs = (stride // part.itemsize for stride in part.strides)
+        grid = (gpu._grid_1d(part.shape[0])[0], min(part.shape[1], 65535))
+        kernel(grid, (gpu._THREADS,), (part, np.int64(rs), np.int64(cs), np.int32(part.shape[0]),
+                                        np.int32(part.shape[1]), self.emax))
+
+    def finish(self):
+        """The sums as an array of ``value_dtype``, shape ``(width, n_cols)``."""
+        width, n_cols = self.shape
+        out = cp.empty((width, n_cols), dtype=self.value_dtype)
+        n = width * n_cols
+        if n:
+            ctype = gpu._CTYPES[self.value_dtype]
+            kernel = gpu._function(f"jitc_fixed_finish<{ctype}, {self.words}>", cp.cuda.Device().id)
+            kernel(gpu._grid_1d(n), (gpu._THREADS,),
+                   (self.acc, self.flags, np.int32(not self.events), self.emax, np.int32(self.shift0), np.int64(n),
+                    np.int32(n_cols), out))
+        return out
+
+
+def scatter(params, lines, values, j0, j1, dtype):
+    """:func:`lazyconn.kernels.gpu.scatter`, deterministic (same interface)."""
+    dtype = np.dtype(dtype)
+    events = values is None
+    value_dtype = dtype if events else np.dtype(values.dtype)
+    n_cols = 1 if events else values.shape[1]
+    n_lines = int(lines.size)
+    total = _Sum(params, max(j1 - j0, 0), n_cols, value_dtype, n_lines, events)
+    if n_lines and not gpu._is_empty(params, n_lines, j0, j1) and n_cols:
+        if not events:
+            values = cp.ascontiguousarray(values)
+            total.exponents(values)
+        rows = cp.asarray(lines, dtype=cp.int32)
+        n_rows = cp.full(1, n_lines, dtype=cp.uint32)
+        _scatter_into(params, rows, n_rows, n_lines, 0, values, False, j0, j1, dtype, total)
+    return total.finish()
+
+
+def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
+    """:func:`lazyconn.kernels.gpu.scatter_rows`, deterministic (same interface).
+
+    Two passes over the operand's row chunks: the column exponents first
+    (they fix the resolution for every chunk), then the scatter.
+    """
+    dtype, value_dtype = np.dtype(dtype), np.dtype(value_dtype)
+    events = binary and rows.shape[1] == 1
+    n_cols = rows.shape[1]
+    kernel_dtype = dtype if events else (value_dtype if value_dtype in gpu._CTYPES else np.dtype(np.float64))
+    total = _Sum(params, max(j1 - j0, 0), n_cols, kernel_dtype, rows.shape[0], events)
+    if gpu._is_empty(params, rows.shape[0], j0, j1) or n_cols == 0:
+        return total.finish().astype(value_dtype, copy=False)
+    chunk = gpu._ROWS_PER_CHUNK
+
+    def prepared(part):
+        if events:
+            return part if part.dtype.kind == "b" or part.dtype in gpu._CTYPES else part != 0
+        return part if part.dtype == kernel_dtype else part.astype(kernel_dtype)
+
+    if not events:
+        for r0 in range(0, rows.shape[0], chunk):
+            total.exponents(prepared(rows[r0 : r0 + chunk]))
+    active = cp.empty(min(chunk, rows.shape[0]), dtype=cp.int32)
+    n_active = cp.zeros(1, dtype=cp.uint32)
+    for r0 in range(0, rows.shape[0], chunk):
+        part = prepared(rows[r0 : r0 + chunk])
+        if r0:
+            n_active.fill(0)
+        gpu._find_events(part, active, n_active)
+        _scatter_into(params, active, n_active, part.shape[0], k0 + r0, None if events else part, True, j0, j1,
+                      dtype, total)
+    return total.finish().astype(value_dtype, copy=False)
+
+
+@functools.lru_cache(maxsize=None)
+def _allow_shared(kernel, nbytes, device_id):
+    """Opt ``kernel`` in to ``nbytes`` of dynamic shared memory on the current device; False if refused."""
+    try:
+        with warnings.catch_warnings():
+            # Newer CuPy moved the setter to RawKernel.function (same effect).
+            warnings.simplefilter("ignore", DeprecationWarning)
+            kernel.max_dynamic_shared_size_bytes = nbytes
+    except Exception:  # an old driver or CuPy: the caller takes a smaller tile
+        return False
+    return True
+
+
+def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, j0, j1, dtype, total):
+    """Add the scatter of lines ``line0 + rows[:n_rows]`` into ``total`` (see gpu._scatter_into)."""
+    events = values is None
+    if events:
+        value_dtype, n_cols, strides, values = dtype, 1, (0, 0), total.emax  # values never read
+    else:
+        value_dtype, n_cols = np.dtype(values.dtype), values.shape[1]
+        if abs(values.strides[0]) >= 2**31 * values.itemsize:  # the kernel takes an int32 row stride
+            values = cp.ascontiguousarray(values)
+        strides = tuple(stride // values.itemsize for stride in values.strides)
+    device_id = cp.cuda.Device().id
+    gen = gpu._gen_args(params)
+    weighted = params.law != LAW_SCALAR
+    reserved = gpu._ndtri_smem_bytes(params, dtype)
+    for col0 in range(0, n_cols, gpu._MAX_COLUMNS):
+        nc = min(gpu._MAX_COLUMNS, n_cols - col0)
+        columns = 1 if nc == 1 else gpu._MAX_COLUMNS
+        for limit in (_SMEM_LIMIT, 48 * 1024):
+            b0, b1, G, n_tiles, _, _, use_smem, smem = gpu._product_geometry(
+                params, max_rows, j0, j1, nc, 8 * total.words, reserved, tile_bytes=_TILE_BYTES, smem_limit=limit
+            )
+            flags = ", ".join("true" if f else "false" for f in (use_smem, weighted, gpu._plain(params, j0), events))
+            expression = (f"jitc_scatter_fixed<{gpu._CTYPES[dtype]}, {gpu._CTYPES[value_dtype]}, {columns}, "
+                          f"{flags}, {total.words}, {_MIN_CTAS[weighted, columns]}>")
+            kernel = gpu._function(expression, device_id)
+            if smem <= 48 * 1024 or _allow_shared(kernel, smem, device_id):
+                break
+        per_sm = gpu._CTAS_PER_SM_EVENTS if events else gpu._CTAS_PER_SM
+        target = gpu._sm_count(device_id) * per_sm
+        n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // gpu._MIN_LINES_PER_SEGMENT), 65535))
+        kernel(
+            (n_tiles, n_segs), (gpu._THREADS,),
+            (*gen, rows, n_rows, np.int32(max_rows if values_by_row else -1), np.int32(line0), values,
+             np.int32(strides[0]), np.int64(strides[1]), np.int32(values_by_row), np.int32(col0), np.int32(nc),
+             np.int32(j0), np.int32(j1), np.int32(b0), np.int32(b1), np.int32(G), total.acc,
+             np.int32(total.shape[1]), total.flags, total.emax, np.int32(total.shift0),
+             gpu._scalar_weight(params, dtype, value_dtype),
+             np.int32(gpu._EVENT_LINES_PER_THREAD if events else 1)),
+            shared_mem=smem,
+        )
