@@ -33,7 +33,7 @@ import cupy as cp
 
 import lazyconn
 from lazyconn.bench import device_extra_bytes
-from lazyconn.kernels import _ndtri_fast, gpu, reference
+from lazyconn.kernels import _gpu_launch, _ndtri_fast, gpu, reference
 
 LAWS = {
     "Scalar": lambda n, seed: lazyconn.JITCScalarR(n, n, prob=0.01, weight=0.1, seed=seed),
@@ -107,14 +107,17 @@ def csr_of(conn):
 def sweep(n, seed, y, x, events):
     """Time the Scalar products over a few launch geometries (tuning aid)."""
     conn = LAWS["Scalar"](n, seed)
-    saved = (gpu._THREADS, gpu._TILE_BYTES, gpu._MAX_TILE_BLOCKS, gpu._CTAS_PER_SM, gpu._MIN_LINES_PER_SEGMENT)
+    names = ("_THREADS", "_TILE_BYTES", "_MAX_TILE_BLOCKS", "_CTAS_PER_SM", "_MIN_LINES_PER_SEGMENT")
+    saved = [getattr(_gpu_launch, name) for name in names]  # the tunables the kernels read
     print("\nthreads tile_bytes max_tile_blocks ctas_per_sm min_lines | gather ms | scatter ms | spikes ms")
     for geometry in ((256, 16384, 1, 64, 1024), (256, 16384, 1, 16, 1024), (256, 16384, 1, 32, 1024),
                      (256, 32768, 2, 64, 1024), (256, 16384, 1, 64, 512), (256, 16384, 1, 64, 2048)):
-        gpu._THREADS, gpu._TILE_BYTES, gpu._MAX_TILE_BLOCKS, gpu._CTAS_PER_SM, gpu._MIN_LINES_PER_SEGMENT = geometry
+        for name, value in zip(names, geometry):
+            setattr(_gpu_launch, name, value)
         times = [cuda_time(fn, repeat=5, warmup=1)[0] for fn in (lambda: conn @ y, lambda: conn.__rmatmul__(x), lambda: events @ conn)]
         print(geometry, "| " + " | ".join(f"{t:.3f}" for t in times))
-    gpu._THREADS, gpu._TILE_BYTES, gpu._MAX_TILE_BLOCKS, gpu._CTAS_PER_SM, gpu._MIN_LINES_PER_SEGMENT = saved
+    for name, value in zip(names, saved):
+        setattr(_gpu_launch, name, value)
 
 
 def main():
@@ -173,12 +176,15 @@ def main():
             med, best = cuda_time(lambda: gpu.scatter(params, active, None, 0, n_big, conn.dtype), repeat=50)
             print(f"1% spikes, gpu.scatter alone on precomputed lines: {med:.3f} ms (min {best:.3f})")
             if args.sweep:
-                saved = (gpu._MAX_TILE_BLOCKS, gpu._EVENT_LINES_PER_THREAD, gpu._CTAS_PER_SM_EVENTS)
+                names = ("_MAX_TILE_BLOCKS", "_EVENT_LINES_PER_THREAD", "_CTAS_PER_SM_EVENTS")
+                saved = [getattr(_gpu_launch, name) for name in names]
                 for geometry in ((1, 4, 16), (2, 4, 16), (1, 2, 16), (1, 8, 16), (1, 4, 8), (1, 4, 32)):
-                    gpu._MAX_TILE_BLOCKS, gpu._EVENT_LINES_PER_THREAD, gpu._CTAS_PER_SM_EVENTS = geometry
+                    for name, value in zip(names, geometry):
+                        setattr(_gpu_launch, name, value)
                     t, _ = cuda_time(lambda: events @ conn, repeat=30)
                     print(f"  1% spikes, (max_tile_blocks, lines_per_thread, ctas_per_sm_events) = {geometry}: {t:.3f} ms")
-                gpu._MAX_TILE_BLOCKS, gpu._EVENT_LINES_PER_THREAD, gpu._CTAS_PER_SM_EVENTS = saved
+                for name, value in zip(names, saved):
+                    setattr(_gpu_launch, name, value)
         for case, fn in cases.items():
             med, best = cuda_time(fn, repeat=10 if "spikes" not in case else 50)
             mem = device_extra_bytes(fn)[1]  # the operand is held before

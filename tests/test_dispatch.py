@@ -105,9 +105,99 @@ def test_the_driver_and_the_table_import_no_kernels(name):
         assert "kernels" not in module and "kernels" not in names, (name, module)
 
 
-def test_the_gpu_kernels_import_no_dispatch_and_no_products():
-    for module, names in _imports(ROOT / "kernels" / "gpu.py"):
+GPU_MODULES = ["gpu.py", "_gpu_fixed.py", "_gpu_launch.py"]
+
+
+@pytest.mark.parametrize("name", GPU_MODULES)
+def test_the_gpu_kernels_import_no_dispatch_and_no_products(name):
+    for module, names in _imports(ROOT / "kernels" / name):
         assert not {"dispatch", "products", "_cupy"} & ({module.strip(".")} | set(names)), module
+
+
+def _imported_modules(path, package="lazyconn.kernels"):
+    """Absolute names of the modules that ``path`` (a module of ``package``) may import: ``a.b`` and ``a.b.name``."""
+    for module, names in _imports(path):
+        level = len(module) - len(module.lstrip("."))
+        if level:
+            base = package.rsplit(".", level - 1)[0] if level > 1 else package
+            module = base + ("." + module.lstrip(".") if module.lstrip(".") else "")
+        yield module
+        yield from (f"{module}.{name}" for name in names)
+
+
+@pytest.mark.parametrize("name, forbidden", [
+    ("_gpu_fixed.py", {"lazyconn.kernels.gpu"}),
+    ("_gpu_launch.py", {"lazyconn.kernels.gpu", "lazyconn.kernels._gpu_fixed"}),
+])
+def test_the_gpu_modules_import_one_way(name, forbidden):
+    # gpu -> _gpu_fixed -> _gpu_launch: an import back up would be a cycle.
+    assert not forbidden & set(_imported_modules(ROOT / "kernels" / name))
+
+
+def test_an_import_back_up_is_seen(tmp_path):
+    # The check above must catch the cycle this layering removed.
+    for line in ("from . import gpu", "from .gpu import _THREADS", "from lazyconn.kernels import gpu",
+                 "import lazyconn.kernels.gpu", "from .. import kernels"):
+        (tmp_path / "m.py").write_text(line + "\n")
+        found = set(_imported_modules(tmp_path / "m.py"))
+        assert "lazyconn.kernels.gpu" in found or line.endswith("kernels"), line
+    (tmp_path / "m.py").write_text("from ..spec import LAW_SCALAR\n")
+    assert set(_imported_modules(tmp_path / "m.py")) == {"lazyconn.spec", "lazyconn.spec.LAW_SCALAR"}
+
+
+def _launch_attributes(path):
+    """Names that ``path`` reads as ``_launch.NAME`` or imports ``from ._gpu_launch``."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "_launch":
+            yield node.attr
+        elif isinstance(node, ast.ImportFrom) and node.module == "_gpu_launch":
+            yield from (alias.name for alias in node.names)
+
+
+def _module_names(path):
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        for target in targets:
+            names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+    return names
+
+
+TUNABLES = {"_THREADS", "_TILE_BYTES", "_MAX_TILE_BLOCKS", "_CTAS_PER_SM", "_CTAS_PER_SM_EVENTS",
+            "_EVENT_LINES_PER_THREAD", "_MIN_LINES_PER_SEGMENT", "_MAX_COLUMNS", "_ROWS_PER_CHUNK"}
+
+
+# _gpu_fixed sizes its integer tiles itself (its own _TILE_BYTES).
+@pytest.mark.parametrize("name, own", [("gpu.py", set()), ("_gpu_fixed.py", {"_TILE_BYTES"})])
+def test_the_gpu_modules_read_the_launch_layer_s_own_names(name, own):
+    # Every name taken from _gpu_launch exists there, and the launch tunables
+    # (which tests and sweeps change on _gpu_launch) are read there at each
+    # call, never bound to a copy that a change would miss.
+    launch = _module_names(ROOT / "kernels" / "_gpu_launch.py")
+    assert TUNABLES <= launch
+    used = set(_launch_attributes(ROOT / "kernels" / name))
+    assert used and used <= launch, used - launch
+    tree = ast.parse((ROOT / "kernels" / name).read_text())
+    imported = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert TUNABLES & (imported | _module_names(ROOT / "kernels" / name)) == own
+
+
+def test_the_gpu_modules_import_in_order_without_a_gpu():
+    # A stand-in CuPy (no device is touched at import): gpu imports
+    # _gpu_fixed and _gpu_launch, and keeps its public names.
+    code = (
+        "import sys, types; sys.modules['cupy'] = types.ModuleType('cupy')\n"
+        "from lazyconn.kernels import gpu, _gpu_fixed, _gpu_launch\n"
+        "assert gpu._gpu_fixed is _gpu_fixed and gpu._launch is _gpu_launch and _gpu_fixed._launch is _gpu_launch\n"
+        "assert gpu.compile_seconds is _gpu_launch.compile_seconds\n"
+        "print(sorted(n for n in gpu.__all__ if not callable(getattr(gpu, n))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT.parent)
+    assert out.stdout.strip() == "['NAME']"
 
 
 def test_importing_lazyconn_imports_no_array_library():

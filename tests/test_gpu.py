@@ -19,7 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import lazyconn  # noqa: E402
 from lazyconn.bench import device_extra_bytes  # noqa: E402
-from lazyconn.kernels import _ndtri_fast, gpu, reference  # noqa: E402
+from lazyconn.kernels import _gpu_launch, _ndtri_fast, gpu, reference  # noqa: E402
 from lazyconn.spec import Normal, Scalar, Spec, Uniform  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -40,11 +40,11 @@ DTYPES = [np.float32, np.float64]
 @pytest.fixture
 def small_launch(monkeypatch):
     """Tiny CTAs, tiles and segments: multi-tile and multi-segment paths on small inputs."""
-    monkeypatch.setattr(gpu, "_THREADS", 32)
-    monkeypatch.setattr(gpu, "_TILE_BYTES", 4096)
-    monkeypatch.setattr(gpu, "_MIN_LINES_PER_SEGMENT", 3)
-    monkeypatch.setattr(gpu, "_CTAS_PER_SM", 64)
-    monkeypatch.setattr(gpu, "_CTAS_PER_SM_EVENTS", 64)
+    monkeypatch.setattr(_gpu_launch, "_THREADS", 32)
+    monkeypatch.setattr(_gpu_launch, "_TILE_BYTES", 4096)
+    monkeypatch.setattr(_gpu_launch, "_MIN_LINES_PER_SEGMENT", 3)
+    monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM", 64)
+    monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM_EVENTS", 64)
 
 
 # ------------------------------------------------------------------ matrices
@@ -102,10 +102,10 @@ def test_products_are_close_to_the_reference(case, seed, use_small_launch):
     conn, batch, xdtype = case
     m, n = conn.shape
     names = ("_THREADS", "_TILE_BYTES", "_MIN_LINES_PER_SEGMENT", "_CTAS_PER_SM", "_CTAS_PER_SM_EVENTS")
-    saved = [getattr(gpu, name) for name in names]
+    saved = [getattr(_gpu_launch, name) for name in names]
     if use_small_launch:
         for name, value in zip(names, (32, 2048, 2, 64, 64)):
-            setattr(gpu, name, value)
+            setattr(_gpu_launch, name, value)
     try:
         for side, shape in (("right", (n,)), ("right", (n, batch)), ("left", (m,)), ("left", (batch, m))):
             x = _operand(shape, xdtype, seed)
@@ -116,7 +116,7 @@ def test_products_are_close_to_the_reference(case, seed, use_small_launch):
             np.testing.assert_allclose(result.get(), expected, **_tolerance(expected.dtype))
     finally:
         for name, value in zip(names, saved):
-            setattr(gpu, name, value)
+            setattr(_gpu_launch, name, value)
 
 
 @pytest.mark.parametrize("law", [Scalar(0.75), Normal(0.5, 1.0), Uniform(0.0, 1.0)], ids=["scalar", "normal", "uniform"])
@@ -151,7 +151,7 @@ def test_global_memory_path_when_tiles_do_not_fit(prob, tile_bytes, monkeypatch)
     # Small p means blocks of 2**19 entries: tiles no longer fit in shared
     # memory, and the kernels address global memory instead.  A tiny tile
     # budget forces the same path at p = 0.01.
-    monkeypatch.setattr(gpu, "_TILE_BYTES", tile_bytes)
+    monkeypatch.setattr(_gpu_launch, "_TILE_BYTES", tile_bytes)
     conn = lazyconn.JITCNormalR(50, 30000, prob=prob, loc=0.0, scale=1.0, seed=1)
     y = _operand((30000, 2), np.float64, 3, sparsity=1.0)
     np.testing.assert_allclose((conn @ y).get(), _host_result(conn, y, "right"), rtol=1e-10, atol=1e-10)
@@ -231,7 +231,7 @@ def test_ndtri_check_refuses_words_outside_the_folded_range():
 def test_event_detection_in_chunks_equals_the_reference(binary, n_cols, monkeypatch):
     # Rows are detected and scattered chunk by chunk (2048 rows here), all
     # into one output; a windowed view also offsets the lines of each chunk.
-    monkeypatch.setattr(gpu, "_ROWS_PER_CHUNK", 2048 * n_cols)
+    monkeypatch.setattr(_gpu_launch, "_ROWS_PER_CHUNK", 2048 * n_cols)
     conn = lazyconn.JITCNormalR(9000, 700, prob=0.05, loc=0.5, scale=1.0, seed=3)[1234:8765, 50:650]
     rng = np.random.default_rng(0)
     x = rng.random((7531, n_cols)) < 0.02 if binary else rng.standard_normal((7531, n_cols)) * (rng.random((7531, 1)) < 0.3)

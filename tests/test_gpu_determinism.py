@@ -144,7 +144,7 @@ def test_scatter_through_the_transpose_is_bit_equal(law):
 def test_scatter_bits_do_not_depend_on_the_launch_geometry(law, dtype, monkeypatch):
     # Other grids, segments, row chunks, and the global-memory path instead
     # of shared tiles: the integer sums, hence the bits, are the same.
-    from lazyconn.kernels import _gpu_fixed
+    from lazyconn.kernels import _gpu_fixed, _gpu_launch
 
     spec = Spec((20_000, 30_000), "R", 0.02, law, 8, dtype)
     conn = lazyconn.from_spec(spec)[3:19_990, 11:29_000]
@@ -152,10 +152,10 @@ def test_scatter_bits_do_not_depend_on_the_launch_geometry(law, dtype, monkeypat
     x = cp.asarray(rng.standard_normal((2, conn.shape[0])).astype(dtype))
     spikes = lazyconn.BinaryArray(cp.asarray(rng.random(conn.shape[0]) < 0.05))
     first = [_bits(x @ conn), _bits(x[0] @ conn), _bits(spikes @ conn)]
-    monkeypatch.setattr(gpu, "_CTAS_PER_SM", 3)
-    monkeypatch.setattr(gpu, "_CTAS_PER_SM_EVENTS", 1)
-    monkeypatch.setattr(gpu, "_MIN_LINES_PER_SEGMENT", 256)
-    monkeypatch.setattr(gpu, "_ROWS_PER_CHUNK", 4096)
+    monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM", 3)
+    monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM_EVENTS", 1)
+    monkeypatch.setattr(_gpu_launch, "_MIN_LINES_PER_SEGMENT", 256)
+    monkeypatch.setattr(_gpu_launch, "_ROWS_PER_CHUNK", 4096)
     assert [_bits(x @ conn), _bits(x[0] @ conn), _bits(spikes @ conn)] == first
     monkeypatch.setitem(_gpu_fixed._MIN_CTAS, (False, 1), 6)  # other registers, other code
     monkeypatch.setattr(_gpu_fixed, "_TILE_BYTES", 64)  # every tile in global memory

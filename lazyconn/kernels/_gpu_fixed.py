@@ -35,8 +35,8 @@ import numpy as np
 
 import cupy as cp
 
-from . import gpu
 from ..spec import LAW_NORMAL, LAW_SCALAR
+from . import _gpu_launch as _launch
 
 # |ndtri(u)| of the most extreme 32-bit weight word is about 6.3: a Normal
 # law's weights lie within |loc| + 6.5 * scale.
@@ -113,11 +113,11 @@ class _Sum:
         """Max the column exponents of ``part`` (rows, n_cols) of float32/float64 into ``emax``."""
         if self.events or part.shape[0] == 0:
             return
-        ctype = gpu._CTYPES[np.dtype(part.dtype)]
-        kernel = gpu._function(f"jitc_fixed_exponents<{ctype}>", cp.cuda.Device().id)
+        ctype = _launch._CTYPES[np.dtype(part.dtype)]
+        kernel = _launch._function(f"jitc_fixed_exponents<{ctype}>", cp.cuda.Device().id)
         rs, cs = (stride // part.itemsize for stride in part.strides)
-        grid = (gpu._grid_1d(part.shape[0])[0], min(part.shape[1], 65535))
-        kernel(grid, (gpu._THREADS,), (part, np.int64(rs), np.int64(cs), np.int32(part.shape[0]),
+        grid = (_launch._grid_1d(part.shape[0])[0], min(part.shape[1], 65535))
+        kernel(grid, (_launch._THREADS,), (part, np.int64(rs), np.int64(cs), np.int32(part.shape[0]),
                                         np.int32(part.shape[1]), self.emax))
 
     def finish(self):
@@ -126,9 +126,9 @@ class _Sum:
         out = cp.empty((width, n_cols), dtype=self.value_dtype)
         n = width * n_cols
         if n:
-            ctype = gpu._CTYPES[self.value_dtype]
-            kernel = gpu._function(f"jitc_fixed_finish<{ctype}, {self.words}>", cp.cuda.Device().id)
-            kernel(gpu._grid_1d(n), (gpu._THREADS,),
+            ctype = _launch._CTYPES[self.value_dtype]
+            kernel = _launch._function(f"jitc_fixed_finish<{ctype}, {self.words}>", cp.cuda.Device().id)
+            kernel(_launch._grid_1d(n), (_launch._THREADS,),
                    (self.acc, self.flags, np.int32(not self.events), self.emax, np.int32(self.shift0), np.int64(n),
                     np.int32(n_cols), out))
         return out
@@ -142,7 +142,7 @@ def scatter(params, lines, values, j0, j1, dtype):
     n_cols = 1 if events else values.shape[1]
     n_lines = int(lines.size)
     total = _Sum(params, max(j1 - j0, 0), n_cols, value_dtype, n_lines, events)
-    if n_lines and not gpu._is_empty(params, n_lines, j0, j1) and n_cols:
+    if n_lines and not _launch._is_empty(params, n_lines, j0, j1) and n_cols:
         if not events:
             values = cp.ascontiguousarray(values)
             total.exponents(values)
@@ -161,15 +161,15 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     dtype, value_dtype = np.dtype(dtype), np.dtype(value_dtype)
     events = binary and rows.shape[1] == 1
     n_cols = rows.shape[1]
-    kernel_dtype = dtype if events else (value_dtype if value_dtype in gpu._CTYPES else np.dtype(np.float64))
+    kernel_dtype = dtype if events else (value_dtype if value_dtype in _launch._CTYPES else np.dtype(np.float64))
     total = _Sum(params, max(j1 - j0, 0), n_cols, kernel_dtype, rows.shape[0], events)
-    if gpu._is_empty(params, rows.shape[0], j0, j1) or n_cols == 0:
+    if _launch._is_empty(params, rows.shape[0], j0, j1) or n_cols == 0:
         return total.finish().astype(value_dtype, copy=False)
-    chunk = gpu._ROWS_PER_CHUNK
+    chunk = _launch._ROWS_PER_CHUNK
 
     def prepared(part):
         if events:
-            return part if part.dtype.kind == "b" or part.dtype in gpu._CTYPES else part != 0
+            return part if part.dtype.kind == "b" or part.dtype in _launch._CTYPES else part != 0
         return part if part.dtype == kernel_dtype else part.astype(kernel_dtype)
 
     if not events:
@@ -181,7 +181,7 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
         part = prepared(rows[r0 : r0 + chunk])
         if r0:
             n_active.fill(0)
-        gpu._find_events(part, active, n_active)
+        _launch._find_events(part, active, n_active)
         _scatter_into(params, active, n_active, part.shape[0], k0 + r0, None if events else part, True, j0, j1,
                       dtype, total)
     return total.finish().astype(value_dtype, copy=False)
@@ -211,32 +211,33 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
             values = cp.ascontiguousarray(values)
         strides = tuple(stride // values.itemsize for stride in values.strides)
     device_id = cp.cuda.Device().id
-    gen = gpu._gen_args(params)
+    gen = _launch._gen_args(params)
     weighted = params.law != LAW_SCALAR
-    reserved = gpu._ndtri_smem_bytes(params, dtype)
-    for col0 in range(0, n_cols, gpu._MAX_COLUMNS):
-        nc = min(gpu._MAX_COLUMNS, n_cols - col0)
-        columns = 1 if nc == 1 else gpu._MAX_COLUMNS
+    reserved = _launch._ndtri_smem_bytes(params, dtype)
+    for col0 in range(0, n_cols, _launch._MAX_COLUMNS):
+        nc = min(_launch._MAX_COLUMNS, n_cols - col0)
+        columns = 1 if nc == 1 else _launch._MAX_COLUMNS
         for limit in (_SMEM_LIMIT, 48 * 1024):
-            b0, b1, G, n_tiles, _, _, use_smem, smem = gpu._product_geometry(
+            b0, b1, G, n_tiles, _, _, use_smem, smem = _launch._product_geometry(
                 params, max_rows, j0, j1, nc, 8 * total.words, reserved, tile_bytes=_TILE_BYTES, smem_limit=limit
             )
-            flags = ", ".join("true" if f else "false" for f in (use_smem, weighted, gpu._plain(params, j0), events))
-            expression = (f"jitc_scatter_fixed<{gpu._CTYPES[dtype]}, {gpu._CTYPES[value_dtype]}, {columns}, "
+            plain = _launch._plain(params, j0)
+            flags = ", ".join("true" if f else "false" for f in (use_smem, weighted, plain, events))
+            expression = (f"jitc_scatter_fixed<{_launch._CTYPES[dtype]}, {_launch._CTYPES[value_dtype]}, {columns}, "
                           f"{flags}, {total.words}, {_MIN_CTAS[weighted, columns]}>")
-            kernel = gpu._function(expression, device_id)
+            kernel = _launch._function(expression, device_id)
             if smem <= 48 * 1024 or _allow_shared(kernel, smem, device_id):
                 break
-        per_sm = gpu._CTAS_PER_SM_EVENTS if events else gpu._CTAS_PER_SM
-        target = gpu._sm_count(device_id) * per_sm
-        n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // gpu._MIN_LINES_PER_SEGMENT), 65535))
+        per_sm = _launch._CTAS_PER_SM_EVENTS if events else _launch._CTAS_PER_SM
+        target = _launch._sm_count(device_id) * per_sm
+        n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _launch._MIN_LINES_PER_SEGMENT), 65535))
         kernel(
-            (n_tiles, n_segs), (gpu._THREADS,),
+            (n_tiles, n_segs), (_launch._THREADS,),
             (*gen, rows, n_rows, np.int32(max_rows if values_by_row else -1), np.int32(line0), values,
              np.int32(strides[0]), np.int64(strides[1]), np.int32(values_by_row), np.int32(col0), np.int32(nc),
              np.int32(j0), np.int32(j1), np.int32(b0), np.int32(b1), np.int32(G), total.acc,
              np.int32(total.shape[1]), total.flags, total.emax, np.int32(total.shift0),
-             gpu._scalar_weight(params, dtype, value_dtype),
-             np.int32(gpu._EVENT_LINES_PER_THREAD if events else 1)),
+             _launch._scalar_weight(params, dtype, value_dtype),
+             np.int32(_launch._EVENT_LINES_PER_THREAD if events else 1)),
             shared_mem=smem,
         )

@@ -11,6 +11,11 @@ CuPy arrays (see that module's docstring), plus :func:`scatter_rows`, which
 the product driver uses on the GPU: it finds an operand's active rows on the
 device and scatters them without synchronising with the host.
 
+The compilation, the generator's arguments, the launch tunables and the
+tile geometry live in :mod:`lazyconn.kernels._gpu_launch`, shared with the
+deterministic scatter (:mod:`lazyconn.kernels._gpu_fixed`); neither imports
+this module.
+
 CuPy operands reach these kernels through :mod:`lazyconn._cupy`, which
 registers ``cupy.ndarray`` with :mod:`lazyconn.dispatch`; this module
 imports neither.
@@ -23,7 +28,7 @@ CTAs beyond what its length needs leave at once.
 A tile of the input (gather) or of the output (scatter) sits in shared
 memory when it fits in ``_TILE_BYTES``; otherwise (very small ``prob``, hence
 blocks of up to 2**22 entries, or many batched columns) the same kernels
-address global memory.  The module-level constants below set the geometry;
+address global memory.  The constants of ``_gpu_launch`` set the geometry;
 tests shrink them to reach multi-tile, multi-segment and global paths on
 small matrices.
 """
@@ -31,9 +36,6 @@ small matrices.
 from __future__ import annotations
 
 import functools
-import math
-import time
-from pathlib import Path
 
 import numpy as np
 
@@ -46,9 +48,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
     ) from exc
 
 from ..config import get_options
-from . import _ndtri_fast
-from ..random import PHILOX_W0, PHILOX_W1
-from ..spec import LAW_NORMAL, LAW_SCALAR
+from ..spec import LAW_SCALAR
+from . import _gpu_fixed
+from . import _gpu_launch as _launch
+from ._gpu_launch import (
+    _CTYPES, _blocks, _find_events, _gap_constants, _gen_args, _grid_1d, _int32, _is_empty, _kernel, _ndtri_bound,
+    _ndtri_smem_bytes, _ndtri_table, _plain, _product_geometry, _scalar_weight, _segments, _sm_count, compile_seconds,
+)
 
 __all__ = [
     "NAME", "dense", "coo", "scatter", "scatter_rows", "gather", "degrees", "compile_seconds", "gap_check",
@@ -57,36 +63,11 @@ __all__ = [
 
 NAME = "gpu"
 
-# Threads per CTA (at most 256: the product kernels' __launch_bounds__).
-_THREADS = 256
-# Shared memory per CTA for a product tile, and at most this many blocks
-# per tile.  One block of 4096 float32 entries per tile (p = 0.01) measured
-# best on an H200 (gpu_targets.py --sweep: 19.8 ms gather and 0.43 ms
-# spikes against 20.6 and 0.45 with two blocks, dense scatter even): a block
-# change is then a line change, the cheapest item change of the walk.
-_TILE_BYTES = 16 * 1024
-_MAX_TILE_BLOCKS = 1
-# Aim for this many CTAs per SM when cutting lines into segments (many
-# waves: the last, partial wave then costs little).  Binary events, whose
-# few active lines are spread over all CTAs, want fewer: every CTA zeroes
-# and flushes a whole tile.  Measured on an H200 at N = 1e6, p = 0.01 (CTAs
-# per SM 16 / 32 / 64): gather 18.9 / 18.6 / 18.3 ms, dense scatter 42.2 /
-# 39.7 / 38.8 ms, 1% spikes 0.342 / 0.347 / 0.367 ms.
-_CTAS_PER_SM = 64
-_CTAS_PER_SM_EVENTS = 16
-# The scatter's grid is sized on the host for every row of the operand; on
-# the device only enough CTAs for this many active lines per thread run (the
-# active count is known there only).  Four keeps the 1e6-row, 1% spikes
-# product at its best measured grid, and small sparse products small.
-_EVENT_LINES_PER_THREAD = 4
-# A segment holds at least this many lines (four per thread), so that
-# loading, zeroing or flushing a tile is paid back by the connections walked
-# in it (H200, p = 0.01, 64 CTAs per SM: gather 0.285 ms with 512 and 0.268
-# ms with 1024 at N = 1e5; 17.2 and 16.9 ms at N = 1e6).
-_MIN_LINES_PER_SEGMENT = 1024
-# Largest number of batched columns handled per kernel launch (register
-# accumulators); wider operands are processed in chunks of this many.
-_MAX_COLUMNS = 8
+# The launch tunables (_THREADS, _TILE_BYTES, _CTAS_PER_SM, ...) live in
+# _gpu_launch, shared with the deterministic scatter, and are read there at
+# each call (_launch._THREADS), never copied here: tests and sweeps change
+# them on _gpu_launch.
+
 # The gather's per-tile partial sums (see gather): at most this many bytes,
 # whatever the shape; a product needing more runs in chunks of tiles (and,
 # for very many lines, of lines), launched one after another.
@@ -94,85 +75,7 @@ _PARTIAL_BYTES = 64 * 2**20
 # A chunk holds at least this many tiles while the lines allow, so that each
 # launch still fills the GPU; lines are cut into chunks instead.
 _MIN_CHUNK_TILES = 16
-# Operand rows (times columns) whose events are detected per chunk in
-# scatter_rows: bounds the active-line list and the gathered values (at most
-# 16 MiB each) whatever the number of rows.
-_ROWS_PER_CHUNK = 1 << 21
-
-_OPTIONS = ("--std=c++17", "--fmad=false")
-_HERE = Path(__file__).resolve().parent
-_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 _MODE_VALUES, _MODE_EVENTS, _MODE_COUNTS = 0, 1, 2
-# Row stride of the ndtri table on the device (JITC_NDTRI_STRIDE).
-_NDTRI_STRIDE = 10
-# float32 Normal products copy the table's coefficients (six doubles a row)
-# into each CTA's shared memory, ahead of the tile: JITC_NDTRI_SMEM_BYTES.
-_NDTRI_SMEM_BYTES = _ndtri_fast.N_INTERVALS * (_ndtri_fast.DEGREE + 1) * 8
-
-_compile_seconds = {}
-
-
-def _source():
-    """The CUDA translation unit: the header pasted before the kernels.
-
-    Pasting (rather than ``-I``) makes the text CuPy hashes for its on-disk
-    cache cover the header too, so an edited header is never served stale.
-    """
-    header = (_HERE / "jitc_random.cuh").read_text()
-    kernels = (_HERE / "jitc_kernels.cu").read_text()
-    events = (_HERE / "jitc_events.cu").read_text()
-    fixed = (_HERE / "jitc_fixed.cu").read_text()
-    return header + "\n" + kernels + events + fixed
-
-
-_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check")
-
-
-@functools.lru_cache(maxsize=None)
-def _function(expression, device_id):
-    """Compile (once per process and device) the module holding one kernel instantiation.
-
-    One small module per kernel keeps the first call's compile short: a
-    product compiles only the variant it runs (the header is shared text, so
-    each module costs one NVRTC pass over a few hundred lines).
-    """
-    start = time.perf_counter()
-    options = _OPTIONS + (("-DJITC_WITH_UTILS",) if expression in _UTILS else ())
-    module = cp.RawModule(code=_source(), options=options, name_expressions=[expression])
-    function = module.get_function(expression)
-    _compile_seconds.setdefault(expression, time.perf_counter() - start)
-    return function
-
-
-def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weighted=False, plain=False, mode=None):
-    """The compiled kernel ``name`` for the given template arguments."""
-    matrix_dtype = np.dtype(matrix_dtype)
-    value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
-    w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
-    if name.startswith(("jitc_find_events", "jitc_scale_counts", "jitc_sum_partials")):
-        expression = name
-    elif name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
-        expression = f"{name}<{w}>"
-    elif name in ("jitc_gather", "jitc_scatter"):
-        flags = ", ".join("true" if f else "false" for f in (smem, weighted, plain))
-        expression = f"{name}<{w}, {t}, {columns}, {flags}" + (">" if mode is None else f", {mode}>")
-    else:
-        expression = name
-    # A module is loaded on the device current when it is compiled: key the
-    # cache on the device too (CuPy's disk cache makes a second device cheap).
-    return _function(expression, cp.cuda.Device().id)
-
-
-def compile_seconds():
-    """Seconds spent compiling (or loading) each kernel so far in this process.
-
-    Returns
-    -------
-    dict
-        ``{"jitc_gather<float, float, 1, true, false, true>": seconds, ...}``; a
-        kernel served from CuPy's on-disk cache shows its (short) load time.
-    """
-    return dict(_compile_seconds)
 
 
 # ---------------------------------------------------------------------------
@@ -186,101 +89,6 @@ def _require_device(name, array):
         )
 
 
-def _gap_constants(inv_log_q):
-    """``(fast, c2, tol)`` of the float32 gap path (see jitc_random.cuh)."""
-    c = float(inv_log_q)
-    # float32 resolves gaps only while |c| is moderate (prob > ~1.5e-5); the
-    # kernels' floor trick also needs |c| < 2**16, and their one-rounding
-    # interval ends |c2| >= 2**-3 (prob < 0.996; see jitc_random.cuh).
-    fast = math.isfinite(c) and 2.0**-3 <= abs(c * math.log(2.0)) and abs(c) < 2.0**16
-    c2 = np.float32(c * math.log(2.0)) if fast else np.float32(0.0)
-    return fast, c2, np.float32(abs(float(c2)) * 2.0**-20)
-
-
-@functools.lru_cache(maxsize=None)
-def _ndtri_table(device_id):
-    """The float32 Normal route's table on a device, rows padded to 10 doubles.
-
-    The coefficients are scaled by 2**-32 (exact): the kernels multiply the
-    polynomial by ``|q| * 2**32``, which they form in one exact subtraction.
-    """
-    table = _ndtri_fast.load_table()
-    padded = np.zeros((table.shape[0], _NDTRI_STRIDE))
-    padded[:, : table.shape[1]] = table
-    padded[:, : _ndtri_fast.DEGREE + 1] *= 2.0**-32
-    with cp.cuda.Device(device_id):
-        return cp.asarray(padded)
-
-
-@functools.lru_cache(maxsize=None)
-def _ndtri_bound():
-    """The largest error bound of the float32 Normal route's table: the kernels decide with it."""
-    return float(_ndtri_fast.load_table()[:, -1].max())
-
-
-def _gen_args(params):
-    """The generator's arguments in the order of JITC_GEN_PARAMS."""
-    return _gen_args_on(params, cp.cuda.Device().id)
-
-
-@functools.lru_cache(maxsize=256)
-def _gen_args_on(params, device_id):
-    # Cached: building them costs tens of microseconds of Python, which a
-    # sparse event product would otherwise pay after its host sync.
-    fast, c2, tol = _gap_constants(params.inv_log_q)
-    return (
-        np.uint32(params.key0),
-        np.uint32(params.key1),
-        np.int32(params.block_log2),
-        np.float64(params.inv_log_q),
-        c2,
-        tol,
-        np.int32(fast),
-        np.int32(params.law),
-        np.float64(params.a),
-        np.float64(params.b),
-        np.int32(bool(params.skip_diagonal)),
-        *_round_keys(params.key0, params.key1),
-        _ndtri_table(device_id),
-        np.float64(_ndtri_bound()),
-    )
-
-
-def _round_keys(key0, key1):
-    """Philox4x32-10 round keys 1..9, interleaved (k0_r, k1_r), as uint32."""
-    keys = []
-    for r in range(1, 10):
-        keys.append(np.uint32((key0 + r * PHILOX_W0) & 0xFFFFFFFF))
-        keys.append(np.uint32((key1 + r * PHILOX_W1) & 0xFFFFFFFF))
-    return keys
-
-
-def _blocks(params, j0, j1):
-    """Blocks ``[b0, b1)`` of a line that meet the minor window ``[j0, j1)``."""
-    if j1 <= j0:
-        return 0, 0
-    return j0 >> params.block_log2, ((j1 - 1) >> params.block_log2) + 1
-
-
-def _is_empty(params, n_lines, j0, j1):
-    return n_lines <= 0 or j1 <= j0 or params.inv_log_q == -math.inf
-
-
-@functools.lru_cache(maxsize=None)
-def _sm_count(device_id):
-    return cp.cuda.Device(device_id).attributes["MultiProcessorCount"]
-
-
-def _grid_1d(n_items):
-    """Grid of a grid-stride kernel: enough CTAs to fill the GPU, no more."""
-    limit = _sm_count(cp.cuda.Device().id) * 32
-    return (max(1, min(limit, -(-n_items // _THREADS))),)
-
-
-def _int32(value):
-    return np.int32(value)
-
-
 # ---------------------------------------------------------------------------
 def dense(params, k0, k1, j0, j1, dtype):
     """Dense block ``L[k0:k1, j0:j1]`` as a CuPy array of ``dtype``."""
@@ -292,7 +100,7 @@ def dense(params, k0, k1, j0, j1, dtype):
     b0, b1 = _blocks(params, j0, j1)
     n_items = n_lines * (b1 - b0)
     _kernel("jitc_dense", dtype)(
-        _grid_1d(n_items), (_THREADS,),
+        _grid_1d(n_items), (_launch._THREADS,),
         (*_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0), out),
     )
     return out
@@ -316,7 +124,7 @@ def coo(params, k0, k1, j0, j1, dtype):
     geometry = (_int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0))
     gen = _gen_args(params)
     counts = cp.empty(n_items, dtype=cp.int64)
-    _kernel("jitc_coo_count", dtype)(_grid_1d(n_items), (_THREADS,), (*gen, *geometry, counts))
+    _kernel("jitc_coo_count", dtype)(_grid_1d(n_items), (_launch._THREADS,), (*gen, *geometry, counts))
     ends = cp.cumsum(counts)
     total = int(ends[-1])
     offsets = ends - counts
@@ -324,7 +132,7 @@ def coo(params, k0, k1, j0, j1, dtype):
     j = cp.empty(total, cp.int64)
     w = cp.empty(total, dtype)
     if total:
-        _kernel("jitc_coo_fill", dtype)(_grid_1d(n_items), (_THREADS,), (*gen, *geometry, offsets, k, j, w))
+        _kernel("jitc_coo_fill", dtype)(_grid_1d(n_items), (_launch._THREADS,), (*gen, *geometry, offsets, k, j, w))
     return k, j, w
 
 
@@ -345,64 +153,12 @@ def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
         b0, b1 = _blocks(params, j0, j1)
         n_items = n_lines * (b1 - b0)
         _kernel("jitc_degrees", dtype)(
-            _grid_1d(n_items), (_THREADS,),
+            _grid_1d(n_items), (_launch._THREADS,),
             (*_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0),
              np.float64(scale), per_line, per_minor),
         )
     return per_line.view(cp.int64), per_minor.view(cp.int64)
 
-
-# ---------------------------------------------------------------------------
-def _ndtri_smem_bytes(params, dtype):
-    """Shared memory a product's CTA spends on its copy of the ndtri table (jitc_ndtri_smem_bytes)."""
-    if params.law == LAW_NORMAL and np.dtype(dtype) == np.float32:
-        return _NDTRI_SMEM_BYTES
-    return 0
-
-
-def _product_geometry(params, n_lines, j0, j1, columns, itemsize, reserved=0, tile_bytes=None, smem_limit=48 * 1024):
-    """Tiling of a product: ``(b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes)``.
-
-    ``reserved`` bytes of shared memory (the ndtri table's copy) come before
-    the tile; the tile takes at most ``tile_bytes`` (default ``_TILE_BYTES``)
-    and the CTA at most ``smem_limit``.
-    """
-    b0, b1 = _blocks(params, j0, j1)
-    block = 1 << params.block_log2
-    # Dynamic shared memory beyond 48 KiB needs a per-kernel opt-in, which
-    # only the deterministic scatter makes (_gpu_fixed): a larger _TILE_BYTES
-    # (a tuning knob) is capped.
-    capacity = min(_TILE_BYTES if tile_bytes is None else tile_bytes, smem_limit - reserved) // itemsize
-    # A tile never holds more than the window, however large the blocks.
-    use_smem = min(block, j1 - j0) * columns <= capacity
-    G = max(1, min(_MAX_TILE_BLOCKS, capacity // (block * columns))) if use_smem else 1
-    n_tiles = -(-(b1 - b0) // G)
-    smem_bytes = reserved + (min(G * block, j1 - j0) * columns * itemsize if use_smem else 0)
-    lines_per_seg, n_segs = _segments(n_lines, n_tiles)
-    return b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes
-
-
-def _segments(n_lines, n_tiles):
-    """``(lines_per_seg, n_segs)``: lines of a launch over ``n_tiles`` tiles cut into segments (grid rows)."""
-    target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
-    lines_per_seg = max(_MIN_LINES_PER_SEGMENT, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
-    lines_per_seg = min(lines_per_seg, n_lines)
-    # Lines are dealt to threads round-robin: a multiple of the CTA size gives
-    # every thread the same number (else some get one more line than the
-    # rest, and their warps run that much longer: 25 % for 2-3 lines each).
-    lines_per_seg = -(-lines_per_seg // _THREADS) * _THREADS
-    n_segs = -(-n_lines // lines_per_seg)
-    return lines_per_seg, n_segs
-
-
-def _plain(params, j0):
-    """Whether a product may use the kernels' PLAIN walk: no per-item window or diagonal tests."""
-    return j0 % (1 << params.block_log2) == 0 and not params.skip_diagonal
-
-
-def _scalar_weight(params, matrix_dtype, value_dtype):
-    """A Scalar law's weight rounded to the matrix dtype, as a value_dtype scalar."""
-    return value_dtype.type(np.dtype(matrix_dtype).type(params.a))
 
 
 def _value_dtype(array):
@@ -441,14 +197,14 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
         return out
     gen = _gen_args(params)
     scalar_w = _scalar_weight(params, dtype, value_dtype)
-    for col0 in range(0, n_cols, _MAX_COLUMNS):
-        nc = min(_MAX_COLUMNS, n_cols - col0)
+    for col0 in range(0, n_cols, _launch._MAX_COLUMNS):
+        nc = min(_launch._MAX_COLUMNS, n_cols - col0)
         b0, b1, G, n_tiles, _, _, use_smem, smem = _product_geometry(
             params, n_lines, j0, j1, nc, value_dtype.itemsize, _ndtri_smem_bytes(params, dtype)
         )
         kernel = _kernel(
-            "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
-            _plain(params, j0),
+            "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem,
+            params.law != LAW_SCALAR, _plain(params, j0),
         )
 
         def launch(line0, lines, tile0, tiles, target, ld, out_col0, part_stride,
@@ -456,7 +212,7 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
             """Lines ``line0 + [0, lines)`` over tiles ``tile0 + [0, tiles)`` into ``target``."""
             per_seg, n_segs = _segments(lines, tiles)
             kernel(
-                (tiles, n_segs), (_THREADS,),
+                (tiles, n_segs), (_launch._THREADS,),
                 (*gen, _int32(k0 + line0), _int32(lines), _int32(j0), _int32(j1), _int32(b0 + tile0 * G),
                  _int32(b1), _int32(G), _int32(per_seg), vectors, _int32(n_cols), _int32(col0), _int32(nc),
                  target, _int32(ld), _int32(out_col0), np.int64(part_stride), scalar_w),
@@ -464,9 +220,9 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
             )
 
         if not get_options()["deterministic"]:
-            # One atomic add per (line, tile) into the output: 10-15 % faster
-            # (H200, N = 1e6), but the order of the adds, hence the last
-            # bits, vary from run to run.
+            # One atomic add per (line, tile) into the output: faster, but
+            # the order of the adds, hence the last bits, vary from run to
+            # run.
             launch(0, n_lines, 0, n_tiles, out, n_cols, col0, -1)
         elif n_tiles == 1:
             # One partial per line: stored straight into the output.
@@ -492,7 +248,7 @@ def _gather_in_chunks(launch, n_lines, n_tiles, nc, value_dtype, out, col0):
             chunk_tiles = min(tiles, n_tiles - tile0)
             launch(line0, chunk_lines, tile0, chunk_tiles, parts, nc, 0, stride)
             sum_kernel(
-                _grid_1d(chunk_lines * nc), (_THREADS,),
+                _grid_1d(chunk_lines * nc), (_launch._THREADS,),
                 (parts, _int32(chunk_tiles), np.int64(stride), _int32(chunk_lines), _int32(nc), target,
                  _int32(out.shape[1]), _int32(col0)),
             )
@@ -525,8 +281,6 @@ def scatter(params, lines, values, j0, j1, dtype):
         _require_device("values", values)
         values = cp.asarray(values, dtype=_value_dtype(values))
     if _fixed_point(params, values is None):
-        from . import _gpu_fixed
-
         return _gpu_fixed.scatter(params, lines, values, j0, j1, dtype)
     value_dtype = dtype if values is None else np.dtype(values.dtype)
     n_cols = 1 if values is None else values.shape[1]
@@ -566,15 +320,13 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     _require_device("rows", rows)
     events = binary and rows.shape[1] == 1
     if _fixed_point(params, events):
-        from . import _gpu_fixed
-
         return _gpu_fixed.scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype)
     n_cols = rows.shape[1]
     kernel_dtype = dtype if events else (value_dtype if value_dtype in _CTYPES else np.dtype(np.float64))
     out, counts, n_active = _scatter_output(params, events, max(j1 - j0, 0), n_cols, kernel_dtype)
     if _is_empty(params, rows.shape[0], j0, j1) or n_cols == 0:
         return _scatter_result(params, out, counts, dtype, kernel_dtype).astype(value_dtype, copy=False)
-    chunk = _ROWS_PER_CHUNK
+    chunk = _launch._ROWS_PER_CHUNK
     active = cp.empty(min(chunk, rows.shape[0]), dtype=cp.int32)
     for r0 in range(0, rows.shape[0], chunk):
         part = rows[r0 : r0 + chunk]
@@ -600,24 +352,6 @@ def _fixed_point(params, events):
     return get_options()["deterministic"] and not (events and params.law == LAW_SCALAR)
 
 
-def _find_events(part, active, n_active):
-    """Indices of the rows of ``part`` with a nonzero entry into ``active``, their count into ``n_active``."""
-    kernel, grid, static = _find_events_plan(
-        np.dtype(part.dtype), part.shape, part.strides, cp.cuda.Device().id, _THREADS
-    )
-    kernel(grid, (_THREADS,), (part, *static, active, n_active))
-
-
-@functools.lru_cache(maxsize=256)
-def _find_events_plan(dtype, shape, strides, device_id, threads):
-    # Cached: a sparse product is short enough for its Python to show.
-    ctype = "unsigned char" if dtype.kind == "b" else _CTYPES[dtype]
-    rs, cs = (stride // dtype.itemsize for stride in strides)
-    kernel = _kernel(f"jitc_find_events<{ctype}>", np.float64)
-    static = (np.int64(rs), np.int64(cs), _int32(shape[0]), _int32(shape[1]))
-    return kernel, _grid_1d(shape[0]), static
-
-
 def _scatter_output(params, events, width, n_cols, value_dtype):
     """Zeroed ``(out, counts, spare)`` of a scatter; binary Scalar events count in uint32.
 
@@ -640,7 +374,7 @@ def _scatter_result(params, out, counts, dtype, value_dtype):
         weight = value_dtype.type(dtype.type(params.a))
         result = cp.empty((counts.size, 1), dtype=value_dtype)
         _kernel(f"jitc_scale_counts<{_CTYPES[value_dtype]}>", np.float64)(
-            _grid_1d(counts.size), (_THREADS,), (counts, np.int64(counts.size), weight, result)
+            _grid_1d(counts.size), (_launch._THREADS,), (counts, np.int64(counts.size), weight, result)
         )
         return result
     return out
@@ -677,17 +411,12 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         return
     plan = _scatter_plan(
         params, max_rows, line0, strides, values_by_row, n_cols, mode, j0, j1, np.dtype(dtype), value_dtype,
-        out.shape[1] if out.ndim == 2 else 1, cp.cuda.Device().id, _geometry(),
+        out.shape[1] if out.ndim == 2 else 1, cp.cuda.Device().id, _launch._geometry(),
     )
     for kernel, grid, smem, gen, head, middle, tail in plan:
-        kernel(grid, (_THREADS,), (*gen, rows, n_rows, *head, values, *middle, out, tail[0], counts, *tail[1:]),
+        kernel(grid, (_launch._THREADS,), (*gen, rows, n_rows, *head, values, *middle, out, tail[0], counts, *tail[1:]),
                shared_mem=smem)
 
-
-def _geometry():
-    """The launch tunables, as a cache key (tests and sweeps change them)."""
-    return (_THREADS, _TILE_BYTES, _MAX_TILE_BLOCKS, _CTAS_PER_SM, _CTAS_PER_SM_EVENTS, _MIN_LINES_PER_SEGMENT,
-            _EVENT_LINES_PER_THREAD)
 
 
 @functools.lru_cache(maxsize=256)
@@ -696,30 +425,30 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
     """Kernels, grids and every argument but the arrays, per column chunk of a scatter.
 
     Cached: a sparse product is short enough for the Python that builds its
-    launch to show (about a third of a 1%-spikes product at N = 1e6).
+    launch to show.
     """
     gen = _gen_args(params)
     plan = []
-    for col0 in range(0, n_cols, _MAX_COLUMNS):
-        nc = min(_MAX_COLUMNS, n_cols - col0)
+    for col0 in range(0, n_cols, _launch._MAX_COLUMNS):
+        nc = min(_launch._MAX_COLUMNS, n_cols - col0)
         itemsize = 4 if mode == _MODE_COUNTS else value_dtype.itemsize
         b0, b1, G, n_tiles, _, _, use_smem, smem = _product_geometry(
             params, max_rows, j0, j1, nc, itemsize, _ndtri_smem_bytes(params, dtype)
         )
         # Rows are dealt round-robin over the grid's height, sized for the
         # most rows the list can hold (its length is known on the device only).
-        per_sm = _CTAS_PER_SM if mode == _MODE_VALUES else _CTAS_PER_SM_EVENTS
+        per_sm = _launch._CTAS_PER_SM if mode == _MODE_VALUES else _launch._CTAS_PER_SM_EVENTS
         target = _sm_count(device_id) * per_sm
-        n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _MIN_LINES_PER_SEGMENT), 65535))
+        n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _launch._MIN_LINES_PER_SEGMENT), 65535))
         kernel = _kernel(
-            "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _MAX_COLUMNS, use_smem, params.law != LAW_SCALAR,
-            _plain(params, j0), mode,
+            "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem,
+            params.law != LAW_SCALAR, _plain(params, j0), mode,
         )
         head = (_int32(max_rows if values_by_row else -1), _int32(line0))
         middle = (_int32(strides[0]), np.int64(strides[1]), _int32(values_by_row), _int32(col0), _int32(nc),
                   _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G))
         tail = (_int32(out_ld), _scalar_weight(params, dtype, value_dtype),
-                _int32(1 if mode == _MODE_VALUES else _EVENT_LINES_PER_THREAD))
+                _int32(1 if mode == _MODE_VALUES else _launch._EVENT_LINES_PER_THREAD))
         plan.append((kernel, (n_tiles, n_segs), smem, gen, head, middle, tail))
     return tuple(plan)
 
@@ -745,7 +474,7 @@ def gap_check(inv_log_q, first=0, count=2**32):
     _, c2, tol = _gap_constants(inv_log_q)
     kernel = _kernel("jitc_gap_check", np.float32)
     kernel(
-        (_sm_count(cp.cuda.Device().id) * 16,), (_THREADS,),
+        (_sm_count(cp.cuda.Device().id) * 16,), (_launch._THREADS,),
         (np.float64(inv_log_q), c2, tol, np.uint64(first), np.uint64(count), counters[:1], counters[1:]),
     )
     mismatches, fallbacks = counters.get().tolist()
@@ -779,7 +508,7 @@ def ndtri_check(first=0, count=2**31):
     counters = cp.zeros(2, cp.uint64)
     kernel = _kernel("jitc_ndtri_check", np.float64)
     kernel(
-        (_sm_count(device_id) * 16,), (_THREADS,),
+        (_sm_count(device_id) * 16,), (_launch._THREADS,),
         (_ndtri_table(device_id), np.float64(_ndtri_bound()), np.uint64(first), np.uint64(count), counters[:1],
          counters[1:]),
     )

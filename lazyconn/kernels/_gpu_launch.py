@@ -1,0 +1,312 @@
+"""The GPU backend's launch layer: compilation, generator arguments, geometry.
+
+What :mod:`lazyconn.kernels.gpu` (the float kernels) and
+:mod:`lazyconn.kernels._gpu_fixed` (the deterministic scatter) share: the
+CUDA source and its compilation through CuPy (NVRTC), the dtype table, the
+generator's kernel arguments, the launch tunables and the grid and tile
+geometry, and the device-side event finding.  It imports neither of them, so
+that they import it without a cycle.
+
+Launch tunables
+---------------
+The module-level constants below set the launch geometry.  Tests shrink them
+(``monkeypatch.setattr(_gpu_launch, "_THREADS", 32)``) to reach multi-tile,
+multi-segment and global-memory paths on small matrices, and
+``asv_benchmarks/gpu_targets.py --sweep`` varies them: the modules using
+them read them here at each call (``_gpu_launch._THREADS``), never from a
+copy taken at import.  Past measurements behind the chosen values are in
+``docs/performance_history.md``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+import cupy as cp
+
+from . import _ndtri_fast
+from ..random import PHILOX_W0, PHILOX_W1
+from ..spec import LAW_NORMAL
+
+# Threads per CTA (at most 256: the product kernels' __launch_bounds__).
+_THREADS = 256
+# Shared memory per CTA for a product tile, and at most this many blocks
+# per tile.  One block per tile (4096 float32 entries at p = 0.01): a block
+# change is then a line change, the cheapest item change of the walk.
+_TILE_BYTES = 16 * 1024
+_MAX_TILE_BLOCKS = 1
+# Aim for this many CTAs per SM when cutting lines into segments (many
+# waves: the last, partial wave then costs little).  Binary events, whose
+# few active lines are spread over all CTAs, want fewer: every CTA zeroes
+# and flushes a whole tile.
+_CTAS_PER_SM = 64
+_CTAS_PER_SM_EVENTS = 16
+# The scatter's grid is sized on the host for every row of the operand; on
+# the device only enough CTAs for this many active lines per thread run (the
+# active count is known there only).  Four keeps the 1e6-row, 1% spikes
+# product at its best measured grid, and small sparse products small.
+_EVENT_LINES_PER_THREAD = 4
+# A segment holds at least this many lines (four per thread), so that
+# loading, zeroing or flushing a tile is paid back by the connections walked
+# in it.
+_MIN_LINES_PER_SEGMENT = 1024
+# Largest number of batched columns handled per kernel launch (register
+# accumulators); wider operands are processed in chunks of this many.
+_MAX_COLUMNS = 8
+# Operand rows (times columns) whose events are detected per chunk in
+# scatter_rows: bounds the active-line list and the gathered values (at most
+# 16 MiB each) whatever the number of rows.
+_ROWS_PER_CHUNK = 1 << 21
+
+_OPTIONS = ("--std=c++17", "--fmad=false")
+_HERE = Path(__file__).resolve().parent
+_CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
+# Row stride of the ndtri table on the device (JITC_NDTRI_STRIDE).
+_NDTRI_STRIDE = 10
+# float32 Normal products copy the table's coefficients (six doubles a row)
+# into each CTA's shared memory, ahead of the tile: JITC_NDTRI_SMEM_BYTES.
+_NDTRI_SMEM_BYTES = _ndtri_fast.N_INTERVALS * (_ndtri_fast.DEGREE + 1) * 8
+
+_compile_seconds = {}
+
+
+def _source():
+    """The CUDA translation unit: the header pasted before the kernels.
+
+    Pasting (rather than ``-I``) makes the text CuPy hashes for its on-disk
+    cache cover the header too, so an edited header is never served stale.
+    """
+    header = (_HERE / "jitc_random.cuh").read_text()
+    kernels = (_HERE / "jitc_kernels.cu").read_text()
+    events = (_HERE / "jitc_events.cu").read_text()
+    fixed = (_HERE / "jitc_fixed.cu").read_text()
+    return header + "\n" + kernels + events + fixed
+
+
+_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check")
+
+
+@functools.lru_cache(maxsize=None)
+def _function(expression, device_id):
+    """Compile (once per process and device) the module holding one kernel instantiation.
+
+    One small module per kernel keeps the first call's compile short: a
+    product compiles only the variant it runs (the header is shared text, so
+    each module costs one NVRTC pass over a few hundred lines).
+    """
+    start = time.perf_counter()
+    options = _OPTIONS + (("-DJITC_WITH_UTILS",) if expression in _UTILS else ())
+    module = cp.RawModule(code=_source(), options=options, name_expressions=[expression])
+    function = module.get_function(expression)
+    _compile_seconds.setdefault(expression, time.perf_counter() - start)
+    return function
+
+
+def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weighted=False, plain=False, mode=None):
+    """The compiled kernel ``name`` for the given template arguments."""
+    matrix_dtype = np.dtype(matrix_dtype)
+    value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
+    w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
+    if name.startswith(("jitc_find_events", "jitc_scale_counts", "jitc_sum_partials")):
+        expression = name
+    elif name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
+        expression = f"{name}<{w}>"
+    elif name in ("jitc_gather", "jitc_scatter"):
+        flags = ", ".join("true" if f else "false" for f in (smem, weighted, plain))
+        expression = f"{name}<{w}, {t}, {columns}, {flags}" + (">" if mode is None else f", {mode}>")
+    else:
+        expression = name
+    # A module is loaded on the device current when it is compiled: key the
+    # cache on the device too (CuPy's disk cache makes a second device cheap).
+    return _function(expression, cp.cuda.Device().id)
+
+
+def compile_seconds():
+    """Seconds spent compiling (or loading) each kernel so far in this process.
+
+    Returns
+    -------
+    dict
+        ``{"jitc_gather<float, float, 1, true, false, true>": seconds, ...}``; a
+        kernel served from CuPy's on-disk cache shows its (short) load time.
+    """
+    return dict(_compile_seconds)
+
+
+# ---------------------------------------------------------------------------
+def _gap_constants(inv_log_q):
+    """``(fast, c2, tol)`` of the float32 gap path (see jitc_random.cuh)."""
+    c = float(inv_log_q)
+    # float32 resolves gaps only while |c| is moderate (prob > ~1.5e-5); the
+    # kernels' floor trick also needs |c| < 2**16, and their one-rounding
+    # interval ends |c2| >= 2**-3 (prob < 0.996; see jitc_random.cuh).
+    fast = math.isfinite(c) and 2.0**-3 <= abs(c * math.log(2.0)) and abs(c) < 2.0**16
+    c2 = np.float32(c * math.log(2.0)) if fast else np.float32(0.0)
+    return fast, c2, np.float32(abs(float(c2)) * 2.0**-20)
+
+
+@functools.lru_cache(maxsize=None)
+def _ndtri_table(device_id):
+    """The float32 Normal route's table on a device, rows padded to 10 doubles.
+
+    The coefficients are scaled by 2**-32 (exact): the kernels multiply the
+    polynomial by ``|q| * 2**32``, which they form in one exact subtraction.
+    """
+    table = _ndtri_fast.load_table()
+    padded = np.zeros((table.shape[0], _NDTRI_STRIDE))
+    padded[:, : table.shape[1]] = table
+    padded[:, : _ndtri_fast.DEGREE + 1] *= 2.0**-32
+    with cp.cuda.Device(device_id):
+        return cp.asarray(padded)
+
+
+@functools.lru_cache(maxsize=None)
+def _ndtri_bound():
+    """The largest error bound of the float32 Normal route's table: the kernels decide with it."""
+    return float(_ndtri_fast.load_table()[:, -1].max())
+
+
+def _gen_args(params):
+    """The generator's arguments in the order of JITC_GEN_PARAMS."""
+    return _gen_args_on(params, cp.cuda.Device().id)
+
+
+@functools.lru_cache(maxsize=256)
+def _gen_args_on(params, device_id):
+    # Cached: building them is Python work that a sparse event product would
+    # otherwise pay after its host sync.
+    fast, c2, tol = _gap_constants(params.inv_log_q)
+    return (
+        np.uint32(params.key0),
+        np.uint32(params.key1),
+        np.int32(params.block_log2),
+        np.float64(params.inv_log_q),
+        c2,
+        tol,
+        np.int32(fast),
+        np.int32(params.law),
+        np.float64(params.a),
+        np.float64(params.b),
+        np.int32(bool(params.skip_diagonal)),
+        *_round_keys(params.key0, params.key1),
+        _ndtri_table(device_id),
+        np.float64(_ndtri_bound()),
+    )
+
+
+def _round_keys(key0, key1):
+    """Philox4x32-10 round keys 1..9, interleaved (k0_r, k1_r), as uint32."""
+    keys = []
+    for r in range(1, 10):
+        keys.append(np.uint32((key0 + r * PHILOX_W0) & 0xFFFFFFFF))
+        keys.append(np.uint32((key1 + r * PHILOX_W1) & 0xFFFFFFFF))
+    return keys
+
+
+def _scalar_weight(params, matrix_dtype, value_dtype):
+    """A Scalar law's weight rounded to the matrix dtype, as a value_dtype scalar."""
+    return value_dtype.type(np.dtype(matrix_dtype).type(params.a))
+
+
+def _int32(value):
+    return np.int32(value)
+
+
+# ---------------------------------------------------------------------------
+def _blocks(params, j0, j1):
+    """Blocks ``[b0, b1)`` of a line that meet the minor window ``[j0, j1)``."""
+    if j1 <= j0:
+        return 0, 0
+    return j0 >> params.block_log2, ((j1 - 1) >> params.block_log2) + 1
+
+
+def _is_empty(params, n_lines, j0, j1):
+    return n_lines <= 0 or j1 <= j0 or params.inv_log_q == -math.inf
+
+
+@functools.lru_cache(maxsize=None)
+def _sm_count(device_id):
+    return cp.cuda.Device(device_id).attributes["MultiProcessorCount"]
+
+
+def _grid_1d(n_items):
+    """Grid of a grid-stride kernel: enough CTAs to fill the GPU, no more."""
+    limit = _sm_count(cp.cuda.Device().id) * 32
+    return (max(1, min(limit, -(-n_items // _THREADS))),)
+
+
+def _geometry():
+    """The launch tunables, as a cache key (tests and sweeps change them)."""
+    return (_THREADS, _TILE_BYTES, _MAX_TILE_BLOCKS, _CTAS_PER_SM, _CTAS_PER_SM_EVENTS, _MIN_LINES_PER_SEGMENT,
+            _EVENT_LINES_PER_THREAD)
+
+
+def _ndtri_smem_bytes(params, dtype):
+    """Shared memory a product's CTA spends on its copy of the ndtri table (jitc_ndtri_smem_bytes)."""
+    if params.law == LAW_NORMAL and np.dtype(dtype) == np.float32:
+        return _NDTRI_SMEM_BYTES
+    return 0
+
+
+def _product_geometry(params, n_lines, j0, j1, columns, itemsize, reserved=0, tile_bytes=None, smem_limit=48 * 1024):
+    """Tiling of a product: ``(b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes)``.
+
+    ``reserved`` bytes of shared memory (the ndtri table's copy) come before
+    the tile; the tile takes at most ``tile_bytes`` (default ``_TILE_BYTES``)
+    and the CTA at most ``smem_limit``.
+    """
+    b0, b1 = _blocks(params, j0, j1)
+    block = 1 << params.block_log2
+    # Dynamic shared memory beyond 48 KiB needs a per-kernel opt-in, which
+    # only the deterministic scatter makes (_gpu_fixed): a larger _TILE_BYTES
+    # (a tuning knob) is capped.
+    capacity = min(_TILE_BYTES if tile_bytes is None else tile_bytes, smem_limit - reserved) // itemsize
+    # A tile never holds more than the window, however large the blocks.
+    use_smem = min(block, j1 - j0) * columns <= capacity
+    G = max(1, min(_MAX_TILE_BLOCKS, capacity // (block * columns))) if use_smem else 1
+    n_tiles = -(-(b1 - b0) // G)
+    smem_bytes = reserved + (min(G * block, j1 - j0) * columns * itemsize if use_smem else 0)
+    lines_per_seg, n_segs = _segments(n_lines, n_tiles)
+    return b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes
+
+
+def _segments(n_lines, n_tiles):
+    """``(lines_per_seg, n_segs)``: lines of a launch over ``n_tiles`` tiles cut into segments (grid rows)."""
+    target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
+    lines_per_seg = max(_MIN_LINES_PER_SEGMENT, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
+    lines_per_seg = min(lines_per_seg, n_lines)
+    # Lines are dealt to threads round-robin: a multiple of the CTA size gives
+    # every thread the same number (else some get one more line than the
+    # rest, and their warps run that much longer: 25 % for 2-3 lines each).
+    lines_per_seg = -(-lines_per_seg // _THREADS) * _THREADS
+    n_segs = -(-n_lines // lines_per_seg)
+    return lines_per_seg, n_segs
+
+
+def _plain(params, j0):
+    """Whether a product may use the kernels' PLAIN walk: no per-item window or diagonal tests."""
+    return j0 % (1 << params.block_log2) == 0 and not params.skip_diagonal
+
+
+# ---------------------------------------------------------------------------
+def _find_events(part, active, n_active):
+    """Indices of the rows of ``part`` with a nonzero entry into ``active``, their count into ``n_active``."""
+    kernel, grid, static = _find_events_plan(
+        np.dtype(part.dtype), part.shape, part.strides, cp.cuda.Device().id, _THREADS
+    )
+    kernel(grid, (_THREADS,), (part, *static, active, n_active))
+
+
+@functools.lru_cache(maxsize=256)
+def _find_events_plan(dtype, shape, strides, device_id, threads):
+    # Cached: a sparse product is short enough for its Python to show.
+    ctype = "unsigned char" if dtype.kind == "b" else _CTYPES[dtype]
+    rs, cs = (stride // dtype.itemsize for stride in strides)
+    kernel = _kernel(f"jitc_find_events<{ctype}>", np.float64)
+    static = (np.int64(rs), np.int64(cs), _int32(shape[0]), _int32(shape[1]))
+    return kernel, _grid_1d(shape[0]), static
