@@ -1,7 +1,7 @@
 // Small CUDA kernels of the GPU backend beside the products: device-side
 // event finding, count scaling, and the exhaustive checks of the float32
-// fast paths.  gpu.py compiles this file after jitc_kernels.cu, in one
-// translation unit (the kernels use no symbol of each other).
+// fast paths.  _gpu_launch.py compiles this file after jitc_kernels.cu, in
+// one translation unit (the kernels use no symbol of each other).
 // ---------------------------------------------------------------------------
 // Active rows of an operand chunk: rows[i * rs + c * cs] != 0 for some c <
 // n_cols.  Their indices go to active[0 .. *count) in no particular order (one

@@ -1,6 +1,6 @@
 // Deterministic scatter of the GPU backend (set_options(deterministic=True);
-// host side: lazyconn/kernels/_gpu_fixed.py).  gpu.py compiles this file
-// after jitc_kernels.cu, in one translation unit: it walks with
+// host side: lazyconn/kernels/_gpu_fixed.py).  _gpu_launch.py compiles this
+// file after jitc_kernels.cu, in one translation unit: it walks with
 // jitc_walk_items and the generator of that file.
 //
 // Fixed point: every contribution w * x of column c becomes an integer

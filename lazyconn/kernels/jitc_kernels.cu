@@ -535,22 +535,20 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtr
 // Gather: out[li, col0 + c] += sum_j L[k0 + li, j] * vec[j - j0, col0 + c], c < nc <= NC.
 // Each thread owns lines of the segment and walks their items in the tile,
 // keeping the partial sums in registers: one global atomic per (line, tile).
-// At most 256 threads per CTA (gpu._THREADS), and registers capped so that
-// four such CTAs fit on an SM (64 registers): the walk is latency-bound and
-// needs warps.  The one-column Scalar scatter, whose shared-memory float adds
-// are compare-and-swap loops that wait on each other, gains from six (40
-// registers, a few spilled); its gather loses (H200, N = 1e6, p = 0.01, one
-// draw per iteration, 4 / 5 / 6 CTAs: gather 15.5 / 16.4 / 16.6 ms, dense
-// scatter 31.7 / 29.2 / 28.0 ms).  Weighted walks need their 64 registers
-// (Normal with 3 or 2 CTAs: gather 44.5 / 47.5 ms, scatter 68.5 / 84.9 ms,
-// against 43.9 and 62.7).  (WEIGHTED and NC are the kernels' template
-// arguments.)
+// At most 256 threads per CTA (_gpu_launch._THREADS), and registers capped
+// so that four such CTAs fit on an SM (64 registers): the walk is
+// latency-bound and needs warps.  The one-column Scalar scatter, whose
+// shared-memory float adds are compare-and-swap loops that wait on each
+// other, gains from six (40 registers, a few spilled); its gather loses.
+// Weighted walks keep four CTAs (64 registers): fewer CTAs, with more
+// registers each, run both products slower.  (WEIGHTED and NC are the
+// kernels' template arguments.)
 #define JITC_GATHER_BOUNDS __launch_bounds__(256, 4)
 #define JITC_SCATTER_BOUNDS __launch_bounds__(256, WEIGHTED || NC > 1 ? 4 : 6)
 
 // A float32 Normal product reads the ndtri table from its CTA's copy in
-// shared memory, placed before the tile: the copy's bytes (gpu.py allots the
-// same), 0 for other products.
+// shared memory, placed before the tile: the copy's bytes (_gpu_launch.py
+// allots the same), 0 for other products.
 template <typename W, bool WEIGHTED>
 __device__ __forceinline__ int jitc_ndtri_smem_bytes(const jitc_gen &g)
 {
@@ -608,8 +606,8 @@ __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_li
     // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
     // and the sum multiplied once by scalar_w (the weight rounded to W, as T).
     // A one-column float32 Scalar gather walks two draws per iteration (see
-    // jitc_walk_items): 15.5 -> 14.7 ms at N = 1e6 on an H200; three spill
-    // (14.9 ms), and so would two with several columns or float64 sums.
+    // jitc_walk_items); three spill, and so would two with several columns
+    // or float64 sums.
     jitc_walk_items<W, WEIGHTED, PLAIN, !WEIGHTED && NC == 1 && sizeof(T) == sizeof(float) ? 2 : 1>(
         g, ndtri_smem, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
@@ -727,8 +725,7 @@ __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
     // One draw per iteration: with two, the scatter needs the registers that
-    // its six CTAs per SM take (two draws: 30.4 ms with 4 CTAs, 28.4 with 6,
-    // against 28.1 for one draw with 6).
+    // its six CTAs per SM take, and gains nothing.
     jitc_walk_items<W, WEIGHTED, PLAIN, 1>(
         g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,

@@ -234,7 +234,8 @@ JITC_HD double jitc_ndtri(double u)
 // bits >> 48 of f = (h + 0.5) * 2**-32 for h = 16 is 995 << 4: row 16.
 #define JITC_NDTRI_INDEX_BIAS ((995 << 4) - 16)
 // Rows of the table, and the bytes of a CTA's copy of their coefficients in
-// shared memory (JITC_NDTRI_SMEM_STRIDE doubles per row; gpu.py allots them).
+// shared memory (JITC_NDTRI_SMEM_STRIDE doubles per row; _gpu_launch.py
+// allots them).
 #define JITC_NDTRI_ROWS 448
 #define JITC_NDTRI_SMEM_STRIDE 6
 #define JITC_NDTRI_SMEM_BYTES (JITC_NDTRI_ROWS * JITC_NDTRI_SMEM_STRIDE * 8)
@@ -250,8 +251,9 @@ JITC_HD double jitc_ndtri(double u)
 //   fraction is x's below its top four bits: exact, so the same t.  Rows
 //   below 16 are constants (c1 .. c5 are zero), any finite t will do.
 //   |q| * 2**32 = 2**31 - x exactly; q is negative for w < 2**31.
-// The device's coefficients are the table's times 2**-32 (gpu._ndtri_table;
-// exact), so q * 2**32 times the polynomial is q * P(t), bit for bit.
+// The device's coefficients are the table's times 2**-32
+// (_gpu_launch._ndtri_table; exact), so q * 2**32 times the polynomial is
+// q * P(t), bit for bit.
 // SMEM_ROWS: the coefficients come from the CTA's copy in shared memory at
 // `smem_rows`, else from `table` in global memory through the read-only
 // cache.  Lanes of a warp read scattered rows: each row a load touches costs
