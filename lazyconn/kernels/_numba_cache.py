@@ -52,6 +52,8 @@ KERNEL_SOURCES = (
     "kernels/_ndtri_fast.py",
     "spec.py",
     "random.py",
+    "laws.py",
+    "rules.py",
 )
 
 try:  # private API: see the module docstring
