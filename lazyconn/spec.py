@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import laws, rules
-from .laws import short_repr
+from .laws import short_repr  # noqa: F401  (imported from here by _operators)
 from .rules import GAP_CLAMP, MAX_BLOCK_LOG2, MIN_BLOCK_LOG2, block_size, check_prob  # noqa: F401
 
 __all__ = [
