@@ -139,10 +139,11 @@ class Law:
     numba : callable, str or None
         The same function for one float64 ``u``, compiled by Numba into
         the CPU kernels: a plain Python function, or ``"module:name"`` of a
-        Numba function (imported only when the CPU backend compiles).
+        Numba function (imported only when the CPU backend compiles; a
+        module name starting with a dot is relative to ``lazyconn``).
         None for a constant law.
     numba_batch : str or None
-        Optional ``"module:name"`` of a Numba function
+        Optional ``"module:name"`` (as for ``numba``) of a Numba function
         ``(n, a, b, uniforms, weights, tail_index, tail_r)`` filling
         ``weights[:n]`` from ``uniforms[:n]`` (the last two are int64 and
         float64 scratch of size ``n``), bit-equal to ``numba``.  None: a
@@ -444,8 +445,8 @@ NORMAL = Law(
     kernel_params=lambda loc, scale: (loc, scale),
     max_abs_weight=lambda loc, scale: abs(loc) + scale * NDTRI_MAX,
     reference=_normal_reference,
-    numba="lazyconn.kernels._cpu_random:normal_weight",
-    numba_batch="lazyconn.kernels._cpu_random:normal_weights",
+    numba=".kernels._cpu_random:normal_weight",
+    numba_batch=".kernels._cpu_random:normal_weights",
     cuda_type="NormalLaw",
     cost=15.0,
     summary="Normal(loc, scale) weights",

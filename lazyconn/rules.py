@@ -22,7 +22,8 @@ Record fields, and who reads them:
     returns ``(item, pos, slot)`` for every connection of the items
     ``(lines[i], blocks[i])`` with ``pos < ends[i]``.
 ``numba_walk``
-    ``"module:name"`` of the CPU backend's batch walk, compiled into the
+    ``"module:name"`` of the CPU backend's batch walk (a leading dot: inside
+    ``lazyconn``), compiled into the
     kernels per (rule, law): ``walk(rk0, rk1, inv_log_q, table_base,
     table_threshold, line, block, t0, n_draws, pos, end, positions, words,
     at) -> (walked, pos, done)`` (see ``kernels/_cpu_kernels.py``).
@@ -305,7 +306,7 @@ BERNOULLI = register(Rule(
     check=lambda prob: (check_prob(prob),),
     block_log2=lambda prob: block_size(prob).bit_length() - 1,
     reference_walk=bernoulli_reference_walk,
-    numba_walk="lazyconn.kernels._cpu_kernels:bernoulli_walk",
+    numba_walk=".kernels._cpu_kernels:bernoulli_walk",
     cuda_type="BernoulliWalk",
     domain=DOMAIN_GAPS,
 ))

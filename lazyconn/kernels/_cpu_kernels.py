@@ -222,11 +222,18 @@ _MODE_COO = 2
 _MODE_DEGREES = 3
 
 
+#: The lazyconn package's own name (it may be imported under another one).
+_PACKAGE = __name__.rsplit(".", 2)[0]
+
+
 def _resolve(target):
-    """A function given as ``"module:name"`` (imported now), or the function itself."""
+    """A function given as ``"module:name"`` (imported now), or the function itself.
+
+    A module name starting with a dot is relative to the lazyconn package.
+    """
     if isinstance(target, str):
         module, _, name = target.partition(":")
-        return getattr(importlib.import_module(module), name)
+        return getattr(importlib.import_module(module, package=_PACKAGE), name)
     return target
 
 
