@@ -183,3 +183,13 @@ def test_a_toy_law_registered_outside_the_package_matches_the_reference_and_cach
     assert misses >= 6 and hits == 0  # compiled: two laws x (lines, gather, scatter)
     hits, misses = (int(v) for v in second[2].split()[1:])
     assert misses == 0 and hits >= 6, second[2]
+
+
+def test_no_law_is_tested_at_run_time_in_the_cpu_kernels():
+    # Kernels are specialised per (rule, law) when compiled (kernels_for):
+    # the hot loops branch on the law's strategy constants, never on its code.
+    import re
+
+    for name in ("_cpu_kernels.py", "_cpu_random.py"):
+        source = (ROOT / "lazyconn" / "kernels" / name).read_text()
+        assert not re.search(r"\blaw\s*[!=]=|LAW_[A-Z]+|gen\[", source), name
