@@ -17,12 +17,12 @@ import operator
 
 import numpy as np
 
-from . import _numpy_functions, _protocols, reductions
+from . import _numpy_functions, _protocols, laws, reductions
 from ._operators import OperatorsMixin, apply_scale, check_scale, scalar_float
 from .config import check_materialise
 from .dispatch import backend_for, route
 from .products import View
-from .spec import Normal, Scalar, Spec, Uniform
+from .spec import Spec
 
 __all__ = [
     "matmul",
@@ -616,80 +616,59 @@ def _document(cls, orientation_text, law_text, law_params):
 
 _ROW_TEXT = "generated row by row (event-driven ``spikes @ conn``)"
 _COL_TEXT = "generated column by column (event-driven ``conn @ spikes``)"
-_SCALAR_PARAMS = "    weight : float\n        The weight of every connection.\n"
-_NORMAL_PARAMS = "    loc, scale : float\n        Mean and standard deviation of Normal weights.\n"
-_UNIFORM_PARAMS = "    low, high : float\n        Bounds of Uniform weights, ``low <= high``.\n"
+
+#: Public class for each (law class, orientation), for building views from a Spec.
+CLASS_FOR = {}
+
+_INIT_TEMPLATE = """
+def __init__(self, num_pre, num_post, prob, {params}, seed=None, *, dtype=np.float32, include_self=True):
+    self._init_spec(num_pre, num_post, prob, law_class({params}), seed, dtype, include_self)
+"""
 
 
-class _ScalarMixin:
-    __slots__ = ()
+def classes_for_law(name):
+    """The two public matrix classes of a registered weight law, built once.
 
-    def __init__(self, num_pre, num_post, prob, weight, seed=None, *, dtype=np.float32, include_self=True):
-        self._init_spec(num_pre, num_post, prob, Scalar(weight), seed, dtype, include_self)
+    ``JITC<name>R`` (generated row by row) and ``JITC<name>C`` (column by
+    column), whose constructors take ``num_pre, num_post, prob``, the law's
+    parameters, ``seed`` and the keywords ``dtype`` and ``include_self``.
 
+    Parameters
+    ----------
+    name : str
+        A law registered in :mod:`lazyconn.laws`.
 
-class _NormalMixin:
-    __slots__ = ()
-
-    def __init__(self, num_pre, num_post, prob, loc, scale, seed=None, *, dtype=np.float32, include_self=True):
-        self._init_spec(num_pre, num_post, prob, Normal(loc, scale), seed, dtype, include_self)
-
-
-class _UniformMixin:
-    __slots__ = ()
-
-    def __init__(self, num_pre, num_post, prob, low, high, seed=None, *, dtype=np.float32, include_self=True):
-        self._init_spec(num_pre, num_post, prob, Uniform(low, high), seed, dtype, include_self)
-
-
-class JITCScalarR(_ScalarMixin, JITCMatrix):
-    __slots__ = ()
-    _orientation = "R"
-
-
-class JITCScalarC(_ScalarMixin, JITCMatrix):
-    __slots__ = ()
-    _orientation = "C"
-
-
-class JITCNormalR(_NormalMixin, JITCMatrix):
-    __slots__ = ()
-    _orientation = "R"
-
-
-class JITCNormalC(_NormalMixin, JITCMatrix):
-    __slots__ = ()
-    _orientation = "C"
-
-
-class JITCUniformR(_UniformMixin, JITCMatrix):
-    __slots__ = ()
-    _orientation = "R"
+    Returns
+    -------
+    tuple of type
+        ``(row_class, column_class)``.
+    """
+    law = laws.get(name)
+    law_class = laws.law_class(name)
+    if (law_class, "R") in CLASS_FOR:
+        return CLASS_FOR[(law_class, "R")], CLASS_FOR[(law_class, "C")]
+    # The constructor is generated from a template, as namedtuple does, so
+    # that its signature (and Python's own argument errors) name the law's
+    # parameters; they are identifiers (checked when the law was registered).
+    made = []
+    for orientation, text in (("R", _ROW_TEXT), ("C", _COL_TEXT)):
+        namespace = {"np": np, "law_class": law_class, "__name__": __name__}
+        exec(_INIT_TEMPLATE.format(params=", ".join(law.params)), namespace)  # noqa: S102
+        cls = type(f"JITC{name}{orientation}", (JITCMatrix,), {
+            "__slots__": (), "_orientation": orientation, "__init__": namespace["__init__"],
+            "__module__": __name__,
+        })
+        cls.__init__.__qualname__ = f"{cls.__name__}.__init__"
+        _document(cls, text, law.summary, law.matrix_params_doc)
+        CLASS_FOR[(law_class, orientation)] = cls
+        made.append(cls)
+    made[0]._mirror, made[1]._mirror = made[1], made[0]
+    return tuple(made)
 
 
-class JITCUniformC(_UniformMixin, JITCMatrix):
-    __slots__ = ()
-    _orientation = "C"
-
-
-for _r, _c, _law, _params in (
-    (JITCScalarR, JITCScalarC, "one shared weight", _SCALAR_PARAMS),
-    (JITCNormalR, JITCNormalC, "Normal(loc, scale) weights", _NORMAL_PARAMS),
-    (JITCUniformR, JITCUniformC, "Uniform(low, high) weights", _UNIFORM_PARAMS),
-):
-    _r._mirror, _c._mirror = _c, _r
-    _document(_r, _ROW_TEXT, _law, _params)
-    _document(_c, _COL_TEXT, _law, _params)
-
-#: Public class for each (law, orientation), for building views from a Spec.
-CLASS_FOR = {
-    (Scalar, "R"): JITCScalarR,
-    (Scalar, "C"): JITCScalarC,
-    (Normal, "R"): JITCNormalR,
-    (Normal, "C"): JITCNormalC,
-    (Uniform, "R"): JITCUniformR,
-    (Uniform, "C"): JITCUniformC,
-}
+JITCScalarR, JITCScalarC = classes_for_law("Scalar")
+JITCNormalR, JITCNormalC = classes_for_law("Normal")
+JITCUniformR, JITCUniformC = classes_for_law("Uniform")
 
 
 def from_spec(spec):
@@ -705,4 +684,5 @@ def from_spec(spec):
     JITCMatrix
         An instance of the public class for the spec's law and orientation.
     """
+    classes_for_law(type(spec.law).__name__)
     return CLASS_FOR[(type(spec.law), spec.orientation)]._make(spec)

@@ -20,6 +20,7 @@ import numpy as np
 
 __all__ = [
     "philox4x32",
+    "round_keys",
     "words_to_uniform",
     "ln",
     "ln1p_scalar",
@@ -55,14 +56,9 @@ def philox4x32(counter, key):
         The four output words, with the broadcast shape of the counters.
     """
     c0, c1, c2, c3 = np.broadcast_arrays(*(np.asarray(c, dtype=np.uint64) for c in counter))
-    k0 = int(key[0]) & 0xFFFFFFFF
-    k1 = int(key[1]) & 0xFFFFFFFF
     m0 = np.uint64(PHILOX_M0)
     m1 = np.uint64(PHILOX_M1)
-    for round_index in range(PHILOX_ROUNDS):
-        if round_index:
-            k0 = (k0 + PHILOX_W0) & 0xFFFFFFFF
-            k1 = (k1 + PHILOX_W1) & 0xFFFFFFFF
+    for k0, k1 in zip(*round_keys(key[0], key[1])):
         # A 32x32 product fits exactly in uint64: hi/lo are its two halves.
         prod0 = m0 * c0
         prod1 = m1 * c2
@@ -73,6 +69,31 @@ def philox4x32(counter, key):
             prod0 & _MASK32,
         )
     return tuple(c.astype(np.uint32) for c in (c0, c1, c2, c3))
+
+
+def round_keys(key0, key1):
+    """The Philox4x32-10 key schedule: the key of each of the ten rounds.
+
+    The one place the schedule is written on the host: the NumPy
+    :func:`philox4x32` and the Numba kernels (through their driver) both
+    take their round keys from here.
+
+    Parameters
+    ----------
+    key0, key1 : int
+        The two key words (only their low 32 bits are used).
+
+    Returns
+    -------
+    rk0, rk1 : tuple of int
+        ``PHILOX_ROUNDS`` words each: round ``r`` uses ``(rk0[r], rk1[r])``,
+        the key plus ``r`` times the Weyl increments, modulo ``2**32``.
+    """
+    k0 = int(key0) & 0xFFFFFFFF
+    k1 = int(key1) & 0xFFFFFFFF
+    rk0 = tuple((k0 + r * PHILOX_W0) & 0xFFFFFFFF for r in range(PHILOX_ROUNDS))
+    rk1 = tuple((k1 + r * PHILOX_W1) & 0xFFFFFFFF for r in range(PHILOX_ROUNDS))
+    return rk0, rk1
 
 
 _TWO_M32 = 2.0**-32

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import numbers
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from .random import ln1p_scalar
+from . import laws, rules
+from .laws import short_repr  # noqa: F401  (imported from here by _operators)
+from .rules import GAP_CLAMP, MAX_BLOCK_LOG2, MIN_BLOCK_LOG2, block_size, check_prob  # noqa: F401
 
 __all__ = [
     "Scalar",
@@ -36,201 +37,20 @@ __all__ = [
 
 #: Largest number of rows or columns: line indices are Philox counter words < 2**31.
 MAX_SIDE = 2**31 - 1
-MIN_BLOCK_LOG2 = 8
-MAX_BLOCK_LOG2 = 22
-#: Gaps are clamped here before conversion to an integer; any gap this large
-#: ends a block, since blocks hold at most 2**22 entries.
-GAP_CLAMP = float(2**23)
 
-LAW_SCALAR = 0
-LAW_NORMAL = 1
-LAW_UNIFORM = 2
+#: The law codes of spec v1 (pinned in docs/spec.md), from the law records.
+LAW_SCALAR = laws.SCALAR.code
+LAW_NORMAL = laws.NORMAL.code
+LAW_UNIFORM = laws.UNIFORM.code
 
 _SUPPORTED_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: The documented default dtype, also what ``dtype=None`` means (as in NumPy).
 DEFAULT_DTYPE = np.dtype(np.float32)
-#: ``|ndtri(u)|`` at the most extreme weight uniform, ``u = 0.5 * 2**-32``
-#: (6.2...), rounded up generously: a bound, used only to refuse scale
-#: factors that would overflow the dtype.
-_NDTRI_MAX = 6.5
 
-
-def short_repr(value, limit=40):
-    """``repr(value)``, cut to ``limit`` characters for error messages."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 5] + "...)" if text.endswith(")") else text[: limit - 3] + "..."
-
-
-def _check_finite(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
-    try:
-        value = float(value)
-    except OverflowError:
-        raise ValueError(
-            f"{name} must be finite, got {short_repr(value)}, which overflows a float64; pass a finite float"
-        ) from None
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}; pass a finite float")
-    return value
-
-
-@dataclass(frozen=True)
-class Scalar:
-    """Every connection carries the same weight.
-
-    Parameters
-    ----------
-    weight : float
-        The shared weight (finite).
-    """
-
-    weight: float
-
-    code = LAW_SCALAR
-
-    def __post_init__(self):
-        object.__setattr__(self, "weight", _check_finite("weight", self.weight))
-
-    def kernel_params(self):
-        """Return ``(a, b)``: the two float64 law parameters kernels use.
-
-        Returns
-        -------
-        tuple of float
-        """
-        return self.weight, 0.0
-
-    def max_abs_weight(self):
-        """Largest ``|weight|`` the law can produce (before rounding to the dtype).
-
-        Returns
-        -------
-        float
-        """
-        return abs(self.weight)
-
-    def __reduce__(self):
-        # Through the constructor, so that a crafted pickle is validated.
-        return (Scalar, (self.weight,))
-
-
-@dataclass(frozen=True)
-class Normal:
-    """Weights drawn from Normal(loc, scale): ``loc + scale * ndtri(u)``.
-
-    Parameters
-    ----------
-    loc : float
-        Mean (finite).
-    scale : float
-        Standard deviation (finite, >= 0).
-    """
-
-    loc: float
-    scale: float
-
-    code = LAW_NORMAL
-
-    def __post_init__(self):
-        object.__setattr__(self, "loc", _check_finite("loc", self.loc))
-        scale = _check_finite("scale", self.scale)
-        if scale < 0:
-            raise ValueError(f"scale must be >= 0, got {scale!r}; pass the standard deviation, not the variance")
-        object.__setattr__(self, "scale", scale)
-
-    def kernel_params(self):
-        """Return ``(a, b)`` = ``(loc, scale)``.
-
-        Returns
-        -------
-        tuple of float
-        """
-        return self.loc, self.scale
-
-    def max_abs_weight(self):
-        """Largest ``|weight|`` the law can produce (before rounding to the dtype).
-
-        Weight words are 32-bit, so ``|ndtri(u)|`` is at most its value at
-        the extreme uniform ``2**-33``, about 6.3.
-
-        Returns
-        -------
-        float
-        """
-        return abs(self.loc) + self.scale * _NDTRI_MAX
-
-    def __reduce__(self):
-        return (Normal, (self.loc, self.scale))
-
-
-@dataclass(frozen=True)
-class Uniform:
-    """Weights drawn from Uniform(low, high): ``low + (high - low) * u``.
-
-    Parameters
-    ----------
-    low, high : float
-        Bounds (finite, ``low <= high``, and ``high - low`` finite).
-    """
-
-    low: float
-    high: float
-
-    code = LAW_UNIFORM
-
-    def __post_init__(self):
-        low = _check_finite("low", self.low)
-        high = _check_finite("high", self.high)
-        if low > high:
-            raise ValueError(f"low must be <= high, got low={low!r}, high={high!r}; swap them")
-        if not math.isfinite(high - low):
-            raise ValueError(f"high - low overflows float64 (low={low!r}, high={high!r}); use a narrower range")
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-
-    def kernel_params(self):
-        """Return ``(a, b)`` = ``(low, high - low)``; the width is rounded once, here.
-
-        Returns
-        -------
-        tuple of float
-        """
-        return self.low, self.high - self.low
-
-    def max_abs_weight(self):
-        """Largest ``|weight|`` the law can produce (before rounding to the dtype).
-
-        Returns
-        -------
-        float
-        """
-        return max(abs(self.low), abs(self.high))
-
-    def __reduce__(self):
-        return (Uniform, (self.low, self.high))
-
-
-def block_size(prob):
-    """Block length B of spec v1 for connection probability ``prob``.
-
-    B is the smallest power of two with ``B * prob >= 32``, clamped to
-    ``[2**8, 2**22]``.  ``2**j * prob`` is exact in float64, so B depends on
-    the bits of ``prob`` alone.
-
-    Parameters
-    ----------
-    prob : float
-        Connection probability in [0, 1].
-
-    Returns
-    -------
-    int
-    """
-    for log2 in range(MIN_BLOCK_LOG2, MAX_BLOCK_LOG2 + 1):
-        if math.ldexp(prob, log2) >= 32.0:
-            return 1 << log2
-    return 1 << MAX_BLOCK_LOG2
+#: The law classes of spec v1, generated from their records (lazyconn.laws).
+Scalar = laws.law_class("Scalar")
+Normal = laws.law_class("Normal")
+Uniform = laws.law_class("Uniform")
 
 
 def check_size(name, value):
@@ -243,19 +63,6 @@ def check_size(name, value):
     if value > MAX_SIDE:
         raise ValueError(f"{name} must be <= 2**31 - 1 = {MAX_SIDE}, got {value}; split the population into several matrices")
     return value
-
-
-def check_prob(prob):
-    """Validate a connection probability: a real number in [0, 1]."""
-    if isinstance(prob, (bool, np.bool_)) or not isinstance(prob, numbers.Real):
-        raise TypeError(f"prob must be a real number in [0, 1], got {prob!r} of type {type(prob).__name__}")
-    try:
-        prob = float(prob)
-    except OverflowError:
-        raise ValueError(f"prob must be in [0, 1], got {short_repr(prob)}; pass a connection probability such as 0.01") from None
-    if not 0.0 <= prob <= 1.0:  # NaN fails this too
-        raise ValueError(f"prob must be in [0, 1], got {prob!r}; pass a connection probability such as 0.01")
-    return prob
 
 
 def check_seed(seed):
@@ -298,11 +105,18 @@ class KernelParams(NamedTuple):
     inv_log_q : float
         ``1 / ln1p(-prob)`` (``-inf`` for prob 0, ``-0.0`` for prob 1).
     law : int
-        LAW_SCALAR, LAW_NORMAL or LAW_UNIFORM.
+        The law's code (:attr:`lazyconn.laws.Law.code`; LAW_SCALAR,
+        LAW_NORMAL or LAW_UNIFORM in spec v1).
     a, b : float
         Law parameters (see the law classes' ``kernel_params``).
     skip_diagonal : bool
         Drop entries whose line index equals their minor index.
+    prob : float
+        The connection probability, for sizing work only: every bit
+        follows from ``inv_log_q``.
+    rule : int
+        The connection rule's code (:attr:`lazyconn.rules.Rule.code`; 0 is
+        the Bernoulli walk of spec v1).
     """
 
     key0: int
@@ -313,6 +127,8 @@ class KernelParams(NamedTuple):
     a: float
     b: float
     skip_diagonal: bool
+    prob: float = 0.0
+    rule: int = rules.BERNOULLI.code
 
 
 @dataclass(frozen=True)
@@ -327,8 +143,8 @@ class Spec:
         'R' generates row by row, 'C' column by column.
     prob : float
         Connection probability in [0, 1].
-    law : Scalar, Normal or Uniform
-        Weight law.
+    law : Scalar, Normal, Uniform or another registered law
+        Weight law (an instance of a class of :mod:`lazyconn.laws`).
     seed : int
         In ``[0, 2**64)``.
     dtype : numpy.dtype
@@ -353,8 +169,9 @@ class Spec:
         if self.orientation not in ("R", "C"):
             raise ValueError(f"orientation must be 'R' or 'C', got {self.orientation!r}")
         object.__setattr__(self, "prob", check_prob(self.prob))
-        if type(self.law) not in (Scalar, Normal, Uniform):
-            raise TypeError(f"law must be Scalar, Normal or Uniform, got {type(self.law).__name__}")
+        if laws.record_of(self.law) is None:
+            names = ", ".join(law.name for law in laws.registered())
+            raise TypeError(f"law must be one of {names}, got {type(self.law).__name__}")
         # Rebuilt through its constructor: a law restored from a crafted
         # pickle (or mutated through object.__setattr__) is validated again.
         object.__setattr__(self, "law", type(self.law)(*dataclasses.astuple(self.law)))
@@ -432,21 +249,18 @@ class Spec:
         return _kernel_params(self)
 
     def _compute_kernel_params(self):
-        if self.prob == 0.0:
-            inv_log_q = -math.inf
-        else:
-            log_q = ln1p_scalar(-self.prob)
-            inv_log_q = -0.0 if log_q == -math.inf else 1.0 / log_q
         a, b = self.law.kernel_params()
         return KernelParams(
             key0=self.seed & 0xFFFFFFFF,
             key1=self.seed >> 32,
-            block_log2=int(self.block_size).bit_length() - 1,
-            inv_log_q=inv_log_q,
+            block_log2=rules.BERNOULLI.block_log2(self.prob),
+            inv_log_q=rules.inv_log_q(self.prob),
             law=self.law.code,
             a=a,
             b=b,
             skip_diagonal=not self.include_self,
+            prob=self.prob,
+            rule=rules.BERNOULLI.code,
         )
 
 

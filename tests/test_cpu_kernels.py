@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from lazyconn.kernels import host_backend, reference
-from lazyconn.random import ln, ndtri, philox4x32, words_to_uniform
+from lazyconn import laws
+from lazyconn.random import ln, ndtri, philox4x32, round_keys, words_to_uniform
 from lazyconn.spec import GAP_CLAMP, Normal, Scalar, Spec, Uniform
 
 cpu = pytest.importorskip("lazyconn.kernels.cpu")
-from lazyconn.kernels import _cpu_random  # noqa: E402
+from lazyconn.kernels import _cpu_kernels, _cpu_random  # noqa: E402
 
 EDGE_SEEDS = [0, 2**64 - 1]
 LAWS = [Scalar(0.5), Normal(0.2, 1.5), Uniform(-1.0, 2.0)]
@@ -33,7 +34,7 @@ def _auto_backend(monkeypatch):
 # ---------------------------------------------------------- random twins
 def test_philox_twin_matches_the_known_answers():
     # Random123 kat_vectors, as in test_random.py.
-    rk0, rk1 = _cpu_random.round_keys(np.uint64(0xA4093822), np.uint64(0x299F31D0))
+    rk0, rk1 = _cpu_random.round_key_arrays(0xA4093822, 0x299F31D0)
     words = _cpu_random.philox4x32(
         np.uint64(0x243F6A88), np.uint64(0x85A308D3), np.uint64(0x13198A2E), np.uint64(0x03707344), rk0, rk1
     )
@@ -44,7 +45,7 @@ def test_philox_twin_matches_the_known_answers():
 @pytest.mark.parametrize("inv_log_q", [-99.49916247, -1.0 / 1e-6, -0.0, -2.4663034623764317])
 def test_gap_batches_equal_the_numpy_formula(seed, inv_log_q):
     key = (seed & 0xFFFFFFFF, seed >> 32)
-    rk0, rk1 = _cpu_random.round_keys(np.uint64(key[0]), np.uint64(key[1]))
+    rk0, rk1 = _cpu_random.round_key_arrays(key[0], key[1])
     gaps = np.empty(4 * 64, dtype=np.int64)
     for line, block, t0 in [(0, 0, 0), (7, 3, 5), (2**31 - 1, 2**20, 1000)]:
         _cpu_random.fill_gaps(rk0, rk1, line, block, t0, 64, inv_log_q, gaps, 0)
@@ -54,21 +55,33 @@ def test_gap_batches_equal_the_numpy_formula(seed, inv_log_q):
         np.testing.assert_array_equal(gaps, np.floor(np.minimum(x, GAP_CLAMP)).astype(np.int64))
 
 
-@pytest.mark.parametrize("law, a, b", [(1, 0.3, 1.7), (2, -1.0, 3.0)])
+@pytest.mark.parametrize("law, a, b", [(laws.NORMAL, 0.3, 1.7), (laws.UNIFORM, -1.0, 3.0)], ids=["Normal", "Uniform"])
 @pytest.mark.parametrize("round32", [False, True])
 def test_weight_batches_equal_the_numpy_formula(law, a, b, round32):
-    rk0, rk1 = _cpu_random.round_keys(np.uint64(99), np.uint64(1))
+    # The law's compiled batch function (its own, or a loop over its Numba
+    # function) on the weight stream, against the law's NumPy function.
+    weights_of = _cpu_kernels._law_weights(law, "test " + law.name)
+    rk0, rk1 = _cpu_random.round_key_arrays(99, 1)
     n = 1000  # a few hundred tail lanes: the compressed tail pass runs vectorised
-    scratch = [np.empty(n + 3), np.empty(n + 3), np.empty(n + 3, dtype=np.int64), np.empty(n + 3)]
+    uniforms, weights = np.empty(n + 3), np.empty(n + 3)
+    scratch = [np.empty(n + 3, dtype=np.int64), np.empty(n + 3)]
     for n_slots in (1, 41, n):
-        _cpu_random.fill_weights(rk0, rk1, 5, 2, 3, n_slots, law, a, b, round32, *scratch)
+        _cpu_random.fill_uniforms(rk0, rk1, 5, 2, 3, n_slots, uniforms, 0)
+        weights_of(n_slots, a, b, round32, uniforms, weights, *scratch)
         draws = np.arange(3, 3 + (n_slots + 3) // 4, dtype=np.uint64)
         words = np.stack(philox4x32((draws, 2, 5, 1), (99, 1)), axis=-1).reshape(-1)[:n_slots]
-        u = words_to_uniform(words)
-        expected = a + b * (ndtri(u) if law == 1 else u)
+        expected = law.reference(words_to_uniform(words), a, b)
         if round32:
             expected = expected.astype(np.float32).astype(np.float64)
-        np.testing.assert_array_equal(scratch[1][:n_slots], expected)
+        np.testing.assert_array_equal(weights[:n_slots], expected)
+
+
+def test_philox_round_keys_follow_the_schedule_of_the_numpy_generator():
+    rk0, rk1 = _cpu_random.round_key_arrays(2**32 - 1, 0x12345678)
+    assert rk0.dtype == rk1.dtype == np.uint32
+    assert rk0[0] == 2**32 - 1 and rk1[0] == 0x12345678
+    assert (rk0[1], rk1[1]) == ((2**32 - 1 + 0x9E3779B9) % 2**32, (0x12345678 + 0xBB67AE85) % 2**32)
+    assert (tuple(rk0), tuple(rk1)) == round_keys(2**32 - 1, 0x12345678)
 
 
 @pytest.mark.parametrize("prob", [1e-3, 0.01, 0.3, 0.7, 0.99])

@@ -211,3 +211,26 @@ def test_without_numba_s_cache_api_kernels_are_not_cached_and_a_warning_says_so(
         assert _numba_cache.install(namespace) == 0
     assert isinstance(namespace["cached"]._cache, NullCache)
     assert namespace["cached"](21) == 42
+
+
+def test_factory_closures_of_two_laws_have_distinct_stable_index_keys():
+    # Closures of kernels_for share a qualname, bytecode and index file; the
+    # specialisation key (not Numba's pickle of the cells, which differs per
+    # process) tells their entries apart.  test_laws.py checks a fresh process
+    # loads each toy law's kernels from the cache.
+    import numba
+
+    from lazyconn import laws, rules
+    from lazyconn.kernels import _cpu_kernels
+
+    keys = []
+    for law in (laws.NORMAL, laws.UNIFORM, laws.SCALAR):
+        gather = _cpu_kernels.kernels_for(rules.BERNOULLI, law).gather
+        assert isinstance(gather._cache, _numba_cache.KernelCache)
+        key = gather._cache._index_key(numba.void(), gather.targetctx.codegen())
+        specialisation = _cpu_kernels._specialisation_key(rules.BERNOULLI, law)
+        assert key[2][1] == hashlib.sha256(specialisation.encode()).hexdigest()
+        assert law.name in specialisation
+        keys.append(key)
+    assert len({key[2] for key in keys}) == 3  # one entry per law
+    assert len({key[2][0] for key in keys}) == 1  # although the bytecode is the same

@@ -34,14 +34,16 @@ __all__ = [
     "word_to_uniform",
     "ln",
     "ndtri",
-    "round_keys",
+    "round_key_arrays",
     "fill_gaps",
-    "central_weights",
     "fill_gap_words",
+    "fill_uniforms",
     "table_gap",
     "gap_table",
     "gap_of_word",
-    "fill_weights",
+    "normal_weight",
+    "normal_weights",
+    "round_to_float32",
 ]
 
 # Every generator-path function shares these options: error_model="numpy"
@@ -57,8 +59,6 @@ INLINE_OPTIONS = dict(JIT_OPTIONS, inline="always")
 # Philox4x32 constants, taken from lazyconn.random (Salmon et al., SC'11).
 _M0 = np.uint64(_ref.PHILOX_M0)
 _M1 = np.uint64(_ref.PHILOX_M1)
-_W0 = np.uint64(_ref.PHILOX_W0)
-_W1 = np.uint64(_ref.PHILOX_W1)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 _S52 = np.uint64(52)
@@ -115,24 +115,25 @@ def _bits_float64(typingctx, x):
     return types.float64(types.uint64), codegen
 
 
-@numba.njit(**JIT_OPTIONS)
-def round_keys(key0, key1):
+def round_key_arrays(key0, key1):
     """The ten Philox round keys of ``(key0, key1)``, as two uint32 arrays.
 
-    Precomputing them once per matrix keeps the Weyl increments out of the
-    per-draw loops; storing them as uint32 tells LLVM that their high bits
-    are zero, so the 32x32 products stay 32-bit multiplies (``vpmuludq``).
+    The schedule is :func:`lazyconn.random.round_keys`; computing it once
+    per matrix keeps the Weyl increments out of the per-draw loops, and
+    storing the keys as uint32 tells LLVM that their high bits are zero, so
+    the 32x32 products stay 32-bit multiplies (``vpmuludq``).
+
+    Parameters
+    ----------
+    key0, key1 : int
+        The Philox key words.
+
+    Returns
+    -------
+    rk0, rk1 : ndarray of uint32, shape (10,)
     """
-    rk0 = np.empty(10, dtype=np.uint32)
-    rk1 = np.empty(10, dtype=np.uint32)
-    k0 = np.uint64(key0) & _MASK32
-    k1 = np.uint64(key1) & _MASK32
-    for r in range(10):
-        rk0[r] = k0
-        rk1[r] = k1
-        k0 = (k0 + _W0) & _MASK32
-        k1 = (k1 + _W1) & _MASK32
-    return rk0, rk1
+    rk0, rk1 = _ref.round_keys(key0, key1)
+    return np.array(rk0, dtype=np.uint32), np.array(rk1, dtype=np.uint32)
 
 
 @numba.njit(**INLINE_OPTIONS)
@@ -151,7 +152,7 @@ def _philox_round(c0, c1, c2, c3, k0, k1):
 def philox4x32(c0, c1, c2, c3, rk0, rk1):
     """Philox4x32-10 of one counter (four uint64 words < 2**32).
 
-    ``rk0``/``rk1`` are the round keys from :func:`round_keys`.  The 32x32
+    ``rk0``/``rk1`` are the round keys from :func:`round_key_arrays`.  The 32x32
     products fit exactly in uint64; hi/lo are their two halves, as in
     :func:`lazyconn.random.philox4x32`.  The ten rounds are written out so
     that the batch loops calling this are innermost loops, which LLVM
@@ -274,7 +275,7 @@ def fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps, at):
     for i in range(n_draws):
         w0, w1, w2, w3 = philox4x32(np.uint64(t0 + i), c1, c2, DOMAIN_GAPS, rk0, rk1)
         # Unsigned indices: a signed one that LLVM cannot prove >= 0 carries
-        # Numba's wraparound test, which keeps the loop from vectorising (8x).
+        # Numba's wraparound test, which keeps the loop from vectorising.
         j = np.uint64(at) + np.uint64(4 * i)
         gaps[j] = gap_of_word(w0, inv_log_q)
         gaps[j + _U1] = gap_of_word(w1, inv_log_q)
@@ -365,7 +366,7 @@ def table_gap(w, inv_log_q, base, threshold):
 @numba.njit(**JIT_OPTIONS)
 def _gap_exact(w, inv_log_q):
     # Not inlined on purpose: inlined, LLVM if-converts the rare fallback and
-    # vectorises it, computing ln on every lane (2.5x slower than no table).
+    # vectorises it, computing ln on every lane (slower than no table at all).
     return gap_of_word(w, inv_log_q)
 
 
@@ -388,73 +389,49 @@ def fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms, at):
 
 
 @numba.njit(**JIT_OPTIONS)
-def fill_weights(rk0, rk1, line, block, t0, n_slots, law, a, b, round32, uniforms, weights, tail_index, tail_r):
-    """Weights of slots ``4 * t0 .. 4 * t0 + n_slots`` of item ``(line, block)``.
-
-    :func:`fill_uniforms` then :func:`uniforms_to_weights`; the scratch
-    arrays are as there.
-    """
-    fill_uniforms(rk0, rk1, line, block, t0, n_slots, uniforms, 0)
-    uniforms_to_weights(n_slots, law, a, b, round32, uniforms, weights, tail_index, tail_r)
+def normal_weight(u, a, b):
+    """One Normal weight ``a + b * ndtri(u)`` (the Normal law's Numba function)."""
+    return a + b * ndtri(u)
 
 
 @numba.njit(**JIT_OPTIONS)
-def uniforms_to_weights(n, law, a, b, round32, uniforms, weights, tail_index, tail_r):
-    """``weights[:n]`` from ``uniforms[:n]`` for law 1 (Normal) or 2 (Uniform).
+def normal_weights(n, a, b, uniforms, weights, tail_index, tail_r):
+    """``weights[:n] = a + b * ndtri(uniforms[:n])``, bit-equal to :func:`normal_weight`.
 
-    Normal gives ``a + b * ndtri(u)``, Uniform ``a + b * u``; the result is
-    rounded once to float32 when ``round32`` (and stored back as float64).
-    ``tail_index`` (int64) and ``tail_r`` are scratch of size ``n``.  For
-    Normal the central AS241 branch is computed on every lane in a
-    vectorised pass, then the ~15 % tail lanes are compressed and computed
-    in a second pass (DESIGN §2b): same bits, less time.  Callers pass
-    hundreds of uniforms at once so that the tail pass is vectorised too.
+    The Normal law's batch function.  AS241's central branch is computed
+    on every lane in a vectorised pass, then the ~15 % tail lanes are
+    compressed and computed in a second pass (DESIGN §2b): same bits, less
+    time.  ``tail_index`` (int64) and ``tail_r`` are scratch of size ``n``.
+    Callers pass hundreds of uniforms at once so that the tail pass is
+    vectorised too.
     """
-    if law == 2:
-        for s in range(n):
-            weights[s] = a + b * uniforms[s]
-    else:
-        # Pass 1, all lanes, vectorised: the central branch (85 % of draws).
-        for s in range(n):
-            weights[s] = a + b * _ndtri_central(uniforms[s] - 0.5)
-        # Pass 2: compress the tail lanes (index and u, stored unconditionally
-        # at the running count), compute them contiguously (vectorised), and
-        # scatter them back.  Reading u through the index instead is 4x slower.
-        n_tail = 0
-        for s in range(n):
-            tail_index[n_tail] = s
-            tail_r[n_tail] = uniforms[s]
-            n_tail += abs(uniforms[s] - 0.5) > _SPLIT1
-        for t in range(n_tail):
-            u = tail_r[t]
-            r = _ndtri_tail_r(u, u - 0.5)
-            # Both branches as a select keeps this loop vectorised; the far
-            # one is never chosen for the spec's uniforms (see _ndtri_far).
-            value = _ndtri_near(r) if r <= _SPLIT2 else _ndtri_far(r)
-            tail_r[t] = -value if u < 0.5 else value
-        for t in range(n_tail):
-            weights[tail_index[t]] = a + b * tail_r[t]
-    if round32:
-        for s in range(n):
-            weights[s] = np.float64(np.float32(weights[s]))
+    # Pass 1, all lanes, vectorised: the central branch (85 % of draws).
+    for s in range(n):
+        weights[s] = a + b * _ndtri_central(uniforms[s] - 0.5)
+    # Pass 2: compress the tail lanes (index and u, stored unconditionally
+    # at the running count), compute them contiguously (vectorised), and
+    # scatter them back; reading u through the index instead is slower.
+    n_tail = 0
+    for s in range(n):
+        tail_index[n_tail] = s
+        tail_r[n_tail] = uniforms[s]
+        n_tail += abs(uniforms[s] - 0.5) > _SPLIT1
+    for t in range(n_tail):
+        u = tail_r[t]
+        r = _ndtri_tail_r(u, u - 0.5)
+        # Both branches as a select keeps this loop vectorised; the far
+        # one is never chosen for the spec's uniforms (see _ndtri_far).
+        value = _ndtri_near(r) if r <= _SPLIT2 else _ndtri_far(r)
+        tail_r[t] = -value if u < 0.5 else value
+    for t in range(n_tail):
+        weights[tail_index[t]] = a + b * tail_r[t]
 
 
 @numba.njit(**JIT_OPTIONS)
-def central_weights(n, law, a, b, round32, uniforms, weights):
-    """``weights[:n]``: every Uniform weight (law 2), or for Normal (law 1)
-    the central AS241 branch on every lane, meaningless on tail lanes
-    (``|u - 0.5| > 0.425``; :func:`uniforms_to_weights` does both branches).
-    Rounded once to float32 when ``round32``.
-    """
-    if law == 2:
-        for s in range(n):
-            weights[s] = a + b * uniforms[s]
-    else:
-        for s in range(n):
-            weights[s] = a + b * _ndtri_central(uniforms[s] - 0.5)
-    if round32:
-        for s in range(n):
-            weights[s] = np.float64(np.float32(weights[s]))
+def round_to_float32(n, weights):
+    """Round ``weights[:n]`` once to float32 (stored back as float64)."""
+    for s in range(n):
+        weights[s] = np.float64(np.float32(weights[s]))
 
 
 _numba_cache.install(globals())  # last: every njit is defined, none compiled yet

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import inspect
 import os
 import threading
 import warnings
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import numba
 
-__all__ = ["KERNEL_SOURCES", "sources_digest", "install"]
+__all__ = ["KERNEL_SOURCES", "sources_digest", "install", "install_closures", "function_digest"]
 
 _PACKAGE = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,8 @@ KERNEL_SOURCES = (
     "kernels/_ndtri_fast.py",
     "spec.py",
     "random.py",
+    "laws.py",
+    "rules.py",
 )
 
 try:  # private API: see the module docstring
@@ -144,7 +147,19 @@ if _API:
             )
 
         def _index_key(self, sig, codegen):
-            return (*super()._index_key(sig, codegen), ("lazyconn-sources", sources_digest()))
+            py_func = self._py_func
+            key = getattr(py_func, _CLOSURE_KEY, None)
+            if py_func.__closure__ is None or key is None:
+                return (*super()._index_key(sig, codegen), ("lazyconn-sources", sources_digest()))
+            # A closure of a kernel factory: Numba would hash its cells' pickles,
+            # which for dispatchers differ from process to process (never
+            # found again).  The factory's key names what the cells hold.
+            return (
+                sig,
+                codegen.magic_tuple(),
+                (_sha(py_func.__code__.co_code), _sha(key.encode())),
+                ("lazyconn-sources", sources_digest()),
+            )
 
         def load_overload(self, sig, target_context):
             try:
@@ -185,6 +200,60 @@ def _same_but_sources(other, key):
     )
 
 
+#: Attribute of a factory closure's Python function holding its specialisation key.
+_CLOSURE_KEY = "_lazyconn_specialisation"
+
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def function_digest(function):
+    """sha256 of a function's source (or, without a source file, of its bytecode).
+
+    Parameters
+    ----------
+    function : function or numba dispatcher
+
+    Returns
+    -------
+    str
+    """
+    function = getattr(function, "py_func", function)
+    try:
+        data = inspect.getsource(function).encode()
+    except (OSError, TypeError):
+        code = function.__code__
+        data = code.co_code + repr((code.co_consts, code.co_names)).encode()
+    return _sha(data)
+
+
+def install_closures(dispatchers, key):
+    """Give the closures of a kernel factory the kernel cache, keyed on ``key``.
+
+    Closures of one factory share their qualname and bytecode, so their
+    cache entries share an index file; ``key`` (a string naming everything
+    the factory closed over: the rule, the law, the digests of their
+    functions) tells the entries apart, in this process and the next.
+
+    Parameters
+    ----------
+    dispatchers : iterable of numba dispatcher
+        Caching dispatchers (``cache=True``) not compiled yet.
+    key : str
+
+    Returns
+    -------
+    int
+        How many were given the kernel cache.
+    """
+    count = 0
+    for dispatcher in dispatchers:
+        setattr(dispatcher.py_func, _CLOSURE_KEY, key)
+        count += _give_cache(dispatcher)
+    return count
+
+
 def install(namespace):
     """Give every caching Numba dispatcher defined in ``namespace`` the kernel cache.
 
@@ -205,20 +274,27 @@ def install(namespace):
     module = namespace.get("__name__")
     count = 0
     for value in list(namespace.values()):
-        if not _caching_dispatcher(value) or getattr(value, "__module__", None) != module:
-            continue
-        try:
-            if not _API or sources_digest() is None:
-                raise RuntimeError("no usable Numba cache API or unreadable sources")
-            value._cache = KernelCache(value.py_func)
-            count += 1
-        except Exception as exc:  # never stale: compile in every process instead
-            value._cache = NullCache() if NullCache is not None else _no_cache()
-            _warn_once(
-                f"Numba {numba.__version__}'s cache cannot be keyed on the kernel sources "
-                f"({type(exc).__name__}: {exc}); the CPU kernels are compiled in every process"
-            )
+        if getattr(value, "__module__", None) == module:
+            count += _give_cache(value)
     return count
+
+
+def _give_cache(value):
+    """Give one caching dispatcher the kernel cache (or none at all); 1 if it got it."""
+    if not _caching_dispatcher(value):
+        return 0
+    try:
+        if not _API or sources_digest() is None:
+            raise RuntimeError("no usable Numba cache API or unreadable sources")
+        value._cache = KernelCache(value.py_func)
+        return 1
+    except Exception as exc:  # never stale: compile in every process instead
+        value._cache = NullCache() if NullCache is not None else _no_cache()
+        _warn_once(
+            f"Numba {numba.__version__}'s cache cannot be keyed on the kernel sources "
+            f"({type(exc).__name__}: {exc}); the CPU kernels are compiled in every process"
+        )
+        return 0
 
 
 def _caching_dispatcher(value):

@@ -13,11 +13,13 @@ How the work is laid out (DESIGN §2b):
   into a small buffer by a loop that LLVM vectorises, then walked.  Gaps
   come from the exact per-probability gap table (``ln`` only in the few
   buckets with several steps), or from ``ln`` itself for p below ~1e-3.
-* Weight uniforms are drawn for the same batch, in a second vector loop.  Uniform
-  weights are applied per batch; Normal weights are deferred: the uniforms
-  of ~2,000 connections are collected, turned into weights in one
-  vectorised pass (AS241's central branch on all lanes, the ~15 % tail
-  lanes compressed and done contiguously in a second pass), then applied.
+* Weight uniforms are drawn for the same batch, in a second vector loop.
+  Cheap laws (Uniform) apply their weights per batch; dear ones (Normal)
+  are deferred: the uniforms of ~2,000 connections are collected, turned
+  into weights in one vectorised pass (for Normal: AS241's central branch
+  on all lanes, the ~15 % tail lanes compressed and done contiguously in a
+  second pass), then applied.  A constant law (Scalar) reads no weights.
+  The kernels are compiled per (rule, law) (:func:`._cpu_kernels.kernels_for`).
 * Jobs with fewer than ``_SERIAL_BELOW`` expected connections run on one
   thread: waking the others can cost milliseconds on a busy machine.
 * ``gather`` (``L @ y``) and ``dense`` split the lines between threads: each
@@ -51,30 +53,25 @@ import threading
 import numba
 import numpy as np
 
+from .. import laws, rules
 from ._cpu_kernels import (
     _MODE_COO,
     _MODE_COUNT,
     _MODE_DEGREES,
     _MODE_DENSE,
-    _gather_kernel,
-    _lines_kernel,
-    _scatter_kernel,
+    Generator,
     _scratch,  # noqa: F401  (the cache tests key a simple kernel)
+    kernels_for,
 )
-from ._cpu_random import gap_table, round_keys
+from ._cpu_random import gap_table, round_key_arrays
 
 __all__ = ["NAME", "dense", "coo", "scatter", "gather", "degrees", "num_threads"]
 
 
 NAME = "cpu"
 
-#: Below this many expected connections a kernel runs on one thread.  Waking
-#: the other threads costs little on an idle machine but up to 8 ms on a
-#: loaded one (measured on a shared 2-core machine: 200 spike rows of a
-#: 20,000-column matrix, 40,000 connections, took 0.4 ms on one thread and
-#: 8 ms on two; 1,000 rows of a 100,000-column matrix, 1e6 connections,
-#: took 6.2 ms on one thread and 3.7 ms on two).  2**17 connections take
-#: under 1 ms on one core.
+#: Below this many expected connections a kernel runs on one thread: waking
+#: the other threads can cost more than the whole job on a loaded machine.
 _SERIAL_BELOW = 1 << 17
 #: Iterations handed to a thread at a time (0 would be a static split).
 _CHUNKSIZE = 1
@@ -84,8 +81,7 @@ _PRIVATE_BYTES = 16 << 20
 #: Work launched at a time per thread, in expected connections (plus
 #: ``_ITEM_WORK`` per (line, block) item).  Python sees Ctrl-C only between
 #: two launches, so a part must take well under a second even on a slow
-#: thread (2**26 connections: about 0.15 s of the Scalar gather on one idle
-#: core, 0.4 s at 6 ns each).  Parts never change a bit: a part is a range
+#: thread.  Parts never change a bit: a part is a range
 #: of whole lines, or in a scatter a range of each group's lines (added in
 #: order) times a range of blocks (disjoint output columns).  Every part
 #: ends with the threads waiting for the slowest one, so parts are no
@@ -119,35 +115,29 @@ def num_threads():
 
 # --------------------------------------------------------------------- driver
 def _generator(params, dtype):
-    """Kernel-side scalars of a matrix: a plain tuple (kernels never see Spec).
-
-    The last entry is the connection probability for sizing batches only;
-    it never influences a bit of the output.
-    """
-    rk0, rk1 = round_keys(np.uint64(params.key0), np.uint64(params.key1))
-    if params.inv_log_q == 0.0:
-        prob = 1.0
-    elif params.inv_log_q == -math.inf:
-        prob = 0.0
-    else:
-        prob = -math.expm1(1.0 / params.inv_log_q)
+    """Kernel-side values of a matrix, as a named record (kernels never see Spec)."""
+    rk0, rk1 = round_key_arrays(params.key0, params.key1)
     scalar_weight = float(np.dtype(dtype).type(params.a))  # rounded once, as the reference
     table_base, table_threshold = _gap_table(float(params.inv_log_q))
-    return (
-        rk0,
-        rk1,
-        np.int64(params.block_log2),
-        np.float64(params.inv_log_q),
-        np.int64(params.law),
-        np.float64(params.a),
-        np.float64(params.b),
-        bool(params.skip_diagonal),
-        np.dtype(dtype) == np.float32,
-        np.float64(scalar_weight),
-        np.float64(prob),
-        table_base,
-        table_threshold,
+    return Generator(
+        rk0=rk0,
+        rk1=rk1,
+        block_log2=np.int64(params.block_log2),
+        inv_log_q=np.float64(params.inv_log_q),
+        a=np.float64(params.a),
+        b=np.float64(params.b),
+        skip_diagonal=bool(params.skip_diagonal),
+        round32=np.dtype(dtype) == np.float32,
+        scalar_weight=np.float64(scalar_weight),
+        prob=np.float64(params.prob),
+        table_base=table_base,
+        table_threshold=table_threshold,
     )
+
+
+def _kernels(params):
+    """The kernels compiled for the matrix's (rule, law)."""
+    return kernels_for(rules.by_code(params.rule), laws.by_code(params.law))
 
 
 _TABLES = {}
@@ -216,9 +206,7 @@ _LAUNCH_LOCK = threading.Lock() if _workqueue_only() else contextlib.nullcontext
 
 def _expected(params, n_lines, width):
     """Expected connections of ``n_lines`` lines of ``width`` entries (sizing only)."""
-    if params.inv_log_q == 0.0:
-        return float(n_lines) * width
-    return float(n_lines) * width * -math.expm1(1.0 / params.inv_log_q)
+    return float(n_lines) * width * params.prob
 
 
 def _empty(params, j0, j1):
@@ -253,8 +241,7 @@ def _part_work():
 
 
 def _column_cost(n_cols):
-    # Each further column adds a multiply-add per connection (64 columns
-    # cost about 5 times one).
+    # Each further column adds a multiply-add per connection.
     return 1.0 + (n_cols - 1) / 16.0
 
 
@@ -290,7 +277,7 @@ def _lines(params, mode, k0, k1, j0, j1, dtype, dense_out=_NO_DENSE, offsets=_NO
             n_chunks = min(n_chunks, per_minor.shape[0])
         a, b = p0 - k0, p1 - k0
         _launch(
-            _lines_kernel, expected,
+            _kernels(params).lines, expected,
             gen, mode, p0, p1, j0, j1, b0, b1, n_chunks,
             dense_out[a:b], offsets[a:b + 1], ks, jout, wout, per_line[a:b], per_minor, by_thread,
             np.float64(scale),
@@ -440,7 +427,7 @@ def scatter(params, lines, values, j0, j1, dtype):
     for part in range(n_parts):
         for q in range(n_block_parts):
             _launch(
-                _scatter_kernel, expected / (n_parts * n_block_parts),
+                _kernels(params).scatter, expected / (n_parts * n_block_parts),
                 gen, lines, values, binary, j0, j1, b0 + q * n_blocks // n_block_parts,
                 b0 + (q + 1) * n_blocks // n_block_parts, n_groups, part, n_parts, out,
             )
@@ -494,7 +481,7 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     n_cols = vectors.shape[1]
     gen = _generator(params, dtype)
     # A chunk's output rows are revisited once per block: keep them within
-    # ~256 KiB of cache (see _gather_kernel).
+    # ~256 KiB of cache (see the gather kernel in _cpu_kernels.py).
     rows_per_chunk = max(1, (256 << 10) // (n_cols * acc_dtype.itemsize))
     # Part by part, whole lines each (Ctrl-C is seen between them): every
     # output row is summed in one fixed order whatever the parts and chunks.
@@ -507,6 +494,6 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
         chunks = _line_chunks(n, expected)
         if n_cols > 1:
             chunks = max(chunks, min(n, -(-n // rows_per_chunk)))
-        _launch(_gather_kernel, expected, gen, p0, p1, j0, j1, b0, b1, chunks, vectors, out[p0 - k0:p1 - k0])
+        _launch(_kernels(params).gather, expected, gen, p0, p1, j0, j1, b0, b1, chunks, vectors, out[p0 - k0:p1 - k0])
     return out
 

@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..random import ln, ndtri, philox4x32, words_to_uniform
-from ..spec import GAP_CLAMP, LAW_NORMAL, LAW_SCALAR, LAW_UNIFORM
+from .. import laws, rules
+from ..random import philox4x32, words_to_uniform
 
 __all__ = ["dense", "coo", "scatter", "gather", "degrees", "NAME"]
 
 NAME = "reference"
 
-DOMAIN_GAPS = 0
 DOMAIN_WEIGHTS = 1
 
 # About 2**20 slots per chunk keeps every temporary in the tens of MiB.
@@ -51,68 +50,17 @@ def _block_range(params, j0, j1):
     return j0 >> shift, ((j1 - 1) >> shift) + 1
 
 
-def _initial_slots(params, longest_block):
-    """Slots drawn per item in the first round: the mean plus a wide margin."""
-    if params.inv_log_q == 0.0:  # prob == 1: every slot connects
-        mean = float(longest_block)
-    elif params.inv_log_q == -np.inf:  # prob == 0: one slot ends the block
-        mean = 0.0
-    else:
-        prob = -np.expm1(1.0 / params.inv_log_q)  # sizing only, bits do not matter
-        mean = longest_block * prob
-    slots = int(mean + 5.0 * np.sqrt(mean) + 8.0)
-    slots = min(slots, longest_block + 1)
-    return max(4, (slots + 3) // 4 * 4)
-
-
-def _walk(params, lines, blocks, ends):
-    """Walk the gap streams of items ``(lines[i], blocks[i])``.
-
-    Returns ``(item, pos, slot)`` for every connection with block-local
-    position ``pos < ends[item]``.  Draw ``t`` of item ``(k, b)`` is
-    Philox counter ``(t, b, k, 0)``; connection slot ``4t + i`` uses word i.
-    """
-    n_items = lines.size
-    key = (params.key0, params.key1)
-    pos = np.full(n_items, -1, dtype=np.int64)
-    active = np.arange(n_items)
-    slots = _initial_slots(params, int(ends.max(initial=0)))
-    first_draw = 0
-    items, positions, slot_ids = [], [], []
-    while active.size:
-        draws = np.arange(first_draw, first_draw + slots // 4, dtype=np.uint64)
-        words = philox4x32(
-            (draws[None, :], blocks[active, None], lines[active, None], DOMAIN_GAPS), key
-        )
-        words = np.stack(words, axis=-1).reshape(active.size, slots)
-        x = ln(words_to_uniform(words)) * params.inv_log_q
-        gaps = np.floor(np.minimum(x, GAP_CLAMP)).astype(np.int64)
-        walked = pos[active, None] + np.cumsum(gaps + 1, axis=1)
-        row, col = np.nonzero(walked < ends[active, None])
-        items.append(active[row])
-        positions.append(walked[row, col])
-        slot_ids.append(4 * first_draw + col)
-        pos[active] = walked[:, -1]
-        active = active[walked[:, -1] < ends[active]]
-        first_draw += slots // 4
-    return np.concatenate(items), np.concatenate(positions), np.concatenate(slot_ids)
-
-
 def _weights(params, lines, blocks, slots, count, dtype):
     """Weights of connections in the given slots, rounded once to ``dtype``."""
-    if params.law == LAW_SCALAR:
+    law = laws.by_code(params.law)
+    if law.constant:
         return np.full(count, params.a, dtype=np.float64).astype(dtype)
     words = philox4x32(
         (slots >> 2, blocks, lines, DOMAIN_WEIGHTS), (params.key0, params.key1)
     )
     word = np.choose((slots & 3).astype(np.intp), words)
     u = words_to_uniform(word)
-    if params.law == LAW_UNIFORM:
-        w = params.a + params.b * u
-    elif params.law == LAW_NORMAL:
-        w = params.a + params.b * ndtri(u)
-    else:
-        raise ValueError(f"unknown weight law code {params.law}")
+    w = np.asarray(law.reference(u, params.a, params.b), dtype=np.float64)
     return w.astype(dtype)
 
 
@@ -127,8 +75,9 @@ def _connections(params, lines, j0, j1, dtype):
     n_blocks = b1 - b0
     if lines.size == 0 or n_blocks == 0 or params.inv_log_q == -np.inf:
         return
+    walk = rules.by_code(params.rule).reference_walk
     block_len = 1 << params.block_log2
-    slots_per_item = _initial_slots(params, int(min(block_len, j1)))
+    slots_per_item = rules.initial_slots(params, int(min(block_len, j1)))
     lines_per_chunk = max(1, _CHUNK_SLOTS // (slots_per_item * n_blocks))
     blocks = np.arange(b0, b1, dtype=np.int64)
     block_start = blocks * block_len
@@ -139,7 +88,7 @@ def _connections(params, lines, j0, j1, dtype):
         chunk = lines[start:start + lines_per_chunk]
         item_line = np.repeat(np.arange(chunk.size), n_blocks)
         item_block = np.tile(np.arange(n_blocks), chunk.size)
-        item, pos, slot = _walk(
+        item, pos, slot = walk(
             params,
             chunk[item_line].astype(np.uint64),
             blocks[item_block].astype(np.uint64),
