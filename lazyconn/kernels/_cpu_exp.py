@@ -9,6 +9,11 @@ without ``fastmath``: Numba then emits plain ``fmul``/``fadd`` without the
 even on a CPU that has one, nor reassociate; ``tests/test_exp.py`` also
 checks the machine code of :func:`exp_array` for FMA instructions.
 
+:func:`exp` is inlined at Numba-IR level into its callers and compiled with
+*their* options: a kernel that calls it must keep ``fastmath`` off too
+(fastmath's ``contract`` flag alone fuses 21 multiply-adds in
+:func:`exp_array`).
+
 The edges are selects, not branches, so that a loop over :func:`exp` (as in
 :func:`exp_array`, or a weight kernel) stays vectorisable; the integer
 ``k`` is read from the bits of the shifted ``t`` (``t = 1.5 * 2**52 + k``
