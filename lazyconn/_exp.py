@@ -61,10 +61,10 @@ import math
 import numpy as np
 
 __all__ = [
-    "exp",
-    "exp_scalar",
     "O_THRESHOLD",
     "U_THRESHOLD",
+    "exp",
+    "exp_scalar",
 ]
 
 # fdlibm 5.3 e_exp.c constants (hex float; the bits are the definition).
@@ -131,7 +131,7 @@ def exp(x):
     scale2 = ((k2.astype(np.int64) + _EXPONENT_BIAS) << 52).view(np.float64)
     core = (y * scale1) * scale2
     out = np.where(x > O_THRESHOLD, np.inf, np.where(inside, core, 0.0))
-    return np.where(x != x, x, out)
+    return np.where(np.isnan(x), x, out)
 
 
 def _pow2(n):
@@ -153,7 +153,7 @@ def exp_scalar(x):
         The same bits as ``exp(np.array([x]))[0]``.
     """
     x = float(x)
-    if x != x:
+    if math.isnan(x):
         return x
     if x > O_THRESHOLD:
         return math.inf

@@ -22,6 +22,8 @@ exactly), which needs no float-to-integer conversion.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -35,8 +37,8 @@ __all__ = ["exp", "exp_array"]
 
 # As in _cpu_random: no zero-division check (it blocks vectorisation), and
 # fastmath off so that nothing is contracted or reordered.
-JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", fastmath=False)
-INLINE_OPTIONS = dict(JIT_OPTIONS, inline="always")
+JIT_OPTIONS = {"nogil": True, "cache": True, "error_model": "numpy", "fastmath": False}
+INLINE_OPTIONS = {**JIT_OPTIONS, "inline": "always"}
 
 _O_THRESHOLD = _ref.O_THRESHOLD
 _U_THRESHOLD = _ref.U_THRESHOLD
@@ -110,7 +112,7 @@ def exp(x):
     core = (y * scale1) * scale2
     outside = _INF if x > _O_THRESHOLD else 0.0
     value = core if inside else outside
-    return x if x != x else value
+    return x if math.isnan(x) else value
 
 
 @numba.njit(**JIT_OPTIONS)
