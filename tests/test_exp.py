@@ -146,6 +146,20 @@ def test_overflow_and_underflow_thresholds_match_the_correctly_rounded_exp():
     assert math.exp(math.nextafter(U_THRESHOLD, -math.inf)) == 0.0
 
 
+def test_reduction_range_and_exact_steps():
+    # k spans [-1075, 1024], so 2**floor(k/2) and 2**(k - floor(k/2)) are
+    # normal; hi = x - k * LN2_HI is exact (checked with fractions).
+    from fractions import Fraction
+
+    _, k = _exp._exp_core(np.array([U_THRESHOLD, O_THRESHOLD]))
+    assert k.tolist() == [-1075.0, 1024.0]
+    x = _accuracy_inputs(20_000, seed=9)
+    x = x[(x >= U_THRESHOLD) & (x <= O_THRESHOLD)]
+    _, k = _exp._exp_core(x)
+    for xi, ki in zip(x.tolist(), k.tolist()):
+        assert Fraction(xi - ki * _exp.LN2_HI) == Fraction(xi) - Fraction(ki) * Fraction(_exp.LN2_HI)
+
+
 # ---------------------------------------------------------------------------
 # Accuracy
 
