@@ -55,6 +55,8 @@ KERNEL_SOURCES = (
     "random.py",
     "laws.py",
     "rules.py",
+    "_exp.py",
+    "kernels/_cpu_exp.py",
 )
 
 try:  # private API: see the module docstring
