@@ -7,6 +7,8 @@ namespace is looked up.  The kernel module is chosen at each call by
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from . import kernels, products
@@ -21,9 +23,23 @@ def _kernels():
     return kernels.host_backend()
 
 
+#: ``LAZYCONN_BACKEND`` value -> the host kernel module it chose: reading the
+#: variable at each call keeps the choice live, and looking it up here spares
+#: a small product the parsing and import of :func:`kernels.host_backend`.
+_CHOSEN = {}
+
+
+def _host_kernels():
+    choice = os.environ.get(kernels._ENV_VAR)
+    module = _CHOSEN.get(choice)
+    if module is None:
+        module = _CHOSEN[choice] = kernels.host_backend()
+    return module
+
+
 def _matmul(view, x, side, binary):
     """``conn @ x`` / ``x @ conn`` for a NumPy ``x``: host kernels, NumPy result."""
-    return products.matmul(view, x, side, binary, kernels.host_backend(), np)
+    return products.matmul(view, x, side, binary, _host_kernels(), np)
 
 
 #: The host backend: NumPy arrays, host kernels.

@@ -97,6 +97,12 @@ def as_view(conn):
     return conn if type(conn) is View else conn.as_view()
 
 
+#: (operand dtype, matrix dtype, binary) -> result dtype, for the accepted
+#: ones: every product asks, and the checks below cost a small product
+#: about a microsecond.
+_RESULT_DTYPES = {}
+
+
 def result_dtype(operand_dtype, matrix_dtype, binary):
     """NumPy's promotion of the operand with the matrix dtype.
 
@@ -107,6 +113,18 @@ def result_dtype(operand_dtype, matrix_dtype, binary):
         operand dtypes that are not bool, integer, float16/32/64 or
         complex64/128.
     """
+    key = (operand_dtype, matrix_dtype, bool(binary))
+    try:
+        return _RESULT_DTYPES[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable dtype-like (never cached)
+        pass
+    dtype = _result_dtype(operand_dtype, matrix_dtype, binary)
+    if isinstance(operand_dtype, np.dtype) and len(_RESULT_DTYPES) < 256:
+        _RESULT_DTYPES[key] = dtype
+    return dtype
+
+
+def _result_dtype(operand_dtype, matrix_dtype, binary):
     operand_dtype = np.dtype(operand_dtype)
     if binary or operand_dtype == np.bool_:
         return np.dtype(matrix_dtype)
@@ -169,6 +187,8 @@ def _scatter_active_rows(kernels, xp, params, k0, vectors, binary, j0, j1, matri
         lines = lines + k0
     if binary and vectors.shape[1] == 1:
         values = None
+    elif active.shape[0] == vectors.shape[0]:  # every row active (a dense operand): no gathered copy
+        values = xp.ascontiguousarray(vectors.astype(dtype, copy=False))
     else:
         values = xp.ascontiguousarray(vectors[active].astype(dtype, copy=False))
     return kernels.scatter(params, lines, values, j0, j1, matrix_dtype)

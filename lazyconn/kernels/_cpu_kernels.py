@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import importlib
 import math
+import types
 from typing import NamedTuple
 
 import numba
@@ -85,11 +86,20 @@ class Generator(NamedTuple):
 
 
 class Kernels(NamedTuple):
-    """The parallel kernels of one (rule, law), from :func:`kernels_for`."""
+    """The kernels of one (rule, law), from :func:`kernels_for`.
+
+    ``serial_gather`` and ``serial_scatter`` are the same functions compiled
+    without ``parallel``: a job small enough for one thread calls them
+    without going through the threading layer (setting the thread count and
+    starting a parallel region cost more than a small product's walk).
+    Same loops in the same order without fastmath: the same bits.
+    """
 
     lines: object
     gather: object
     scatter: object
+    serial_gather: object
+    serial_scatter: object
 
 
 # ------------------------------------------------------------ the item walker
@@ -661,7 +671,25 @@ def kernels_for(rule, law):
         (walk_batch, line_block, flush_gather, flush_scatter, lines_kernel, gather_kernel, scatter_kernel),
         key,
     )
-    return Kernels(lines=lines_kernel, gather=gather_kernel, scatter=scatter_kernel)
+    serial_gather, serial_scatter = _serial(gather_kernel), _serial(scatter_kernel)
+    # Their own key: they share the parallel kernels' qualname and bytecode.
+    _numba_cache.install_closures((serial_gather, serial_scatter), key + " serial")
+    return Kernels(lines=lines_kernel, gather=gather_kernel, scatter=scatter_kernel, serial_gather=serial_gather,
+                   serial_scatter=serial_scatter)
+
+
+def _serial(dispatcher):
+    """A parallel kernel compiled without ``parallel`` (``prange`` is ``range``), compiled on first use.
+
+    A copy of its Python function (same code, globals and closure cells),
+    so that the cache key set on it does not overwrite the parallel one's.
+    """
+    function = dispatcher.py_func
+    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__, function.__defaults__,
+                              function.__closure__)
+    copy.__qualname__ = function.__qualname__
+    copy.__doc__ = function.__doc__
+    return numba.njit(**JIT_OPTIONS)(copy)
 
 
 def _specialisation_key(rule, law):

@@ -115,7 +115,30 @@ def num_threads():
 
 # --------------------------------------------------------------------- driver
 def _generator(params, dtype):
-    """Kernel-side values of a matrix, as a named record (kernels never see Spec)."""
+    """Kernel-side values of a matrix, as a named record (kernels never see Spec).
+
+    Memoised per ``(params, dtype)``: building the record (round keys, gap
+    table lookup) costs microseconds that a small product pays on every
+    call.  Keyed on the identity of ``params`` (``Spec.kernel_params()`` is
+    itself cached per matrix), never on its value: ``0.0 == -0.0`` and
+    ``nan != nan`` would make a value key return another matrix's record
+    or miss every time.  The record's arrays are only read by the kernels.
+    """
+    key = (id(params), np.dtype(dtype).char)
+    cached = _GENERATORS.get(key)
+    if cached is not None and cached[0] is params:
+        return cached[1]
+    gen = _make_generator(params, dtype)
+    if len(_GENERATORS) >= 64:  # a handful of matrices per program, typically
+        _GENERATORS.pop(next(iter(_GENERATORS)))
+    _GENERATORS[key] = (params, gen)  # holds params: its id is not reused while cached
+    return gen
+
+
+_GENERATORS = {}
+
+
+def _make_generator(params, dtype):
     rk0, rk1 = round_key_arrays(params.key0, params.key1)
     scalar_weight = float(np.dtype(dtype).type(params.a))  # rounded once, as the reference
     table_base, table_threshold = _gap_table(float(params.inv_log_q))
@@ -163,24 +186,35 @@ def _gap_table(inv_log_q):
     return _TABLES[inv_log_q]
 
 
-def _launch(kernel, expected_connections, *args):
+def _launch(kernel, expected_connections, *args, serial_kernel=None):
     """Run a parallel kernel, on one thread when the job is small.
 
-    ``numba.set_num_threads`` is thread-local, so concurrent callers (Dask
-    workers) do not affect each other.  Iterations are handed out
-    dynamically, one at a time: on a shared machine a thread that is
-    descheduled no longer holds back a fixed share of the work.
+    A small job runs ``serial_kernel`` (the same kernel compiled without
+    ``parallel``) where there is one: no thread count to set, no parallel
+    region to start, which cost more than a small product.  Otherwise
+    ``numba.set_num_threads`` (thread-local, so concurrent callers such as
+    Dask workers do not affect each other) limits the kernel to one thread.
+    Iterations are handed out dynamically, one at a time: on a shared
+    machine a thread that is descheduled no longer holds back a fixed share
+    of the work.
     """
-    threads = numba.get_num_threads()
-    serial = expected_connections < _SERIAL_BELOW
-    if serial:
-        numba.set_num_threads(1)
-    try:
+    if expected_connections >= _SERIAL_BELOW:
         with _LAUNCH_LOCK, numba.parallel_chunksize(_CHUNKSIZE):
             kernel(*args)
+        return
+    if serial_kernel is not None:
+        serial_kernel(*args)
+        return
+    # One thread: how iterations are handed out does not matter (and never
+    # changes a bit), so the chunk size is left alone -- setting and
+    # restoring it costs more than a small kernel.
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with _LAUNCH_LOCK:
+            kernel(*args)
     finally:
-        if serial:
-            numba.set_num_threads(threads)
+        numba.set_num_threads(threads)
 
 
 def _workqueue_only():
@@ -229,15 +263,23 @@ def _line_parts(params, k0, k1, j0, j1, min_lines=1, n_cols=1):
     parts' work), to launch one after another."""
     b0, b1 = _block_range(params, j0, j1)
     per_line = (_expected(params, 1, j1 - j0) + _ITEM_WORK * (b1 - b0)) * _column_cost(n_cols)
+    if (k1 - k0) * per_line <= _PART_WORK:  # one part whatever the threads (_part_work() >= _PART_WORK)
+        yield k0, k1
+        return
     step = max(1, int(_part_work() // max(per_line, 1.0)))
     step = max(step, min(min_lines, 4 * step))
     for p0 in range(k0, k1, step):
         yield p0, min(k1, p0 + step)
 
 
+#: CPUs of the machine, read once: ``os.cpu_count()`` costs microseconds,
+#: which a small product pays on every call.
+_CPU_COUNT = os.cpu_count() or 1
+
+
 def _part_work():
     """Work of one part: ``_PART_WORK`` per thread that can run at once."""
-    return _PART_WORK * max(1, min(numba.get_num_threads(), os.cpu_count() or 1))
+    return _PART_WORK * max(1, min(numba.get_num_threads(), _CPU_COUNT))
 
 
 def _column_cost(n_cols):
@@ -418,18 +460,21 @@ def scatter(params, lines, values, j0, j1, dtype):
     work = (expected + _ITEM_WORK * n_blocks * lines.size) * _column_cost(n_cols)
     # Batched: each part reloads every item's accumulator (a block's columns
     # times n_cols) into cache, so parts are twice as large.
-    n_parts = max(1, int(-(-work // (_part_work() * (2 if n_cols > 1 else 1)))))
+    # (A job within one thread's part is one part: _part_work() >= _PART_WORK.)
+    n_parts = 1 if work <= _PART_WORK else max(1, int(-(-work // (_part_work() * (2 if n_cols > 1 else 1)))))
     n_block_parts = 1
     longest = -(-lines.size // n_groups)
     if n_parts > longest:
         n_block_parts = min(n_blocks, -(-n_parts // longest))
         n_parts = longest
+    kernels = _kernels(params)
     for part in range(n_parts):
         for q in range(n_block_parts):
             _launch(
-                _kernels(params).scatter, expected / (n_parts * n_block_parts),
+                kernels.scatter, expected / (n_parts * n_block_parts),
                 gen, lines, values, binary, j0, j1, b0 + q * n_blocks // n_block_parts,
                 b0 + (q + 1) * n_blocks // n_block_parts, n_groups, part, n_parts, out,
+                serial_kernel=kernels.serial_scatter,
             )
     # Groups are summed in a fixed order (0, 1, ...): same bits on any thread count.
     return out[0] if n_groups == 1 else out.sum(axis=0)
@@ -488,12 +533,14 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     # Batched: parts of at least 8 cache-sized chunks per thread, so that
     # the threads' last chunks of a part end close together.
     min_lines = 8 * numba.get_num_threads() * rows_per_chunk if n_cols > 1 else 1
+    kernels = _kernels(params)
     for p0, p1 in _line_parts(params, k0, k1, j0, j1, min_lines, n_cols):
         n = p1 - p0
         expected = _expected(params, n, j1 - j0)
         chunks = _line_chunks(n, expected)
         if n_cols > 1:
             chunks = max(chunks, min(n, -(-n // rows_per_chunk)))
-        _launch(_kernels(params).gather, expected, gen, p0, p1, j0, j1, b0, b1, chunks, vectors, out[p0 - k0:p1 - k0])
+        _launch(kernels.gather, expected, gen, p0, p1, j0, j1, b0, b1, chunks, vectors, out[p0 - k0:p1 - k0],
+                serial_kernel=kernels.serial_gather)
     return out
 
