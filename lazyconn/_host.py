@@ -23,17 +23,21 @@ def _kernels():
     return kernels.host_backend()
 
 
-#: ``LAZYCONN_BACKEND`` value -> the host kernel module it chose: reading the
-#: variable at each call keeps the choice live, and looking it up here spares
-#: a small product the parsing and import of :func:`kernels.host_backend`.
+#: (chooser, ``LAZYCONN_BACKEND`` value) -> the host kernel module chosen:
+#: reading the variable at each call keeps the choice live, and looking it
+#: up here spares a small product the parsing and import in
+#: :func:`kernels.host_backend`.  The chooser is part of the key, so a
+#: replaced ``kernels.host_backend`` (tests do that) is still asked.
 _CHOSEN = {}
 
 
 def _host_kernels():
-    choice = os.environ.get(kernels._ENV_VAR)
-    module = _CHOSEN.get(choice)
+    key = (kernels.host_backend, os.environ.get(kernels._ENV_VAR))
+    module = _CHOSEN.get(key)
     if module is None:
-        module = _CHOSEN[choice] = kernels.host_backend()
+        module = kernels.host_backend()
+        if len(_CHOSEN) < 16:
+            _CHOSEN[key] = module
     return module
 
 

@@ -21,6 +21,7 @@ from . import _numpy_functions, _protocols, laws, reductions
 from ._operators import OperatorsMixin, apply_scale, check_scale, scalar_float
 from .config import check_materialise
 from .dispatch import backend_for, route
+from .events import BinaryArray
 from .products import View
 from .spec import Spec
 
@@ -454,15 +455,11 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
     def __matmul__(self, other):
         if isinstance(other, _protocols.ArrayProtocols):  # a matrix or a composite
             raise TypeError(_JITC_PRODUCT_MESSAGE)
-        from .events import BinaryArray
-
         if isinstance(other, BinaryArray):
             return self._product(other.data, "right", binary=True)
         return self._product(other, "right")
 
     def __rmatmul__(self, other):
-        from .events import BinaryArray
-
         if isinstance(other, BinaryArray):
             return self._product(other.data, "left", binary=True)
         return self._product(other, "left")

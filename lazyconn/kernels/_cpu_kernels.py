@@ -89,10 +89,11 @@ class Kernels(NamedTuple):
     """The kernels of one (rule, law), from :func:`kernels_for`.
 
     ``serial_gather`` and ``serial_scatter`` are the same functions compiled
-    without ``parallel``: a job small enough for one thread calls them
-    without going through the threading layer (setting the thread count and
-    starting a parallel region cost more than a small product's walk).
-    Same loops in the same order without fastmath: the same bits.
+    without ``parallel``: a tiny job calls them without going through the
+    threading layer (setting the thread count and starting a parallel
+    region cost more than a tiny product's walk; their walk is slower per
+    connection, so larger jobs do not).  Same loops in the same order
+    without fastmath: the same bits.
     """
 
     lines: object

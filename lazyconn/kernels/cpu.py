@@ -73,6 +73,12 @@ NAME = "cpu"
 #: Below this many expected connections a kernel runs on one thread: waking
 #: the other threads can cost more than the whole job on a loaded machine.
 _SERIAL_BELOW = 1 << 17
+#: Below this many expected connections a job runs the kernel compiled
+#: without ``parallel``: no thread count to set and no parallel region to
+#: start (about 5 us), but its walk is 2-25 % slower per connection than the
+#: parallel kernel's on one thread (Numba optimises the outlined parallel
+#: loop better), which outweighs that from a few thousand connections on.
+_SERIAL_KERNEL_BELOW = 1 << 11
 #: Iterations handed to a thread at a time (0 would be a static split).
 _CHUNKSIZE = 1
 #: Byte budget for private scatter/degree accumulators (kept well below the
@@ -124,13 +130,13 @@ def _generator(params, dtype):
     ``nan != nan`` would make a value key return another matrix's record
     or miss every time.  The record's arrays are only read by the kernels.
     """
-    key = (id(params), np.dtype(dtype).char)
+    key = (id(params), np.dtype(dtype))
     cached = _GENERATORS.get(key)
     if cached is not None and cached[0] is params:
         return cached[1]
     gen = _make_generator(params, dtype)
     if len(_GENERATORS) >= 64:  # a handful of matrices per program, typically
-        _GENERATORS.pop(next(iter(_GENERATORS)))
+        _GENERATORS.clear()  # one atomic step: Dask threads may be here at once
     _GENERATORS[key] = (params, gen)  # holds params: its id is not reused while cached
     return gen
 
@@ -189,11 +195,11 @@ def _gap_table(inv_log_q):
 def _launch(kernel, expected_connections, *args, serial_kernel=None):
     """Run a parallel kernel, on one thread when the job is small.
 
-    A small job runs ``serial_kernel`` (the same kernel compiled without
+    A tiny job runs ``serial_kernel`` (the same kernel compiled without
     ``parallel``) where there is one: no thread count to set, no parallel
-    region to start, which cost more than a small product.  Otherwise
+    region to start, which cost more than a tiny product.  Otherwise
     ``numba.set_num_threads`` (thread-local, so concurrent callers such as
-    Dask workers do not affect each other) limits the kernel to one thread.
+    Dask workers do not affect each other) limits a small job to one thread.
     Iterations are handed out dynamically, one at a time: on a shared
     machine a thread that is descheduled no longer holds back a fixed share
     of the work.
@@ -202,7 +208,7 @@ def _launch(kernel, expected_connections, *args, serial_kernel=None):
         with _LAUNCH_LOCK, numba.parallel_chunksize(_CHUNKSIZE):
             kernel(*args)
         return
-    if serial_kernel is not None:
+    if serial_kernel is not None and expected_connections < _SERIAL_KERNEL_BELOW:
         serial_kernel(*args)
         return
     # One thread: how iterations are handed out does not matter (and never
@@ -272,14 +278,9 @@ def _line_parts(params, k0, k1, j0, j1, min_lines=1, n_cols=1):
         yield p0, min(k1, p0 + step)
 
 
-#: CPUs of the machine, read once: ``os.cpu_count()`` costs microseconds,
-#: which a small product pays on every call.
-_CPU_COUNT = os.cpu_count() or 1
-
-
 def _part_work():
     """Work of one part: ``_PART_WORK`` per thread that can run at once."""
-    return _PART_WORK * max(1, min(numba.get_num_threads(), _CPU_COUNT))
+    return _PART_WORK * max(1, min(numba.get_num_threads(), os.cpu_count() or 1))
 
 
 def _column_cost(n_cols):
