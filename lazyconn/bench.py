@@ -7,7 +7,8 @@ right choice depends on all of them (see :doc:`/howto/choose_orientation`).
 :func:`run_bench` is the ``lazyconn bench`` command: every available
 backend (NumPy reference, Numba CPU, CuPy GPU), both orientations, three
 products, against scipy.sparse CSR and dense NumPy measured in the same
-run, printed as same-run ratios.
+run, printed as same-run ratios; then :func:`per_connection`, the cost of
+one connection on one CPU thread for each weight law.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["BenchmarkResult", "benchmark_function", "run_bench", "device_extra_bytes"]
+__all__ = ["BenchmarkResult", "benchmark_function", "run_bench", "per_connection", "device_extra_bytes"]
 
 
 @dataclass(frozen=True)
@@ -314,8 +315,143 @@ def format_table(header, notes, timings):
     return "\n".join(lines)
 
 
+#: Parameters tried, in order, for a law's example matrix in
+#: :func:`per_connection` (the first its check accepts is used).
+_EXAMPLE_PARAMS = ((0.0, 1.0, 2.0, 3.0), (0.5, 0.5, 0.5, 0.5), (1.0, 2.0, 3.0, 4.0))
+
+
+def _example_matrix(law, n, prob, seed):
+    """An ``n x n`` R matrix of ``law`` with example parameters, or None if none is accepted."""
+    from .matrix import classes_for_law
+
+    row_class, _ = classes_for_law(law.name)
+    for values in _EXAMPLE_PARAMS:
+        try:
+            return row_class(n, n, prob, *values[:len(law.params)], seed=seed)
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def per_connection(n=20_000, prob=0.01, n_runs=3, seed=0, log=None):
+    """Nanoseconds per connection of dense products on one CPU thread, for each weight law.
+
+    An ``n x n`` R matrix per registered law (example parameters: the
+    connections are the same for every law, only the weights differ), timed
+    on ``M @ y`` (gather) and ``x @ M`` (scatter) with dense float32
+    vectors on the Numba backend with one thread.  Large enough that the
+    cost per call is negligible (at the default 20,000 x 20,000, p = 0.01:
+    4 x 10^6 connections); the time is the least CPU time of the process
+    over ``n_runs`` runs (after one untimed run), which a busy machine
+    disturbs less than wall time.
+
+    Parameters
+    ----------
+    n : int
+        Matrix side.
+    prob : float
+        Connection probability.
+    n_runs : int
+        Timed runs per product (the minimum is reported).
+    seed : int
+        Seed of the matrices and vectors.
+    log : callable, optional
+        Receives progress messages.
+
+    Returns
+    -------
+    dict
+        Law name -> ``(ns per connection of M @ y, of x @ M)``; empty when
+        the Numba backend is not available or the matrix has no connection.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` or ``n_runs`` is not a positive integer.
+    """
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    if isinstance(n_runs, bool) or int(n_runs) != n_runs or n_runs < 1:
+        raise ValueError(f"n_runs must be an integer >= 1, got {n_runs!r}")
+    try:
+        import numba
+
+        from .kernels import cpu
+    except ImportError:
+        return {}
+    from . import laws, products
+
+    n = int(n)
+    x = np.random.default_rng(seed).standard_normal(n).astype(np.float32)
+    matrices = {}
+    for law in laws.registered():
+        conn = _example_matrix(law, n, prob, seed)
+        if conn is not None:
+            matrices[law.name] = conn
+    if not matrices:
+        return {}
+    # Where the connections are does not depend on the law (only their
+    # weights do): one exact count, of nonzero unit weights, serves every law.
+    from .matrix import classes_for_law
+
+    connections = int(classes_for_law("Scalar")[0](n, n, prob, 1.0, seed=seed).count_nonzero())
+    if connections == 0:
+        return {}
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        figures = {}
+        for name, conn in matrices.items():
+            if log is not None:
+                log(f"  timing one thread, {name} (N = {n:,})")
+            best = []
+            for side in ("right", "left"):
+                call = lambda: products.matmul(conn, x, side, False, cpu, np)  # noqa: E731
+                call()  # compiles or loads the kernels
+                times = []
+                for _ in range(int(n_runs)):
+                    start = time.process_time()
+                    call()
+                    times.append(time.process_time() - start)
+                best.append(min(times) / connections * 1e9)
+            figures[name] = tuple(best)
+    finally:
+        numba.set_num_threads(threads)
+    return figures
+
+
+def format_per_connection(figures, n, prob, n_runs):
+    """Text table of :func:`per_connection`: ns per connection and ratios to Scalar.
+
+    Parameters
+    ----------
+    figures : dict
+        Law name -> ``(M @ y, x @ M)`` in ns per connection.
+    n : int
+    prob : float
+    n_runs : int
+
+    Returns
+    -------
+    str
+    """
+    lines = [
+        f"ns per connection, one thread: N = {n:,}, p = {prob}, dense float32 vectors, "
+        f"least CPU time of {n_runs} runs",
+        f"  {'law':<11} {'M @ y':>24} {'x @ M':>24}",
+    ]
+    base = figures.get("Scalar")
+    for name, pair in figures.items():
+        cells = []
+        for i, value in enumerate(pair):
+            ratio = f" ({value / base[i]:.2f}x Scalar)" if base and name != "Scalar" else ""
+            cells.append(f"{value:.2f} ns{ratio}")
+        lines.append(f"  {name:<11} {cells[0]:>24} {cells[1]:>24}")
+    return "\n".join(lines)
+
+
 def run_bench(sizes=(10_000, 50_000), prob=0.01, n_runs=5, dense_limit_bytes=2 * 2**30,
-              csr_limit_bytes=6 * 2**30, seed=0, out=None, log=None, gpu=True):
+              csr_limit_bytes=6 * 2**30, seed=0, out=None, log=None, gpu=True, per_connection_n=20_000):
     """Time every available backend against CSR and dense NumPy.
 
     For each size N, an ``N x N`` Scalar matrix with probability ``prob``, in
@@ -345,6 +481,10 @@ def run_bench(sizes=(10_000, 50_000), prob=0.01, n_runs=5, dense_limit_bytes=2 *
         Receives progress messages (default: print to ``sys.stderr``).
     gpu : bool
         Include the GPU backend when it is usable (default True).
+    per_connection_n : int
+        Side of the matrices of the one-thread "ns per connection" table of
+        every weight law (:func:`per_connection`); 0 leaves it out.  Only
+        with the Numba backend.
 
     Returns
     -------
@@ -389,6 +529,11 @@ def run_bench(sizes=(10_000, 50_000), prob=0.01, n_runs=5, dense_limit_bytes=2 *
         print("", file=out)
         print(format_table(header, notes, timings), file=out, flush=True)
         results.append((header, notes, timings))
+    if per_connection_n and "cpu" in names:
+        figures = per_connection(per_connection_n, prob, n_runs, seed, log)
+        if figures:
+            print("", file=out)
+            print(format_per_connection(figures, per_connection_n, prob, n_runs), file=out, flush=True)
     print("\nFor your own shapes and densities, time both orientations with "
           "lazyconn.bench.benchmark_function.", file=out)
     return results

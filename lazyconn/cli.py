@@ -25,6 +25,16 @@ def _positive_int(text):
     return value
 
 
+def _non_negative_int(text):
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
 def _probability(text):
     try:
         value = float(text)
@@ -88,6 +98,9 @@ def build_parser():
     bench.add_argument("--runs", type=_positive_int, default=None, help="timed runs per measurement (default 5)")
     bench.add_argument("--seed", type=int, default=0, help="seed of matrices and inputs (default: %(default)s)")
     bench.add_argument("--no-gpu", action="store_true", help="leave the GPU backend out even when usable")
+    bench.add_argument("--per-connection-n", type=_non_negative_int, default=20_000,
+                       help="side N of the one-thread ns-per-connection table of every weight law "
+                       "(default: %(default)s; 0 leaves it out)")
     return parser
 
 
@@ -126,7 +139,8 @@ def main(argv=None):
 
             sizes = args.sizes or ((2_000,) if args.quick else (10_000, 50_000))
             runs = args.runs or (3 if args.quick else 5)
-            run_bench(sizes=tuple(sizes), prob=args.prob, n_runs=runs, seed=args.seed, gpu=not args.no_gpu)
+            run_bench(sizes=tuple(sizes), prob=args.prob, n_runs=runs, seed=args.seed, gpu=not args.no_gpu,
+                      per_connection_n=args.per_connection_n)
     except (ValueError, RuntimeError, ImportError) as exc:
         print(f"lazyconn {args.command}: error: {exc}", file=sys.stderr)
         return 1

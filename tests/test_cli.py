@@ -53,14 +53,53 @@ def test_demo_quick_writes_pictures_and_positive_rates(tmp_path, capsys):
 
 
 def test_bench_quick_prints_ratios(capsys):
-    assert main(["bench", "--quick", "--sizes", "400", "--runs", "1"]) == 0
+    assert main(["bench", "--quick", "--sizes", "400", "--runs", "1", "--per-connection-n", "0"]) == 0
     out = capsys.readouterr().out
+    assert "ns per connection" not in out
     assert "N = 400, p = 0.01" in out
     for product in ("x @ M", "M @ y", "spikes @ M"):
         for impl in ("scipy CSR", "dense NumPy", "reference R", "reference C"):
             assert re.search(rf"{re.escape(product)}\s+{impl}\s+\S+ \S+\s+[0-9.]+x", out), (product, impl)
     # Every baseline is its own reference: ratio exactly 1.
     assert re.search(r"x @ M\s+scipy CSR\s+\S+ \S+\s+1\.00x", out)
+
+
+def test_bench_prints_ns_per_connection_of_every_law(capsys):
+    pytest.importorskip("numba")
+    assert main(["bench", "--sizes", "200", "--runs", "1", "--no-gpu", "--per-connection-n", "600"]) == 0
+    out = capsys.readouterr().out
+    assert "ns per connection, one thread: N = 600, p = 0.01" in out
+    table = out[out.index("ns per connection"):]
+    values = {}
+    for law in ("Scalar", "Normal", "Uniform"):
+        row = re.search(rf"^  {law}\s+([0-9.]+) ns(?: \(([0-9.]+)x Scalar\))?\s+([0-9.]+) ns(?: \(([0-9.]+)x Scalar\))?$",
+                        table, re.MULTILINE)
+        assert row, law
+        values[law] = row.groups()
+    assert values["Scalar"][1] is None and values["Scalar"][3] is None  # no ratio to itself
+    for law in ("Normal", "Uniform"):
+        gather, gather_ratio, scatter, scatter_ratio = values[law]
+        # Each ratio is the row's figure over Scalar's (to the printed rounding).
+        assert float(gather_ratio) == pytest.approx(float(gather) / float(values["Scalar"][0]), abs=0.02)
+        assert float(scatter_ratio) == pytest.approx(float(scatter) / float(values["Scalar"][2]), abs=0.02)
+
+
+def test_per_connection_covers_every_registered_law():
+    pytest.importorskip("numba")
+    import numba
+
+    from lazyconn import laws
+    from lazyconn.bench import per_connection
+
+    threads = numba.get_num_threads()
+    figures = per_connection(n=300, prob=0.05, n_runs=1)
+    assert numba.get_num_threads() == threads  # the thread count is restored
+    assert {"Scalar", "Normal", "Uniform"} <= set(figures) <= {law.name for law in laws.registered()}
+    for gather, scatter in figures.values():
+        assert gather > 0 and scatter > 0
+    assert per_connection(n=50, prob=0.0, n_runs=1) == {}  # no connection: nothing to divide by
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        per_connection(n=0)
 
 
 def test_no_command_prints_help(capsys):
