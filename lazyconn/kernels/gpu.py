@@ -45,7 +45,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
         "(e.g. pip install cupy-cuda12x), or keep using NumPy operands, which run on the CPU"
     ) from exc
 
-from .. import dispatch, products
+from .. import dispatch, products, rules
 from ..config import get_options
 from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
@@ -220,6 +220,7 @@ def _ndtri_bound():
 
 def _gen_args(params):
     """The generator's arguments in the order of JITC_GEN_PARAMS."""
+    rules.require_bernoulli(params, "GPU")
     return _gen_args_on(params, cp.cuda.Device().id)
 
 
@@ -263,6 +264,7 @@ def _blocks(params, j0, j1):
 
 
 def _is_empty(params, n_lines, j0, j1):
+    rules.require_bernoulli(params, "GPU")  # every public kernel asks this first
     return n_lines <= 0 or j1 <= j0 or params.inv_log_q == -math.inf
 
 
