@@ -15,7 +15,8 @@ line, and a window ``[j0, j1)`` stops at ``j1``.
 
 A line is one item (``block_log2 = 31`` covers every line), walked from the
 words of Philox domain 2, counter ``(t, 0, k, 2)``: trial ``tau`` of line
-``k`` reads words ``2 tau`` and ``2 tau + 1`` (draw ``tau // 2``).  The
+``k`` reads words ``2 tau`` and ``2 tau + 1`` (draw ``tau // 2``); the
+last entry of a line takes both as one 64-bit integer.  The
 s-th chosen entry of a line has connection slot ``s``, so its weight is
 word ``s % 4`` of counter ``(s // 4, 0, k, 1)``, as a Bernoulli slot of
 block 0.  No Bernoulli matrix changes: its gap words are domain 0.
@@ -209,18 +210,16 @@ def _trial(key, lines, idx, remaining, need, base, trials, e_end, num_conn, item
     )
     first = 2 * (tau & np.uint64(1)).astype(np.intp)
     rows = np.arange(idx.size)
-    u1 = words_to_uniform(words[rows, first])
-    u2 = words_to_uniform(words[rows, first + 1])
+    w1, w2 = words[rows, first], words[rows, first + 1]
     trials[idx] += 1
     n_r, n = remaining[idx], need[idx]
     skip = np.zeros(idx.size, dtype=np.int64)
     accept = np.ones(idx.size, dtype=bool)
     last = n == 1
-    # n == 1: the last entry is uniform over the N_r candidates.
-    skip[last] = np.floor(n_r[last].astype(np.float64) * u1[last]).astype(np.int64)
+    skip[last] = uniform_index(n_r[last], w1[last], w2[last])
     d = np.nonzero(~last)[0]
     if d.size:
-        skip[d], accept[d] = _method_d(n_r[d], n[d], u1[d], u2[d])
+        skip[d], accept[d] = _method_d(n_r[d], n[d], words_to_uniform(w1[d]), words_to_uniform(w2[d]))
     chosen = idx[accept]
     p = base[chosen] + skip[accept]
     inside = p < e_end[chosen]
@@ -232,6 +231,27 @@ def _trial(key, lines, idx, remaining, need, base, trials, e_end, num_conn, item
     need[chosen] -= 1
 
 
+def uniform_index(count, w1, w2):
+    """``floor(count * W / 2**64)`` for ``W = w1 * 2**32 + w2``, exactly, in uint64 arithmetic.
+
+    The last entry of a line is uniform over its ``count < 2**31``
+    candidates, up to ``count / 2**64``: ``(count * w1 + (count * w2 >> 32)) >> 32``.
+
+    Parameters
+    ----------
+    count : ndarray of int64
+    w1, w2 : ndarray of uint32
+
+    Returns
+    -------
+    ndarray of int64
+    """
+    count = np.asarray(count).astype(np.uint64)
+    high = count * np.asarray(w1).astype(np.uint64)
+    low = (count * np.asarray(w2).astype(np.uint64)) >> np.uint64(32)
+    return ((high + low) >> np.uint64(32)).astype(np.int64)
+
+
 def _method_d(n_r, n, u1, u2):
     """Method D trials with the geometric proposal, for ``2 <= n < N_r`` (arrays).
 
@@ -240,7 +260,12 @@ def _method_d(n_r, n, u1, u2):
     a = n_r - n  # the largest possible skip, >= 1
     b = n_r - 1
     af, bf = a.astype(np.float64), b.astype(np.float64)
-    log_q = ln(af / bf)  # q = 1 - (n - 1) / (N_r - 1), in [1 / (N_r - 1), 1)
+    # ln(q), q = 1 - (n - 1) / (N_r - 1), as ln1p(x) of spec v1 section 4
+    # (Goldberg): accurate even where q is within 2**-31 of 1.  v is never
+    # 1 (|x| >= 2**-31) nor 0 (n < N_r).
+    x = -(n - 1).astype(np.float64) / bf
+    v = 1.0 + x
+    log_q = ln(v) * (x / (v - 1.0))
     x = ln(u1) / log_q
     skip = np.floor(np.minimum(x, SKIP_CLAMP)).astype(np.int64)
     possible = skip <= a

@@ -65,19 +65,22 @@ def _spec_line(seed, n_minor, num_conn, k, include_self=True):
 
     def trial_words():
         words = philox4x32((tau // 2, 0, k, 2), key)
-        return _uniform(words[2 * (tau % 2)]), _uniform(words[2 * (tau % 2) + 1])
+        return int(words[2 * (tau % 2)]), int(words[2 * (tau % 2) + 1])
 
     while n > 0:
         if n == n_r:
             out.extend(range(base, base + n))
             break
-        u1, u2 = trial_words()
+        w1, w2 = trial_words()
+        u1, u2 = _uniform(w1), _uniform(w2)
         tau += 1
         if n == 1:
-            skip = math.floor(float(n_r) * u1)
+            skip = (n_r * (w1 * 2**32 + w2)) >> 64  # Python integers: exact
         else:
             a, b = n_r - n, n_r - 1
-            log_q = _ln(float(a) / float(b))
+            x = -float(n - 1) / float(b)
+            v = 1.0 + x
+            log_q = _ln(v) * (x / (v - 1.0))
             skip = math.floor(min(_ln(u1) / log_q, 2.0**31))
             if skip > a:
                 continue
