@@ -167,8 +167,19 @@ def test_first_test_vector_by_hand():
     assert math.floor(math.log(_uniform(w0[0])) / math.log(7 / 9)) == 0
     # trial 1: n = 2, N_r = 9, q = 7/8: skip 0 again: position 1
     assert math.floor(math.log(_uniform(w0[2])) / math.log(7 / 8)) == 0
-    # trial 2: n = 1, N_r = 8: skip floor(8 u1) = 5: position 2 + 5 = 7
-    assert math.floor(8 * _uniform(w1[0])) == 5
+    # trial 2: n = 1, N_r = 8: skip floor(8 W / 2**64) = 5, W = w1 * 2**32 + w2: position 2 + 5 = 7
+    assert (8 * (int(w1[0]) * 2**32 + int(w1[1]))) >> 64 == 5
+
+
+def test_the_last_entry_is_an_exact_64_bit_draw():
+    rng = np.random.default_rng(0)
+    count = np.concatenate([[1, 2, 3, 2**31 - 1, 2**31 - 1], rng.integers(1, 2**31, 2000)])
+    w1 = np.concatenate([[2**32 - 1, 2**32 - 1, 0, 2**32 - 1, 0], rng.integers(0, 2**32, 2000)]).astype(np.uint32)
+    w2 = np.concatenate([[2**32 - 1, 0, 2**32 - 1, 2**32 - 1, 0], rng.integers(0, 2**32, 2000)]).astype(np.uint32)
+    got = _rule_fixed.uniform_index(count, w1, w2)
+    expected = [(int(c) * (int(a) * 2**32 + int(b))) >> 64 for c, a, b in zip(count, w1, w2)]
+    assert got.tolist() == expected
+    assert np.all((0 <= got) & (got < count))
 
 
 GOLDEN_FIXED = [
