@@ -55,6 +55,7 @@ KERNEL_SOURCES = (
     "random.py",
     "laws.py",
     "rules.py",
+    "_rule_fixed.py",
 )
 
 try:  # private API: see the module docstring
