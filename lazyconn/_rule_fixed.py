@@ -5,11 +5,12 @@ K-subsets of its minor axis (of the ``N - 1`` off-diagonal entries when
 ``include_self=False``).  The positions are drawn in increasing order by
 Vitter's sequential sampling Method D (J. S. Vitter, "Faster methods for
 random sampling", CACM 27(7), 1984, and "An efficient algorithm for
-sequential random sampling", ACM TOMS 13(1), 1987), with its geometric
-proposal (``g2``, ``c2``), which needs only ``ln``: each skip ``S`` between
-chosen entries is proposed as ``floor(ln(u1) / ln(q))`` and accepted with
-probability ``f(S) / (c2 g2(S))``; polynomial bounds of that ratio decide
-almost every trial without a further logarithm.  The walk is pinned in
+sequential random sampling", ACM TOMS 13(1), 1987), with a geometric
+proposal like his ``g2``, which needs only ``ln``: each skip ``S`` between
+chosen entries is proposed as ``floor(ln(u1) / lam)``, ``lam >= ln(q)`` (a
+two-term series on sparse steps, so one ``ln`` per trial), and accepted
+with probability ``Y(S) exp(-lam S) = f(S) / (c g(S))``; polynomial bounds
+of that ratio decide almost every trial without a further logarithm.  The walk is pinned in
 docs/spec.md ("Fixed-number rule"): O(K) expected work, O(1) state per
 line, and a window ``[j0, j1)`` stops at ``j1``.
 
@@ -52,6 +53,9 @@ SKIP_CLAMP = float(2**31)
 #: The exact test stops (and rejects) once its product falls below this:
 #: the acceptance ratio is then below 2**-66, less than any uniform.
 EXACT_FLOOR = 2.0**-100
+#: The proposal's log-ratio is a two-term series while t = (n-1)/(N_r-1) is
+#: at most this (sparse steps), else ln1p(-t) (the series' bound loosens).
+SERIES_MAX = 0.25
 
 
 def check_num_conn(num_conn):
@@ -252,37 +256,68 @@ def uniform_index(count, w1, w2):
     return ((high + low) >> np.uint64(32)).astype(np.int64)
 
 
+def proposal(n_r, n):
+    """Per-step constants of a Method D trial: ``(lam, delta_up, delta_lo)`` (arrays).
+
+    The proposal is geometric with log-ratio ``lam``, an upper bound of
+    ``ln q``, ``q = 1 - t``, ``t = (n - 1) / (N_r - 1)``: the two-term series
+    ``-t - t**2 / 2`` while ``t <= 1/4`` (no logarithm), else ``ln1p(-t)``
+    as in spec v1 section 4.  ``delta_up >= lam - ln q >= delta_lo`` bound
+    the difference (both 0 for ``ln1p``).  They change only when an entry
+    is accepted.
+
+    Parameters
+    ----------
+    n_r, n : ndarray of int64
+        Candidates left and entries still to choose, ``2 <= n < N_r``.
+
+    Returns
+    -------
+    lam, delta_up, delta_lo : ndarray of float64
+    """
+    t = (n - 1).astype(np.float64) / (n_r - 1).astype(np.float64)
+    series = t <= SERIES_MAX
+    t3 = (t * t) * t
+    lam = np.where(series, -t * (1.0 + 0.5 * t), 0.0)
+    delta_up = np.where(series, t3 / (3.0 * (1.0 - t)), 0.0)
+    delta_lo = np.where(series, t3 / 3.0, 0.0)
+    far = np.nonzero(~series)[0]
+    if far.size:
+        # ln1p(x), x = -t (Goldberg): v is neither 1 (t > 1/4) nor 0 (t < 1).
+        x = -t[far]
+        v = 1.0 + x
+        lam[far] = ln(v) * (x / (v - 1.0))
+    return lam, delta_up, delta_lo
+
+
 def _method_d(n_r, n, u1, u2):
-    """Method D trials with the geometric proposal, for ``2 <= n < N_r`` (arrays).
+    """Method D trials with a geometric proposal, for ``2 <= n < N_r`` (arrays).
 
     Returns the proposed skips and whether each is accepted.
     """
     a = n_r - n  # the largest possible skip, >= 1
     b = n_r - 1
     af, bf = a.astype(np.float64), b.astype(np.float64)
-    # ln(q), q = 1 - (n - 1) / (N_r - 1), as ln1p(x) of spec v1 section 4
-    # (Goldberg): accurate even where q is within 2**-31 of 1.  v is never
-    # 1 (|x| >= 2**-31) nor 0 (n < N_r).
-    x = -(n - 1).astype(np.float64) / bf
-    v = 1.0 + x
-    log_q = ln(v) * (x / (v - 1.0))
-    x = ln(u1) / log_q
-    skip = np.floor(np.minimum(x, SKIP_CLAMP)).astype(np.int64)
+    lam, delta_up, delta_lo = proposal(n_r, n)
+    skip = np.floor(np.minimum(ln(u1) / lam, SKIP_CLAMP)).astype(np.int64)
     possible = skip <= a
     s = np.where(possible, skip, 0)
-    h = s.astype(np.float64) * (s - 1).astype(np.float64)
+    sf = s.astype(np.float64)
+    h = sf * (s - 1).astype(np.float64)
     num = (n - 1).astype(np.float64) * h
-    d_up = num / ((2.0 * bf) * (a - s + 1).astype(np.float64))
-    d_lo = num / ((2.0 * af) * bf)
-    accept = possible & (u2 <= 1.0 - d_up)
-    reject = ~possible | (~accept & (u2 * (1.0 + d_lo) > 1.0))
+    # accept: u2 <= 1 - D_up, D_up = num / den_up + S delta_up, without a division
+    den_up = (2.0 * bf) * (a - s + 1).astype(np.float64)
+    accept = possible & ((1.0 - u2) * den_up - num >= (sf * delta_up) * den_up)
+    # reject: u2 (1 + D_lo) > 1, D_lo = num / den_lo + S delta_lo
+    den_lo = (2.0 * af) * bf
+    reject = ~possible | (~accept & (u2 * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo))
     for i in np.nonzero(~accept & ~reject)[0]:
-        accept[i] = _exact_accept(int(skip[i]), int(n[i]), int(n_r[i]), float(log_q[i]), float(u2[i]))
+        accept[i] = _exact_accept(int(skip[i]), int(n[i]), int(n_r[i]), float(lam[i]), float(u2[i]))
     return skip, accept
 
 
-def _exact_accept(skip, n, n_r, log_q, u2):
-    """The exact test ``u2 <= Y / q**S`` (rare): ``Y`` by its shorter product."""
+def _exact_accept(skip, n, n_r, lam, u2):
+    """The exact test ``u2 <= Y exp(-lam S)`` (rare): ``Y`` by its shorter product."""
     y = 1.0
     if skip <= n - 1:
         # Y = prod_{i < S} (A - i) / (B - i)
@@ -296,7 +331,7 @@ def _exact_accept(skip, n, n_r, log_q, u2):
         if y < EXACT_FLOOR:
             return False
     ln_u2, ln_y = ln(np.array([u2, y]))
-    return bool(ln_u2 <= ln_y - float(skip) * log_q)
+    return bool(ln_u2 <= ln_y - float(skip) * lam)
 
 
 def fixed_reference_walk(params, lines, blocks, ends):
