@@ -39,7 +39,10 @@ __all__ = [
     "FIXED_NUMBER",
     "DOMAIN_FIXED",
     "check_num_conn",
+    "check_num_conn_for",
     "line_length",
+    "proposal",
+    "uniform_index",
     "walk_lines",
 ]
 

@@ -13,10 +13,10 @@ from itertools import combinations
 
 import numpy as np
 import pytest
+from golden import checksum
 from scipy import stats
 
 import lazyconn
-from golden import checksum
 from lazyconn import _rule_fixed, rules
 from lazyconn.kernels import reference
 from lazyconn.random import ln, philox4x32, words_to_uniform
@@ -162,7 +162,7 @@ def test_pinned_test_vectors(triple, expected):
     seed, n_minor, num_conn = triple
     assert _lines(seed, n_minor, num_conn, 1)[0].tolist() == expected
     spec = _spec(shape=(1, n_minor), num_conn=num_conn, seed=seed, dtype=np.float32)
-    k, j, _ = reference.coo(spec.kernel_params(), 0, 1, 0, n_minor, np.float32)
+    _, j, _ = reference.coo(spec.kernel_params(), 0, 1, 0, n_minor, np.float32)
     assert j.tolist() == expected
 
 
@@ -305,7 +305,7 @@ def test_first_position_has_the_exact_law(num_conn):
     # (small K: many proposals are rejected; large K: few are).
     n_minor, n_lines = 10**6, 4000
     key = (31, 0)
-    item, pos, slot = _rule_fixed.walk_lines(key, np.arange(n_lines), n_minor, num_conn, False, n_minor)
+    _, pos, slot = _rule_fixed.walk_lines(key, np.arange(n_lines), n_minor, num_conn, False, n_minor)
     first = np.sort(pos[slot == 0])
 
     def cdf(s):
@@ -391,7 +391,7 @@ def test_connectivity_does_not_depend_on_the_law():
 def test_weights_use_the_slot_of_the_chosen_entry():
     # The s-th chosen entry of line k: word s % 4 of counter (s // 4, 0, k, 1).
     spec = _spec(shape=(4, 300), num_conn=10, law=Uniform(0.0, 1.0), seed=2**40 + 3)
-    k, j, w = reference.coo(spec.kernel_params(), 0, 4, 0, 300, np.float64)
+    k, _, w = reference.coo(spec.kernel_params(), 0, 4, 0, 300, np.float64)
     for line in range(4):
         s = np.arange(10, dtype=np.uint64)
         words = np.stack(philox4x32((s // 4, 0, line, 1), (3, 2**8)), axis=-1)[np.arange(10), (s % 4).astype(int)]
