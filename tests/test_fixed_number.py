@@ -446,3 +446,16 @@ def test_kernels_without_the_rule_refuse_it(monkeypatch):
     monkeypatch.setenv("LAZYCONN_BACKEND", "cpu")
     with pytest.raises(NotImplementedError):
         lazyconn.from_spec(_spec()).todense()
+
+
+def test_reductions_sparse_and_dask_on_the_reference(monkeypatch):
+    monkeypatch.setenv("LAZYCONN_BACKEND", "reference")
+    spec = _spec(shape=(40, 40), orientation="C", num_conn=7, law=Normal(0.5, 1.0), seed=13, include_self=False)
+    conn = lazyconn.from_spec(spec)
+    dense = conn.todense().astype(np.float64)
+    assert np.allclose(conn.sum(axis=0), dense.sum(axis=0)) and np.allclose(conn.sum(axis=1), dense.sum(axis=1))
+    assert np.count_nonzero(dense, axis=0).tolist() == [7] * 40
+    assert np.array_equal(np.asarray(conn.tocsr().todense()), conn.todense())
+    assert np.array_equal(np.diagonal(conn), np.zeros(40, dtype=conn.dtype))
+    pytest.importorskip("dask.array")
+    assert np.array_equal(conn.to_dask(chunks=16).compute(), conn.todense())
