@@ -116,6 +116,7 @@ def num_threads():
 # --------------------------------------------------------------------- driver
 def _generator(params, dtype):
     """Kernel-side values of a matrix, as a named record (kernels never see Spec)."""
+    rules.require_bernoulli(params, "CPU")
     rk0, rk1 = round_key_arrays(params.key0, params.key1)
     scalar_weight = float(np.dtype(dtype).type(params.a))  # rounded once, as the reference
     table_base, table_threshold = _gap_table(float(params.inv_log_q))
@@ -210,6 +211,7 @@ def _expected(params, n_lines, width):
 
 
 def _empty(params, j0, j1):
+    rules.require_bernoulli(params, "CPU")  # every public kernel asks this first
     return j1 <= j0 or params.inv_log_q == -math.inf
 
 
