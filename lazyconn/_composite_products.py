@@ -58,6 +58,15 @@ def _library(x):
     return type(x).__module__.partition(".")[0]
 
 
+def _library_dtype(backend, dtype):
+    """``dtype`` as the operand's library holds it (JAX without 64-bit types: float32)."""
+    if backend.name == "jax":
+        import jax
+
+        return jax.dtypes.canonicalize_dtype(dtype)
+    return dtype
+
+
 def _cast(x, dtype):
     """``x`` as ``dtype`` in its own library (``astype``, or the array-API ``xp.astype``)."""
     if hasattr(x, "astype"):
@@ -104,7 +113,7 @@ def product(comp, x, side, binary=False):
     leaves = comp.leaves
     if not binary and dtype is not None and len({v.dtype for v, _, _ in leaves}) > 1:
         # Mixed leaf dtypes: every leaf accumulates in the result dtype.
-        x = _cast(x, dtype)
+        x = _cast(x, _library_dtype(backend, dtype))
     if x.ndim == 2 and getattr(x, "format", None) in ("coo", "dia", "bsr", "dok", "lil"):
         # A scipy.sparse raster that takes no (fast) slices: compressed along the sliced axis, once.
         x = x.tocsr() if axis == 0 else x.tocsc()
@@ -196,11 +205,7 @@ def _zeros(backend, x, shape, dtype):
     import array_api_compat
 
     xp = array_api_compat.array_namespace(x)
-    xp_dtype = getattr(xp, dtype.name)
-    if backend.name == "jax":
-        import jax
-
-        # As a matrix product's JAX result: float64 is float32 unless 64-bit types are on.
-        xp_dtype = jax.dtypes.canonicalize_dtype(dtype)
+    dtype = _library_dtype(backend, dtype)
+    xp_dtype = getattr(xp, np.dtype(dtype).name)
     with (x.device if backend.name == "cupy" else contextlib.nullcontext()):
         return xp.zeros(shape, dtype=xp_dtype, device=array_api_compat.device(x))
