@@ -252,6 +252,26 @@ class JITCComposite(CompositeMethods, _protocols.ArrayProtocols):
         """
         return _to_dask(self, chunks)
 
+    def to_dask_array(self):
+        """The hook of ``dask.array.asarray(C)``: :meth:`to_dask` with ``"auto"`` chunks.
+
+        Inside ``da.matmul`` and ``da.einsum``, which only multiply chunks,
+        the composite becomes windows multiplied in tasks instead, as a
+        matrix does (:func:`lazyconn.dask.as_dask_array`).
+
+        Returns
+        -------
+        dask.array.Array
+        """
+        from . import dask as lazy_dask
+
+        if lazy_dask._asarray_caller(1) in lazy_dask._PRODUCT_CALLERS:
+            import dask.array as da
+            from dask.array.core import getter_inline
+
+            return da.from_array(self, getitem=getter_inline)
+        return self.to_dask()
+
     def aslinearoperator(self):
         """A ``scipy.sparse.linalg.LinearOperator`` that multiplies lazily.
 

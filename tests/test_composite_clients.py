@@ -145,6 +145,14 @@ def test_dask_left_products_with_zero_bands():
     _close(result.compute(scheduler="synchronous"), _expected(x, "left"))
     y = rng.standard_normal((COMP.shape[1], 2))
     _close((COMP @ da.from_array(y, chunks=(5, 1))).compute(scheduler="synchronous"), _expected(y, "right"))
+    # da.asarray generates dense blocks in tasks (not chunks holding composites);
+    # da.dot, da.tensordot, da.einsum and da.matmul multiply windows in tasks.
+    dense = da.asarray(COMP).compute(scheduler="synchronous")
+    assert type(dense) is np.ndarray and np.array_equal(dense, DENSE)
+    lazy_x = da.from_array(x, chunks=(2, 7))
+    for product in (da.dot(lazy_x, COMP), da.tensordot(lazy_x, COMP, axes=1), da.matmul(lazy_x, COMP),
+                    da.einsum("ij,jk->ik", lazy_x, COMP)):
+        _close(product.compute(scheduler="synchronous"), _expected(x, "left"))
 
 
 # ------------------------------------------------------------------ PyTorch
