@@ -382,12 +382,15 @@ class JITCComposite(CompositeMethods, _protocols.ArrayProtocols):
         return super().__array_function__(func, types, args, kwargs)
 
 
-# The elementwise refusals (and bool/float/int conversions) are JITCMatrix's own.
+# The elementwise refusals (and bool/float/int conversions) are JITCMatrix's
+# own, and so is the LinearOperator surface (made of ``@`` and ``.T``), with
+# which SciPy's eigs, svds, gmres, onenormest ... take the raw composite.
 for _name in (
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__sub__", "__rsub__", "__rtruediv__",
     "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__", "__and__", "__rand__",
     "__or__", "__ror__", "__xor__", "__rxor__", "__abs__", "__invert__", "__bool__", "__float__",
     "__int__", "__complex__", "__index__",
+    "dot", "matvec", "rmatvec", "matmat", "rmatmat", "adjoint", "H", "conj", "conjugate",
 ):
     setattr(JITCComposite, _name, getattr(JITCMatrix, _name))
 

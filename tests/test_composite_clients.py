@@ -227,3 +227,34 @@ def test_cupy_operands_with_zero_bands_both_sides():
 
     cp = cupy_or_skip()
     _check_library(cp.asarray, cp.asnumpy, _cupy_kind, dtype=np.float32)
+
+
+# --------------------------------------------------------------- SciPy, complex
+def test_scipy_linear_algebra_takes_the_raw_composite():
+    sla = pytest.importorskip("scipy.sparse.linalg")
+    d = DENSE.astype(np.float64)
+    top = np.sort(np.abs(sla.eigs(COMP, k=3, tol=1e-10)[0]))
+    np.testing.assert_allclose(top, np.sort(np.abs(np.linalg.eigvals(d)))[-3:], rtol=1e-5)
+    np.testing.assert_allclose(np.sort(sla.svds(COMP, k=3, tol=1e-10)[1]), np.linalg.svd(d, compute_uv=False)[2::-1],
+                               rtol=1e-5)
+    np.testing.assert_allclose(sla.onenormest(COMP), np.linalg.norm(d, 1), rtol=1e-5)
+    op = sla.aslinearoperator(COMP)
+    x = np.random.default_rng(5).standard_normal((COMP.shape[1], 2))
+    _close(op.matvec(x[:, 0]), d @ x[:, 0])
+    _close(op.rmatvec(x[:, 0]), x[:, 0] @ d)
+    _close(op.matmat(x), d @ x)
+    _close(op.rmatmat(x), d.T @ x)
+    _close(COMP.H @ x, d.T @ x)
+    _close(COMP.adjoint().dot(x), d.T @ x)
+    assert COMP.conj() is COMP
+
+
+def test_complex_operands_both_sides():
+    rng = np.random.default_rng(6)
+    m, n = COMP.shape
+    z = rng.standard_normal((n, 2)) + 1j * rng.standard_normal((n, 2))
+    result = COMP @ z
+    assert result.dtype == np.complex128
+    np.testing.assert_allclose(result, DENSE.astype(np.float64) @ z, rtol=2e-5, atol=2e-5)
+    w = rng.standard_normal(m).astype(np.complex64)
+    np.testing.assert_allclose(w @ COMP, w.astype(np.complex128) @ DENSE.astype(np.float64), rtol=2e-5, atol=2e-5)
