@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _composite_products, _protocols
 from ._composite_functions import COMPOSITE_FUNCTIONS, CompositeMethods
-from ._operators import _is_real_scalar, _refuse_elementwise
+from ._operators import _block, _is_real_scalar, _one_vector, _refuse_elementwise
 from .config import check_materialise
 from .matrix import (
     _JITC_PRODUCT_MESSAGE,
@@ -336,6 +336,48 @@ class JITCComposite(CompositeMethods, _protocols.ArrayProtocols):
             return _composite_products.product(self, other.data, side, binary=True)
         return _composite_products.product(self, other, side)
 
+    def rmatvec(self, x):
+        """``self.T @ x`` (the adjoint: every entry is real), as SciPy's ``rmatvec``.
+
+        Parameters
+        ----------
+        x : array of shape (m,) or (m, 1)
+            Real or complex.
+
+        Returns
+        -------
+        array of shape (n,) or (n, 1)
+        """
+        return self.T @ _one_vector(x, self._shape[0], "rmatvec")
+
+    def matmat(self, x):
+        """``self @ x`` for a 2-D ``x``, as SciPy's ``LinearOperator.matmat``.
+
+        Parameters
+        ----------
+        x : array of shape (n, k)
+            Real or complex.
+
+        Returns
+        -------
+        array of shape (m, k)
+        """
+        return self @ _block(x, "matmat")
+
+    def rmatmat(self, x):
+        """``self.T @ x`` for a 2-D ``x``, as SciPy's ``rmatmat``.
+
+        Parameters
+        ----------
+        x : array of shape (m, k)
+            Real or complex.
+
+        Returns
+        -------
+        array of shape (n, k)
+        """
+        return self.T @ _block(x, "rmatmat")
+
     # ----------------------------------------------------------------- scaling
     def _scaled(self, factor, symbol="*"):
         if not _is_real_scalar(factor):
@@ -390,7 +432,7 @@ for _name in (
     "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__", "__and__", "__rand__",
     "__or__", "__ror__", "__xor__", "__rxor__", "__abs__", "__invert__", "__bool__", "__float__",
     "__int__", "__complex__", "__index__",
-    "dot", "matvec", "rmatvec", "matmat", "rmatmat", "adjoint", "H", "conj", "conjugate",
+    "dot", "matvec", "adjoint", "H", "conj", "conjugate",
 ):
     setattr(JITCComposite, _name, getattr(JITCMatrix, _name))
 
