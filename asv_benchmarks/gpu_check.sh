@@ -14,7 +14,7 @@ export PYTHONPATH=/tmp/site:$ROOT
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 echo "=== GPU tests"; date
 timeout 300 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_determinism.py tests/test_gpu.py \
-    tests/test_dask_gpu.py tests/test_gpu_clients.py tests/test_gpu_exp.py "tests/test_composite.py::test_cupy_operands_run_on_the_leaves_gpu_kernels" 2>&1 \
+    tests/test_dask_gpu.py tests/test_gpu_clients.py tests/test_gpu_exp.py tests/test_composite_clients.py "tests/test_composite.py::test_cupy_operands_run_on_the_leaves_gpu_kernels" 2>&1 \
     | tee "$OUT/tests.log" | tail -30
 echo "=== conformance suite, GPU backend"; date
 timeout 240 python3 -m pytest -q -p no:cacheprovider -rs tests/test_backends.py -k gpu 2>&1 \

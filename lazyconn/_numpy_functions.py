@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from ._operators import apply_scale
-from ._protocols import implements
+from ._protocols import ArrayProtocols, implements
 from .config import check_materialise
 from .kernels import host_backend
 from .products import line_space
@@ -48,7 +48,8 @@ def _matrix_module():
 
 
 def _is_jitc(x):
-    return isinstance(x, NumpyMethods)
+    # A matrix or a composite of them: both have @, .T and the methods below.
+    return isinstance(x, ArrayProtocols)
 
 
 # ------------------------------------------------------------------ walks
@@ -213,7 +214,7 @@ def _mean(conn, axis=None, dtype=None, keepdims=False):
 @implements(np.mean)
 def _np_mean(a, axis=None, dtype=None, out=None, keepdims=_NO_VALUE, *, where=_NO_VALUE):
     _refuse_out("np.mean", out, where)
-    return _mean(a, axis, dtype, _keep(keepdims))
+    return a.mean(axis=axis, dtype=dtype, keepdims=_keep(keepdims))
 
 
 def _max_or_min(conn, op, axis, keepdims, initial):
@@ -224,13 +225,13 @@ def _max_or_min(conn, op, axis, keepdims, initial):
 @implements(np.max, np.amax)
 def _np_max(a, axis=None, out=None, keepdims=_NO_VALUE, initial=_NO_VALUE, where=_NO_VALUE):
     _refuse_out("np.max", out, where)
-    return _max_or_min(a, np.maximum, axis, _keep(keepdims), initial)
+    return a.max(axis=axis, keepdims=_keep(keepdims), initial=initial)
 
 
 @implements(np.min, np.amin)
 def _np_min(a, axis=None, out=None, keepdims=_NO_VALUE, initial=_NO_VALUE, where=_NO_VALUE):
     _refuse_out("np.min", out, where)
-    return _max_or_min(a, np.minimum, axis, _keep(keepdims), initial)
+    return a.min(axis=axis, keepdims=_keep(keepdims), initial=initial)
 
 
 # ------------------------------------------------------------------ diagonal, trace
@@ -307,13 +308,13 @@ def _trace(conn, offset=0, axis1=0, axis2=1, dtype=None):
 
 @implements(np.diagonal)
 def _np_diagonal(a, offset=0, axis1=0, axis2=1):
-    return _diagonal(a, offset, axis1, axis2)
+    return a.diagonal(offset, axis1, axis2)
 
 
 @implements(np.trace)
 def _np_trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
     _refuse_out("np.trace", out)
-    return _trace(a, offset, axis1, axis2, dtype)
+    return a.trace(offset, axis1, axis2, dtype)
 
 
 # ------------------------------------------------------------------ norms
@@ -328,7 +329,7 @@ def _matrix_norm(conn, ord):
     """Matrix norm over both axes (rows, then columns, as given)."""
     dtype = conn.dtype
     if ord is None or ord in ("fro", "f"):
-        return np.asarray(math.sqrt(_weighted_sum(conn, None, np.square))).astype(dtype)
+        return np.asarray(math.sqrt(conn._value_sum(None, np.square))).astype(dtype)
     if isinstance(ord, str):
         if ord == "nuc":
             raise TypeError(f"np.linalg.norm(conn, 'nuc') {_SVD_MESSAGE}")
@@ -336,9 +337,9 @@ def _matrix_norm(conn, ord):
     if ord in (2, -2):
         raise TypeError(f"np.linalg.norm(conn, {ord!r}) {_SVD_MESSAGE}")
     if ord in (1, -1):
-        sums = _weighted_sum(conn, 0, np.abs)  # column sums
+        sums = conn._value_sum(0, np.abs)  # column sums
     elif ord in (np.inf, -np.inf):
-        sums = _weighted_sum(conn, 1, np.abs)  # row sums
+        sums = conn._value_sum(1, np.abs)  # row sums
     else:
         raise ValueError("Invalid norm order for matrices.")
     sums = sums.astype(dtype)
@@ -352,15 +353,15 @@ def _vector_norm(conn, ord, axis):
     if isinstance(ord, str):
         raise ValueError(f"Invalid norm order '{ord}' for vectors")
     if ord is None or ord == 2:
-        return np.sqrt(np.asarray(_weighted_sum(conn, axis, np.square))).astype(dtype)
+        return np.sqrt(np.asarray(conn._value_sum(axis, np.square))).astype(dtype)
     if ord in (np.inf, -np.inf):
         if ord > 0:  # as NumPy: the largest |entry| of an empty line is 0
-            return _extreme(conn, axis, np.maximum, initial=0, transform=np.abs)
-        return _extreme(conn, axis, np.minimum, transform=np.abs)
+            return conn._value_extreme(axis, np.maximum, initial=0, transform=np.abs)
+        return conn._value_extreme(axis, np.minimum, transform=np.abs)
     if ord == 0:
         return np.asarray(conn.count_nonzero(axis=axis)).astype(dtype)
     if ord == 1:
-        return np.asarray(_weighted_sum(conn, axis, np.abs)).astype(dtype)
+        return np.asarray(conn._value_sum(axis, np.abs)).astype(dtype)
     if not isinstance(ord, numbers.Real) or ord != ord:
         raise ValueError(f"Invalid norm order {ord!r} for vectors")
     if ord < 0:
@@ -369,7 +370,7 @@ def _vector_norm(conn, ord, axis):
             "use conn[a:b, c:d].todense() of a small window"
         )
     with np.errstate(over="ignore"):
-        powers = np.asarray(_weighted_sum(conn, axis, lambda w: np.abs(w) ** ord))
+        powers = np.asarray(conn._value_sum(axis, lambda w: np.abs(w) ** ord))
         return (powers ** (1.0 / ord)).astype(dtype)
 
 
@@ -412,12 +413,12 @@ def _np_matrix_norm(x, /, *, keepdims=False, ord="fro"):
 
 @implements(np.linalg.trace)
 def _np_linalg_trace(x, /, *, offset=0, dtype=None):
-    return _trace(x, offset, dtype=dtype)
+    return x.trace(offset, dtype=dtype)
 
 
 @implements(np.linalg.diagonal)
 def _np_linalg_diagonal(x, /, *, offset=0):
-    return _diagonal(x, offset)
+    return x.diagonal(offset)
 
 
 # ------------------------------------------------------------------ products
@@ -619,6 +620,14 @@ class NumpyMethods:
     """Mixin: the ndarray methods of a JITC matrix that reduce it lazily."""
 
     __slots__ = ()
+
+    # The two walks the norms are built from; a composite has its own
+    # (lazyconn._composite_functions), made of its leaves' ones.
+    def _value_sum(self, axis, transform):
+        return _weighted_sum(self, axis, transform)
+
+    def _value_extreme(self, axis, op, initial=_NO_VALUE, transform=None):
+        return _extreme(self, axis, op, initial, transform)
 
     def mean(self, axis=None, dtype=None, out=None, keepdims=False):
         """Mean of the entries, with the unconnected ones as zeros, never stored.

@@ -25,13 +25,13 @@ cancellations), in row bands of bounded size.
 
 from __future__ import annotations
 
-import importlib
 import numbers
 
 import numpy as np
 
-from . import _protocols
-from ._operators import _is_real_scalar, _refuse_elementwise
+from . import _composite_products, _protocols
+from ._composite_functions import COMPOSITE_FUNCTIONS, CompositeMethods
+from ._operators import _block, _is_real_scalar, _one_vector, _refuse_elementwise
 from .config import check_materialise
 from .matrix import (
     _JITC_PRODUCT_MESSAGE,
@@ -39,20 +39,15 @@ from .matrix import (
     _normalise_axis,
     _normalise_index,
 )
-from .products import result_dtype
 from .reductions import finish_reduction
 
 __all__ = ["JITCComposite", "zeros", "block", "concatenate", "add"]
-
-#: Expected connections per row band when counting nonzeros of overlapping leaves.
-_BAND_CONNECTIONS = 1 << 22
-
 
 def _is_lazy(x):
     return isinstance(x, (JITCMatrix, JITCComposite))
 
 
-class JITCComposite(_protocols.ArrayProtocols):
+class JITCComposite(CompositeMethods, _protocols.ArrayProtocols):
     """A matrix assembled from JITC blocks, regenerated leaf by leaf.
 
     Built by ``np.block``, ``np.concatenate``, ``np.hstack``, ``np.vstack``
@@ -257,6 +252,26 @@ class JITCComposite(_protocols.ArrayProtocols):
         """
         return _to_dask(self, chunks)
 
+    def to_dask_array(self):
+        """The hook of ``dask.array.asarray(C)``: :meth:`to_dask` with ``"auto"`` chunks.
+
+        Inside ``da.matmul`` and ``da.einsum``, which only multiply chunks,
+        the composite becomes windows multiplied in tasks instead, as a
+        matrix does (:func:`lazyconn.dask.as_dask_array`).
+
+        Returns
+        -------
+        dask.array.Array
+        """
+        from . import dask as lazy_dask
+
+        if lazy_dask._asarray_caller(1) in lazy_dask._PRODUCT_CALLERS:
+            import dask.array as da
+            from dask.array.core import getter_inline
+
+            return da.from_array(self, getitem=getter_inline)
+        return self.to_dask()
+
     def aslinearoperator(self):
         """A ``scipy.sparse.linalg.LinearOperator`` that multiplies lazily.
 
@@ -305,68 +320,63 @@ class JITCComposite(_protocols.ArrayProtocols):
                 result[start:stop] += view.sum(axis=axis, dtype=np.float64)
         return finish_reduction(result, axis, keepdims, self._shape, dtype)
 
-    def count_nonzero(self, axis=None):
-        """Exact number of nonzero entries, as ``np.count_nonzero(C.todense())``.
-
-        Where one leaf covers a region its own (generated) count is used.
-        Where leaves overlap, their connections there are merged and
-        added in leaf order, in row bands of about ``2**22`` expected
-        connections, and the nonzero sums counted: exact (a cancellation
-        is not counted), with memory bounded by a band and time in
-        proportion to the connections of the overlapped region.
-
-        Parameters
-        ----------
-        axis : {None, 0, 1, -1, -2}
-
-        Returns
-        -------
-        int or ndarray of int64
-        """
-        axis = _normalise_axis(axis)
-        m, n = self._shape
-        if axis is not None:
-            length = n if axis == 0 else m
-            check_materialise(length, f"count_nonzero(axis={axis}) of a {m} x {n} window ({length:,} results)")
-            out = np.zeros(length, dtype=np.int64)
-        total = 0
-        for (a, b, c, d), covering in _cells(self):
-            if not covering:
-                continue
-            if len(covering) == 1:
-                view, r0, c0 = covering[0]
-                counts = view[a - r0:b - r0, c - c0:d - c0].count_nonzero(axis)
-            else:
-                counts = _count_overlap(self._window(a, b, c, d), axis)
-            if axis is None:
-                total += int(counts)
-            elif axis == 0:
-                out[c:d] += counts
-            else:
-                out[a:b] += counts
-        return total if axis is None else out
-
     # --------------------------------------------------------------- products
     def __matmul__(self, other):
         if _is_lazy(other):
             raise TypeError(_JITC_PRODUCT_MESSAGE)
-        return _right_product(self, other)
+        return self._product(other, "right")
 
     def __rmatmul__(self, other):
+        return self._product(other, "left")
+
+    def _product(self, other, side):
         from .events import BinaryArray
 
-        # x @ C is (C.T @ x.T).T: the leaves' transposes are the same
-        # generators, and ``y @ M`` and ``M.T @ y`` are the same computation.
         if isinstance(other, BinaryArray):
-            return _transpose(_right_product(self.T, other.T if other.ndim == 2 else other), other.ndim)
-        if isinstance(other, (list, tuple, numbers.Number, np.generic)):
-            other = np.asarray(other)
-        if not hasattr(other, "ndim") or not hasattr(other, "T"):
-            raise TypeError(
-                f"cannot multiply a JITC composite with an operand of type {type(other).__name__}; "
-                "pass a NumPy, CuPy or Dask array, a BinaryArray, or any array-API array"
-            )
-        return _transpose(_right_product(self.T, other.T if other.ndim == 2 else other), other.ndim)
+            return _composite_products.product(self, other.data, side, binary=True)
+        return _composite_products.product(self, other, side)
+
+    def rmatvec(self, x):
+        """``self.T @ x`` (the adjoint: every entry is real), as SciPy's ``rmatvec``.
+
+        Parameters
+        ----------
+        x : array of shape (m,) or (m, 1)
+            Real or complex.
+
+        Returns
+        -------
+        array of shape (n,) or (n, 1)
+        """
+        return self.T @ _one_vector(x, self._shape[0], "rmatvec")
+
+    def matmat(self, x):
+        """``self @ x`` for a 2-D ``x``, as SciPy's ``LinearOperator.matmat``.
+
+        Parameters
+        ----------
+        x : array of shape (n, k)
+            Real or complex.
+
+        Returns
+        -------
+        array of shape (m, k)
+        """
+        return self @ _block(x, "matmat")
+
+    def rmatmat(self, x):
+        """``self.T @ x`` for a 2-D ``x``, as SciPy's ``rmatmat``.
+
+        Parameters
+        ----------
+        x : array of shape (m, k)
+            Real or complex.
+
+        Returns
+        -------
+        array of shape (n, k)
+        """
+        return self.T @ _block(x, "rmatmat")
 
     # ----------------------------------------------------------------- scaling
     def _scaled(self, factor, symbol="*"):
@@ -401,32 +411,28 @@ class JITCComposite(_protocols.ArrayProtocols):
     __hash__ = object.__hash__
 
     def __array_function__(self, func, types, args, kwargs):
-        # The NumPy functions computed from one generator's internals (max,
-        # mean, norms, diagonal, ...) are not defined on composites yet:
-        # refuse them by name instead of failing inside.
-        if func not in _COMPOSITE_FUNCTIONS and func in _protocols.HANDLED_FUNCTIONS:
+        # A NumPy function lazyconn computes for matrices from one
+        # generator's internals, and not (yet) from a composite's leaves:
+        # refuse it by name instead of failing inside.
+        if func not in COMPOSITE_FUNCTIONS and func in _protocols.HANDLED_FUNCTIONS:
             raise TypeError(
-                f"np.{getattr(func, '__name__', func)} of a JITC composite is not computed lazily yet; "
-                "apply it to each block (the leaves are JITC matrices), or to todense() of a small window. "
-                "Lazy on composites: products, sum, count_nonzero, transposes, windows, np.block/concatenate"
+                f"np.{getattr(func, '__name__', func)} of a JITC composite is not computed lazily; apply it "
+                "to each block (C.leaves holds JITC matrices), to C[a:b, c:d].todense() of a small window, "
+                "or use C.aslinearoperator(). Lazy on composites: "
+                + ", ".join(sorted(f.__name__ for f in COMPOSITE_FUNCTIONS))
             )
         return super().__array_function__(func, types, args, kwargs)
 
 
-#: NumPy functions whose implementation works on composites (through ``@``,
-#: ``.T``, ``sum`` and ``count_nonzero``, which composites have).
-_COMPOSITE_FUNCTIONS = {
-    np.dot, np.inner, np.tensordot, np.transpose, np.swapaxes, np.matrix_transpose, np.sum,
-    np.count_nonzero, np.shape, np.ndim, np.size, np.astype, np.block, np.concatenate, np.hstack, np.vstack,
-}
-
-
-# The elementwise refusals (and bool/float/int conversions) are JITCMatrix's own.
+# The elementwise refusals (and bool/float/int conversions) are JITCMatrix's
+# own, and so is the LinearOperator surface (made of ``@`` and ``.T``), with
+# which SciPy's eigs, svds, gmres, onenormest ... take the raw composite.
 for _name in (
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__sub__", "__rsub__", "__rtruediv__",
     "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__", "__and__", "__rand__",
     "__or__", "__ror__", "__xor__", "__rxor__", "__abs__", "__invert__", "__bool__", "__float__",
     "__int__", "__complex__", "__index__",
+    "dot", "matvec", "adjoint", "H", "conj", "conjugate",
 ):
     setattr(JITCComposite, _name, getattr(JITCMatrix, _name))
 
@@ -615,143 +621,6 @@ def add(a, b):
 # ------------------------------------------------------------------ products
 def _overlap(p, q):
     return p[0] < q[1] and q[0] < p[1] and p[2] < q[3] and q[2] < p[3]
-
-
-def _transpose(result, ndim):
-    return result.T if ndim == 2 else result
-
-
-def _namespace_name(x):
-    return type(x).__module__.partition(".")[0]
-
-
-def _right_product(comp, x):
-    """``comp @ x`` for a 1-D or 2-D operand (or BinaryArray): leaf products into one output."""
-    from .events import BinaryArray
-
-    binary = isinstance(x, BinaryArray)
-    data = x.data if binary else x
-    if isinstance(data, (list, tuple, numbers.Number, np.generic)):
-        data = np.asarray(data)
-    if not hasattr(data, "ndim") or not hasattr(data, "shape") or not hasattr(data, "dtype"):
-        raise TypeError(
-            f"cannot multiply a JITC composite with an operand of type {type(data).__name__}; "
-            "pass a NumPy, CuPy or Dask array, a BinaryArray, or any array-API array"
-        )
-    if _namespace_name(data) not in ("numpy", "cupy") and not hasattr(data, "dask") and hasattr(
-            data, "__array_namespace__") and not binary:
-        # Other array-API arrays (as lazyconn.dispatch does for a matrix):
-        # computed on the host, returned in their own namespace.
-        try:
-            host = np.from_dlpack(data)
-        except (TypeError, AttributeError, BufferError, RuntimeError):
-            host = np.asarray(data)
-        return data.__array_namespace__().asarray(_right_product(comp, host))
-    m, n = comp.shape
-    if data.ndim not in (1, 2):
-        raise ValueError(f"operand must be 1-D or 2-D, got {data.ndim}-D with shape {tuple(data.shape)}")
-    if data.shape[0] != n:
-        raise ValueError(
-            f"matmul: shape mismatch, the composite has shape {comp.shape} and the operand "
-            f"{tuple(data.shape)}: C @ x needs x.shape[0] == {n}"
-        )
-    dtype = result_dtype(data.dtype, comp.dtype, binary)
-    if not binary and hasattr(data, "astype") and len({v.dtype for v, _, _ in comp._leaves}) > 1:
-        # Mixed leaf dtypes: every leaf accumulates in the result dtype.
-        data = data.astype(dtype)
-    pieces = []
-    for view, r0, c0 in comp._leaves:
-        part = data[c0:c0 + view.shape[1]]
-        product = view @ (BinaryArray(part) if binary else part)
-        pieces.append((r0, r0 + view.shape[0], product))
-    tail = tuple(data.shape[1:])
-    like = pieces[0][2] if pieces else data
-    if _namespace_name(like) in ("numpy", "cupy") and not hasattr(like, "dask"):
-        xp = importlib.import_module(_namespace_name(like))
-        out = xp.zeros((m,) + tail, dtype=dtype)
-        written = []
-        for a, b, product in pieces:
-            if any(a < wb and wa < b for wa, wb in written):
-                out[a:b] += product
-            else:
-                out[a:b] = product
-            written.append((a, b))
-        return out
-    return _assemble_bands(pieces, m, tail, dtype, like)
-
-
-def _assemble_bands(pieces, m, tail, dtype, like):
-    """Concatenate row bands, each the sum of the leaf products covering it.
-
-    For Dask operands, whose arrays take no item assignment: the output is
-    built lazily from slices, sums and one concatenation.
-    """
-    import dask.array as da
-
-    edges = sorted({0, m} | {e for a, b, _ in pieces for e in (a, b)})
-    bands = []
-    for s, t in zip(edges[:-1], edges[1:]):
-        band = None
-        for a, b, product in pieces:
-            if a <= s and t <= b:
-                part = product[s - a:t - a]
-                band = part if band is None else band + part
-        bands.append(da.zeros_like(like, shape=(t - s,) + tail, dtype=dtype) if band is None else band.astype(dtype))
-    return bands[0] if len(bands) == 1 else da.concatenate(bands, axis=0)
-
-
-# --------------------------------------------------------- count_nonzero
-def _cells(comp):
-    """``((a, b, c, d), covering leaves)`` of the grid cut by every leaf edge."""
-    m, n = comp.shape
-    rows = sorted({0, m} | {e for v, r0, _ in comp._leaves for e in (r0, r0 + v.shape[0])})
-    cols = sorted({0, n} | {e for v, _, c0 in comp._leaves for e in (c0, c0 + v.shape[1])})
-    for a, b in zip(rows[:-1], rows[1:]):
-        for c, d in zip(cols[:-1], cols[1:]):
-            covering = [
-                (v, r0, c0) for v, r0, c0 in comp._leaves
-                if r0 <= a and b <= r0 + v.shape[0] and c0 <= c and d <= c0 + v.shape[1]
-            ]
-            yield (a, b, c, d), covering
-
-
-def _count_overlap(window, axis):
-    """Exact nonzero count of a window wholly covered by several leaves.
-
-    Each leaf's connections (``tocoo_arrays``) of a row band are merged by
-    position and added in leaf order in the composite dtype -- the order
-    and dtype of ``todense()`` -- and the nonzero sums counted.
-    """
-    m, n = window.shape
-    dtype = window.dtype
-    density = sum(v.prob for v, _, _ in window._leaves) * max(n, 1)
-    band = max(1, int(_BAND_CONNECTIONS // max(density, 1.0)))
-    total = 0
-    out = np.zeros(n if axis == 0 else m, dtype=np.int64) if axis is not None else None
-    for a in range(0, m, band):
-        b = min(m, a + band)
-        keys, values = [], []
-        for view, _, _ in window._leaves:
-            rows, cols, vals = view[a:b].tocoo_arrays()
-            keys.append(rows * np.int64(n) + cols)
-            values.append(vals.astype(dtype))
-        keys, values = np.concatenate(keys), np.concatenate(values)
-        order = np.argsort(keys, kind="stable")  # stable: leaf order within a position
-        keys, values = keys[order], values[order]
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else keys
-        lengths = np.diff(np.r_[starts, keys.size])
-        sums = values[starts].copy()
-        for k in range(1, int(lengths.max(initial=1))):
-            more = lengths > k
-            sums[more] += values[starts[more] + k]
-        nonzero = keys[starts][sums != 0]
-        if axis is None:
-            total += int(nonzero.size)
-        elif axis == 0:
-            out += np.bincount(nonzero % n, minlength=n)
-        else:
-            out[a:b] += np.bincount(nonzero // n, minlength=b - a)  # band-relative rows
-    return total if axis is None else out
 
 
 # ---------------------------------------------------------------------- dask

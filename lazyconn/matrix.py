@@ -220,14 +220,17 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
         spec = self._spec
         law = ", ".join(f"{name}={value!r}" for name, value in vars(spec.law).items())
         extra = "" if spec.include_self else ", include_self=False"
+        rule = f"prob={spec.prob!r}" if spec.num_conn is None else f"num_conn={spec.num_conn}"
         return (
             f"{type(self).__name__}(num_pre={spec.shape[0]}, num_post={spec.shape[1]}, "
-            f"prob={spec.prob!r}, {law}, seed={spec.seed}, dtype={spec.dtype.name}{extra})"
+            f"{rule}, {law}, seed={spec.seed}, dtype={spec.dtype.name}{extra})"
         )
 
     def __reduce__(self):
         spec = self._spec
         state = (spec.shape, spec.orientation, spec.prob, spec.law, spec.seed, spec.dtype.name, spec.include_self)
+        if spec.num_conn is not None:  # the fixed-number rule: prob is derived from num_conn
+            state = (*state[:2], None, *state[3:], spec.num_conn)
         return (_restore, (type(self), state, self._window, self._scale))
 
     # --------------------------------------------------------------- indexing
@@ -503,11 +506,11 @@ def _restore(cls, state, window, scale):
     """Rebuild a pickled view, validating everything (class, generator, window, scale)."""
     if not (isinstance(cls, type) and cls in CLASS_FOR.values()):
         raise TypeError(f"invalid pickled JITC matrix: {cls!r} is not one of lazyconn's matrix classes")
-    if not isinstance(state, tuple) or len(state) != 7:
+    if not isinstance(state, tuple) or len(state) not in (7, 8):
         raise ValueError(f"invalid pickled JITC matrix: the generator state must be a 7-tuple, got {state!r}")
-    shape, orientation, prob, law, seed, dtype, include_self = state
+    shape, orientation, prob, law, seed, dtype, include_self, *num_conn = state
     try:
-        spec = Spec(shape, orientation, prob, law, seed, np.dtype(dtype), include_self)
+        spec = Spec(shape, orientation, prob, law, seed, np.dtype(dtype), include_self, *num_conn)
     except (TypeError, ValueError) as exc:
         raise type(exc)(f"invalid pickled JITC matrix: {exc}") from None
     expected = CLASS_FOR.get((type(spec.law), spec.orientation))

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import laws, rules
+from . import _rule_fixed, laws, rules
 from .laws import short_repr  # noqa: F401  (imported from here by _operators)
 from .rules import GAP_CLAMP, MAX_BLOCK_LOG2, MIN_BLOCK_LOG2, block_size, check_prob  # noqa: F401
 
@@ -116,7 +116,11 @@ class KernelParams(NamedTuple):
         follows from ``inv_log_q``.
     rule : int
         The connection rule's code (:attr:`lazyconn.rules.Rule.code`; 0 is
-        the Bernoulli walk of spec v1).
+        the Bernoulli walk of spec v1, 1 the fixed-number rule).
+    num_conn : int
+        Fixed-number rule only: entries per line (0 otherwise).
+    minor_size : int
+        Fixed-number rule only: the length of a line (0 otherwise).
     """
 
     key0: int
@@ -129,6 +133,8 @@ class KernelParams(NamedTuple):
     skip_diagonal: bool
     prob: float = 0.0
     rule: int = rules.BERNOULLI.code
+    num_conn: int = 0
+    minor_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -141,8 +147,10 @@ class Spec:
         ``(num_pre, num_post)``.
     orientation : {'R', 'C'}
         'R' generates row by row, 'C' column by column.
-    prob : float
-        Connection probability in [0, 1].
+    prob : float or None
+        Connection probability in [0, 1]; None with ``num_conn``.  With
+        ``num_conn`` it becomes the marginal probability of an entry,
+        ``num_conn / (number of entries a line draws from)``.
     law : Scalar, Normal, Uniform or another registered law
         Weight law (an instance of a class of :mod:`lazyconn.laws`).
     seed : int
@@ -151,6 +159,11 @@ class Spec:
         Float32 or float64: weights are computed in float64 and rounded once.
     include_self : bool
         If False (square matrices only) the diagonal is empty.
+    num_conn : int or None
+        Exactly this many distinct entries per line (the fixed-number rule,
+        docs/spec.md "Fixed-number rule"), in place of ``prob``.  Only the
+        NumPy reference backend computes it so far
+        (``LAZYCONN_BACKEND=reference``); the CPU and GPU backends refuse it.
     """
 
     shape: tuple
@@ -160,6 +173,7 @@ class Spec:
     seed: int
     dtype: np.dtype
     include_self: bool = True
+    num_conn: int | None = None
 
     def __post_init__(self):
         if not isinstance(self.shape, (tuple, list)) or len(self.shape) != 2:
@@ -168,7 +182,13 @@ class Spec:
         object.__setattr__(self, "shape", shape)
         if self.orientation not in ("R", "C"):
             raise ValueError(f"orientation must be 'R' or 'C', got {self.orientation!r}")
-        object.__setattr__(self, "prob", check_prob(self.prob))
+        if self.num_conn is None:
+            object.__setattr__(self, "prob", check_prob(self.prob))
+        elif self.prob is not None:
+            raise ValueError(
+                f"pass either prob or num_conn, not both (got prob={short_repr(self.prob)}, "
+                f"num_conn={short_repr(self.num_conn)}); use prob=None with num_conn"
+            )
         if laws.record_of(self.law) is None:
             names = ", ".join(law.name for law in laws.registered())
             raise TypeError(f"law must be one of {names}, got {type(self.law).__name__}")
@@ -180,6 +200,8 @@ class Spec:
         if not isinstance(self.include_self, (bool, np.bool_)):
             raise TypeError(f"include_self must be True or False, got {self.include_self!r}")
         object.__setattr__(self, "include_self", bool(self.include_self))
+        if self.num_conn is not None:
+            self._set_num_conn()
         largest = float(np.finfo(self.dtype).max) * (1.0 - 2.0**-20)
         if not self.law.max_abs_weight() <= largest:
             raise ValueError(
@@ -192,10 +214,26 @@ class Spec:
                 "there is no diagonal to exclude otherwise"
             )
 
+    def _set_num_conn(self):
+        if not self.include_self and self.shape[0] != self.shape[1]:
+            return  # refused below, with the message for non-square shapes
+        minor = self.shape[1] if self.orientation == "R" else self.shape[0]
+        num_conn = _rule_fixed.check_num_conn_for(self.num_conn, minor, self.include_self, self.orientation)
+        candidates = _rule_fixed.line_length(minor, self.include_self)
+        object.__setattr__(self, "num_conn", num_conn)
+        # The marginal probability of an entry: sizing and reporting only.
+        object.__setattr__(self, "prob", num_conn / candidates if candidates else 0.0)
+
+    @property
+    def _rule_args(self):
+        """``(prob, num_conn)`` as the constructor takes them."""
+        return (self.prob, None) if self.num_conn is None else (None, self.num_conn)
+
     def __reduce__(self):
         # Through the constructor, so that unpickling validates everything.
-        return (Spec, (self.shape, self.orientation, self.prob, self.law, self.seed, self.dtype.name,
-                       self.include_self))
+        prob, num_conn = self._rule_args
+        return (Spec, (self.shape, self.orientation, prob, self.law, self.seed, self.dtype.name,
+                       self.include_self, num_conn))
 
     @property
     def major_size(self):
@@ -209,16 +247,20 @@ class Spec:
 
     @property
     def block_size(self):
-        """Block length B (see :func:`block_size`)."""
+        """Block length B (see :func:`block_size`; one item per line with ``num_conn``)."""
+        if self.num_conn is not None:
+            return 1 << _rule_fixed.BLOCK_LOG2
         return block_size(self.prob)
 
     @property
     def transposed(self):
         """The spec of the transpose: same generator, other orientation and shape."""
+        prob, num_conn = self._rule_args
         return Spec(
             shape=(self.shape[1], self.shape[0]),
             orientation="C" if self.orientation == "R" else "R",
-            prob=self.prob,
+            prob=prob,
+            num_conn=num_conn,
             law=self.law,
             seed=self.seed,
             dtype=self.dtype,
@@ -237,7 +279,8 @@ class Spec:
         -------
         Spec
         """
-        return Spec(self.shape, self.orientation, self.prob, self.law, self.seed, dtype, self.include_self)
+        prob, num_conn = self._rule_args
+        return Spec(self.shape, self.orientation, prob, self.law, self.seed, dtype, self.include_self, num_conn)
 
     def kernel_params(self):
         """Return the :class:`KernelParams` of this matrix.
@@ -250,6 +293,23 @@ class Spec:
 
     def _compute_kernel_params(self):
         a, b = self.law.kernel_params()
+        if self.num_conn is not None:
+            rule = _rule_fixed.FIXED_NUMBER
+            return KernelParams(
+                key0=self.seed & 0xFFFFFFFF,
+                key1=self.seed >> 32,
+                block_log2=rule.block_log2(self.num_conn),
+                # Unused by the rule's walk, but -inf marks an empty matrix (K = 0).
+                inv_log_q=rules.inv_log_q(self.prob),
+                law=self.law.code,
+                a=a,
+                b=b,
+                skip_diagonal=not self.include_self,
+                prob=self.prob,
+                rule=rule.code,
+                num_conn=self.num_conn,
+                minor_size=self.minor_size,
+            )
         return KernelParams(
             key0=self.seed & 0xFFFFFFFF,
             key1=self.seed >> 32,

@@ -29,6 +29,7 @@ import numpy as np
 
 import cupy as cp
 
+from .. import rules
 from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
 from ..spec import LAW_NORMAL
@@ -173,6 +174,7 @@ def _ndtri_bound():
 
 def _gen_args(params):
     """The generator's arguments in the order of JITC_GEN_PARAMS."""
+    rules.require_bernoulli(params, "GPU")
     return _gen_args_on(params, cp.cuda.Device().id)
 
 
@@ -226,6 +228,7 @@ def _blocks(params, j0, j1):
 
 
 def _is_empty(params, n_lines, j0, j1):
+    rules.require_bernoulli(params, "GPU")  # every public kernel asks this first
     return n_lines <= 0 or j1 <= j0 or params.inv_log_q == -math.inf
 
 

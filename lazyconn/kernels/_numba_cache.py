@@ -57,6 +57,7 @@ KERNEL_SOURCES = (
     "rules.py",
     "_exp.py",
     "kernels/_cpu_exp.py",
+    "_rule_fixed.py",
 )
 
 try:  # private API: see the module docstring

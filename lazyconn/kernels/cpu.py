@@ -130,6 +130,7 @@ def _generator(params, dtype):
     ``nan != nan`` would make a value key return another matrix's record
     or miss every time.  The record's arrays are only read by the kernels.
     """
+    rules.require_bernoulli(params, "CPU")
     key = (id(params), np.dtype(dtype))
     cached = _GENERATORS.get(key)
     if cached is not None and cached[0] is params:
@@ -250,6 +251,7 @@ def _expected(params, n_lines, width):
 
 
 def _empty(params, j0, j1):
+    rules.require_bernoulli(params, "CPU")  # every public kernel asks this first
     return j1 <= j0 or params.inv_log_q == -math.inf
 
 
