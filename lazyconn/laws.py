@@ -20,10 +20,15 @@ field                     used by
 ``cost``                  the CPU kernels' weight strategy (see below)
 ========================  ====================================================
 
-Adding a law: a record here (or in any module) passed to :func:`register`,
-the two public matrix classes in :mod:`lazyconn.matrix` and their names in
-``lazyconn/__init__.py``, and its CUDA struct.  Nothing else names a law:
-the kernels are compiled per law from the record.
+Adding a law: a record here (or in any module) passed to :func:`register`;
+its Numba function (a plain Python function the CPU backend compiles, or
+one in a kernel module listed in ``kernels/_numba_cache.KERNEL_SOURCES``,
+such as ``kernels/_cpu_random.py``); the two public matrix classes in
+:mod:`lazyconn.matrix` and their names in ``lazyconn/__init__.py``; and its
+CUDA struct (until then ``cuda_type=None``, and the GPU backend refuses the
+law's matrices: ``kernels/_gpu_laws.py``).  Nothing else names a law: the
+kernels are compiled per law from the record.  LogNormal and Exponential
+(extension v1.1, below) took exactly those four files.
 
 The CPU kernels choose how to apply weights from the record alone: a
 *constant* law (``reference is None``: every weight is ``a``) reads no
@@ -550,7 +555,7 @@ LOGNORMAL = Law(
     numba=".kernels._cpu_random:lognormal_weight",
     numba_batch=".kernels._cpu_random:lognormal_weights",
     cuda_type=None,  # not on the GPU yet: the GPU backend refuses it
-    cost=19.0,
+    cost=24.0,  # Normal's ndtri and one exp: deferred, as Normal
     summary="LogNormal(mu, sigma) weights",
     doc="""Weights drawn from LogNormal(mu, sigma): ``exp(mu + sigma * ndtri(u))``.
 
@@ -589,7 +594,7 @@ EXPONENTIAL = Law(
     reference=_exponential_reference,
     numba=".kernels._cpu_random:exponential_weight",
     cuda_type=None,  # not on the GPU yet: the GPU backend refuses it
-    cost=2.0,
+    cost=10.0,  # one ln, with its divide: deferred (per batch is slower, asv_benchmarks/law_speed.py)
     summary="Exponential(scale) weights",
     doc="""Weights drawn from Exponential(scale): ``(-scale) * ln(u)``.
 

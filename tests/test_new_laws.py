@@ -49,10 +49,12 @@ def test_codes_names_and_strategies_are_pinned():
     assert [law.name for law in laws.registered()] == ["Scalar", "Normal", "Uniform", "LogNormal", "Exponential"]
     assert lazyconn.LogNormal is laws.law_class("LogNormal") and lazyconn.Exponential is laws.law_class("Exponential")
     assert lazyconn.LogNormal.code == 3 and lazyconn.Exponential.code == 4
-    # LogNormal is the Normal law's two-pass batch plus exp: deferred like
-    # Normal.  Exponential is one vectorised ln per weight: per batch.
+    # Both defer their weights: LogNormal is the Normal law's two-pass batch
+    # plus exp, Exponential one ln (with a divide) per weight, which is
+    # faster over thousands of uniforms than over one batch's few
+    # (asv_benchmarks/law_speed.py --strategies).
     assert laws.LOGNORMAL.deferred and not laws.LOGNORMAL.constant
-    assert not laws.EXPONENTIAL.deferred and not laws.EXPONENTIAL.constant
+    assert laws.EXPONENTIAL.deferred and not laws.EXPONENTIAL.constant
     assert lazyconn.LogNormal(0.5, 2.0).kernel_params() == (0.5, 2.0)
     assert lazyconn.Exponential(2.5).kernel_params() == (-2.5, 0.0)
 
@@ -318,3 +320,18 @@ def test_gpu_products_and_windows_of_the_extension_laws_are_refused():
         dense = conn.todense()
         np.testing.assert_allclose(conn @ np.ones(40), dense.astype(np.float64) @ np.ones(40), rtol=1e-5)
         assert_same_bits(cp.asarray(dense), dense)
+
+
+# ------------------------------------------------------------- the spec
+def test_the_spec_pins_the_codes_bounds_and_exp_constants_of_the_code():
+    spec = (ROOT / "docs" / "spec.md").read_text()
+    section = spec[spec.index("## 11. `exp`"):]
+    constants = dict(re.findall(r"^\| (\w+) \| `(-?0x[0-9a-f.]+p[+-]\d+)`", section, re.M))
+    assert set(constants) == {"O_THRESHOLD", "U_THRESHOLD", "INVLN2", "SHIFTER", "LN2_HI", "LN2_LO",
+                              "P1", "P2", "P3", "P4", "P5"}
+    for name, text in constants.items():
+        assert float.fromhex(text) == getattr(_exp, name), name
+    assert "| `LogNormal(mu, sigma)` | 3 |" in spec and "| `Exponential(scale)` | 4 |" in spec
+    assert f"`scale * {laws.LN_U_MAX.hex()}`" in spec
+    for cls, kwargs, expected in GOLDEN_EXTENSION:
+        assert f"`{expected}`" in spec
