@@ -149,6 +149,7 @@ def law_kind(law):
     Parameters
     ----------
     law : a registered law's instance
+        The law, e.g. ``LogNormal(0.0, 1.0)``.
 
     Returns
     -------
@@ -366,6 +367,7 @@ class BackendCase:
         Parameters
         ----------
         law : a registered law's instance
+            The law of the matrix to test.
 
         Returns
         -------
