@@ -294,6 +294,8 @@ def per_law(n, p, repeat, lines=8000):
         "Scalar": lazyconn.JITCScalarR(n, n, p, 0.5, seed=SEED),
         "Normal": lazyconn.JITCNormalR(n, n, p, 0.0, 1.0, seed=SEED),
         "Uniform": lazyconn.JITCUniformR(n, n, p, 0.0, 1.0, seed=SEED),
+        "LogNormal": lazyconn.JITCLogNormalR(n, n, p, 0.0, 1.0, seed=SEED),
+        "Exponential": lazyconn.JITCExponentialR(n, n, p, 1.0, seed=SEED),
     }
     x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     times = {name: ([], []) for name in conns}

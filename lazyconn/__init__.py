@@ -12,6 +12,12 @@ from .composite import zeros as zeros
 from .config import get_options as get_options
 from .config import set_options as set_options
 from .events import BinaryArray as BinaryArray
+from .laws import Exponential as Exponential
+from .laws import LogNormal as LogNormal
+from .matrix import JITCExponentialC as JITCExponentialC
+from .matrix import JITCExponentialR as JITCExponentialR
+from .matrix import JITCLogNormalC as JITCLogNormalC
+from .matrix import JITCLogNormalR as JITCLogNormalR
 from .matrix import JITCMatrix as JITCMatrix
 from .matrix import JITCNormalC as JITCNormalC
 from .matrix import JITCNormalR as JITCNormalR
@@ -29,7 +35,12 @@ from .spec import Uniform as Uniform
 __all__ = [
     "__version__",
     "BinaryArray",
+    "Exponential",
     "JITCComposite",
+    "JITCExponentialC",
+    "JITCExponentialR",
+    "JITCLogNormalC",
+    "JITCLogNormalR",
     "JITCMatrix",
     "JITCNormalC",
     "JITCNormalR",
@@ -37,6 +48,7 @@ __all__ = [
     "JITCScalarR",
     "JITCUniformC",
     "JITCUniformR",
+    "LogNormal",
     "Normal",
     "Scalar",
     "Spec",

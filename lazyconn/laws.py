@@ -20,10 +20,15 @@ field                     used by
 ``cost``                  the CPU kernels' weight strategy (see below)
 ========================  ====================================================
 
-Adding a law: a record here (or in any module) passed to :func:`register`,
-the two public matrix classes in :mod:`lazyconn.matrix` and their names in
-``lazyconn/__init__.py``, and its CUDA struct.  Nothing else names a law:
-the kernels are compiled per law from the record.
+Adding a law: a record here (or in any module) passed to :func:`register`;
+its Numba function (a plain Python function the CPU backend compiles, or
+one in a kernel module listed in ``kernels/_numba_cache.KERNEL_SOURCES``,
+such as ``kernels/_cpu_random.py``); the two public matrix classes in
+:mod:`lazyconn.matrix` and their names in ``lazyconn/__init__.py``; and its
+CUDA struct (until then ``cuda_type=None``, and the GPU backend refuses the
+law's matrices: ``kernels/_gpu_laws.py``).  Nothing else names a law: the
+kernels are compiled per law from the record.  LogNormal and Exponential
+(extension v1.1, below) took exactly those four files.
 
 The CPU kernels choose how to apply weights from the record alone: a
 *constant* law (``reference is None``: every weight is ``a``) reads no
@@ -44,7 +49,8 @@ from typing import Callable
 
 import numpy as np
 
-from .random import ndtri
+from . import _exp
+from .random import ln, ndtri
 
 __all__ = [
     "Law",
@@ -59,6 +65,8 @@ __all__ = [
     "SCALAR",
     "NORMAL",
     "UNIFORM",
+    "LOGNORMAL",
+    "EXPONENTIAL",
 ]
 
 #: Laws whose ``cost`` (ns per weight, one core) is at least this have their
@@ -68,6 +76,12 @@ DEFER_COST = 4.0
 #: (6.2...), rounded up generously: a bound, used only to refuse scale
 #: factors that would overflow the dtype.
 NDTRI_MAX = 6.5
+#: The smallest weight uniform of the streams (docs/spec.md §3): word 0.
+U_MIN = 0.5 * 2.0**-32
+#: ``-ln(U_MIN)`` by the pinned ``ln`` (``0x1.6dfb516f20bbfp+4``, 22.87...,
+#: about ``33 ln 2``): the largest Exponential weight is exactly
+#: ``scale * LN_U_MAX``, rounded as the weight itself is.
+LN_U_MAX = -float(ln(np.array([U_MIN]))[0])
 
 
 def short_repr(value, limit=40):
@@ -148,8 +162,10 @@ class Law:
         ``weights[:n]`` from ``uniforms[:n]`` (the last two are int64 and
         float64 scratch of size ``n``), bit-equal to ``numba``.  None: a
         loop over ``numba``.
-    cuda_type : str
-        Name of the law's struct in the GPU laws header.
+    cuda_type : str or None
+        Name of the law's struct in the GPU laws header; None while the GPU
+        backend has no kernel for the law (it then refuses the law's
+        matrices with a TypeError that names the host route).
     cost : float
         Nanoseconds per weight on one CPU core, roughly (0 for a constant
         law); decides the CPU kernels' weight strategy.
@@ -170,7 +186,7 @@ class Law:
     max_abs_weight: Callable
     reference: Callable | None
     numba: object
-    cuda_type: str
+    cuda_type: str | None
     cost: float
     summary: str
     doc: str
@@ -487,4 +503,122 @@ UNIFORM = Law(
 # Their classes live in lazyconn.spec, where pickles of spec v1 name them.
 for _law in (SCALAR, NORMAL, UNIFORM):
     register(_law, module="lazyconn.spec")
+del _law
+
+
+# -------------------------------------------- extension laws (docs/spec.md §5.1)
+def _check_lognormal(mu, sigma):
+    mu = check_finite("mu", mu)
+    sigma = check_finite("sigma", sigma)
+    if sigma < 0:
+        raise ValueError(
+            f"sigma must be >= 0, got {sigma!r}; pass the standard deviation of log(weight), not the variance"
+        )
+    return mu, sigma
+
+
+def _check_exponential(scale):
+    scale = check_finite("scale", scale)
+    if not scale > 0:
+        raise ValueError(
+            f"scale must be > 0, got {scale!r}; pass the mean weight (for negative weights, "
+            "scale the matrix: conn * -1.0)"
+        )
+    return (scale,)
+
+
+def _lognormal_reference(u, a, b):
+    # mu + sigma * z rounded in float64 (the Normal law's value), then the
+    # pinned exp of lazyconn._exp.
+    return _exp.exp(a + b * ndtri(u))
+
+
+def _exponential_reference(u, a, b):
+    # a = -scale: one correctly rounded product, the same bits as -(scale * ln(u)).
+    return a * ln(u)
+
+
+def _lognormal_bound(mu, sigma):
+    # |z| <= |ndtri(U_MIN)| = 6.338 < NDTRI_MAX; the pinned exp is monotone
+    # and within 1 ulp, and the check against the dtype leaves 2**-20 of room.
+    return _exp.exp_scalar(mu + sigma * NDTRI_MAX)
+
+
+LOGNORMAL = Law(
+    name="LogNormal",
+    code=3,
+    params=("mu", "sigma"),
+    check=_check_lognormal,
+    kernel_params=lambda mu, sigma: (mu, sigma),
+    max_abs_weight=_lognormal_bound,
+    reference=_lognormal_reference,
+    numba=".kernels._cpu_random:lognormal_weight",
+    numba_batch=".kernels._cpu_random:lognormal_weights",
+    cuda_type=None,  # not on the GPU yet: the GPU backend refuses it
+    cost=24.0,  # Normal's ndtri and one exp: deferred, as Normal
+    summary="LogNormal(mu, sigma) weights",
+    doc="""Weights drawn from LogNormal(mu, sigma): ``exp(mu + sigma * ndtri(u))``.
+
+    The logarithm of every weight is Normal(mu, sigma), computed as the
+    Normal law computes its weights; ``exp`` is the pinned deterministic
+    one (:mod:`lazyconn._exp`), so the weights are bit-identical on every
+    backend.  Every weight is positive (or +0.0 after underflow); the mean
+    weight is ``exp(mu + sigma**2 / 2)``, the median ``exp(mu)``
+    (``scipy.stats.lognorm(s=sigma, scale=exp(mu))``).
+
+    Parameters
+    ----------
+    mu : float
+        Mean of the logarithm of the weights (finite).
+    sigma : float
+        Standard deviation of the logarithm of the weights (finite, >= 0).
+
+    Notes
+    -----
+    Parameters whose largest weight, bounded by ``exp(mu + 6.5 * sigma)``
+    (the streams give ``|ndtri(u)| <= 6.34``), overflows the matrix dtype
+    are refused when the matrix is built.
+    """,
+    matrix_params_doc=(
+        "    mu, sigma : float\n        Mean and standard deviation of the logarithm of LogNormal weights.\n"
+    ),
+)
+
+EXPONENTIAL = Law(
+    name="Exponential",
+    code=4,
+    params=("scale",),
+    check=_check_exponential,
+    kernel_params=lambda scale: (-scale, 0.0),
+    max_abs_weight=lambda scale: scale * LN_U_MAX,
+    reference=_exponential_reference,
+    numba=".kernels._cpu_random:exponential_weight",
+    cuda_type=None,  # not on the GPU yet: the GPU backend refuses it
+    cost=10.0,  # one ln, with its divide: deferred (per batch is slower, asv_benchmarks/law_speed.py)
+    summary="Exponential(scale) weights",
+    doc="""Weights drawn from Exponential(scale): ``(-scale) * ln(u)``.
+
+    ``ln`` is the pinned deterministic logarithm of the connectivity walk
+    (docs/spec.md §6), so the weights are bit-identical on every backend.
+    Every weight is positive, the mean weight is ``scale``
+    (``scipy.stats.expon(scale=scale)``).
+
+    Parameters
+    ----------
+    scale : float
+        Mean weight (finite, > 0).
+
+    Notes
+    -----
+    The largest weight is exactly ``scale * 22.87...`` (``-ln`` of the
+    smallest uniform ``2**-33``, about ``33 ln 2``); parameters for which
+    it overflows the matrix dtype are refused when the matrix is built.
+    """,
+    matrix_params_doc="    scale : float\n        Mean of Exponential weights (> 0).\n",
+)
+
+# Extension laws: their classes live here (lazyconn.laws.LogNormal, ...),
+# where pickles name them.
+for _law in (LOGNORMAL, EXPONENTIAL):
+    register(_law)
 del _law

@@ -34,6 +34,10 @@ __all__ = [
     "JITCNormalC",
     "JITCUniformR",
     "JITCUniformC",
+    "JITCLogNormalR",
+    "JITCLogNormalC",
+    "JITCExponentialR",
+    "JITCExponentialC",
 ]
 
 
@@ -669,6 +673,8 @@ def classes_for_law(name):
 JITCScalarR, JITCScalarC = classes_for_law("Scalar")
 JITCNormalR, JITCNormalC = classes_for_law("Normal")
 JITCUniformR, JITCUniformC = classes_for_law("Uniform")
+JITCLogNormalR, JITCLogNormalC = classes_for_law("LogNormal")
+JITCExponentialR, JITCExponentialC = classes_for_law("Exponential")
 
 
 def from_spec(spec):

@@ -5,8 +5,9 @@ lazyconn's own suite is built on them (``tests/test_backends.py`` is the
 conformance suite every kernel backend passes).
 
 A new weight law is covered by adding one entry to :data:`LAW_KINDS` (and,
-if it has edge parameters, to :data:`LAW_EXAMPLES`); a new backend by
-adding one :class:`BackendCase` to :data:`BACKENDS`.
+if it has edge parameters, to :data:`LAW_EXAMPLES`; if some backend does not
+implement it yet, to :data:`LAW_BACKENDS`); a new backend by adding one
+:class:`BackendCase` to :data:`BACKENDS`.
 
 Examples
 --------
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
+from .laws import Exponential, LogNormal
 from .matrix import from_spec
 from .spec import Normal, Scalar, Spec, Uniform
 
@@ -47,6 +49,7 @@ __all__ = [
     "assert_products_match_reference",
     "to_numpy",
     "law_id",
+    "law_kind",
     "BackendCase",
     "BACKENDS",
     "EDGE_PROBABILITIES",
@@ -54,6 +57,7 @@ __all__ = [
     "LAW_KINDS",
     "LAWS",
     "LAW_EXAMPLES",
+    "LAW_BACKENDS",
     "ORIENTATIONS",
     "DTYPES",
 ]
@@ -100,6 +104,19 @@ LAW_KINDS = {
     "scalar": (Scalar(0.5), _FINITE.map(Scalar)),
     "normal": (Normal(0.2, 1.5), st.builds(Normal, _FINITE, st.floats(0.0, 5.0))),
     "uniform": (Uniform(-1.0, 2.0), st.tuples(_FINITE, _FINITE).map(lambda ab: Uniform(min(ab), max(ab)))),
+    "lognormal": (LogNormal(-0.5, 0.8), st.builds(LogNormal, st.floats(-3.0, 3.0), st.floats(0.0, 2.0))),
+    "exponential": (Exponential(1.5), st.floats(1e-3, 10.0).map(Exponential)),
+}
+
+#: Backends (:attr:`BackendCase.name`) that implement a law kind, for the
+#: kinds that some backend does not implement yet; every other kind runs on
+#: every backend.  The GPU kernels know the laws of spec v1 only: they
+#: refuse LogNormal and Exponential matrices with a TypeError
+#: (``lazyconn.kernels._gpu_laws``), which the conformance suite checks in
+#: place of the GPU rows of these laws.
+LAW_BACKENDS = {
+    "lognormal": frozenset({"reference", "cpu"}),
+    "exponential": frozenset({"reference", "cpu"}),
 }
 
 #: One typical instance per law kind, in :data:`LAW_KINDS` order.
@@ -107,7 +124,8 @@ LAWS = tuple(typical for typical, _ in LAW_KINDS.values())
 
 #: :data:`LAWS` plus edge parameters (negative, narrow, degenerate), sampled
 #: by the strategies.
-LAW_EXAMPLES = LAWS + (Scalar(-1.25), Normal(0.0, 1.0), Normal(1.0, 0.3), Uniform(0.25, 0.25))
+LAW_EXAMPLES = LAWS + (Scalar(-1.25), Normal(0.0, 1.0), Normal(1.0, 0.3), Uniform(0.25, 0.25),
+                       LogNormal(0.0, 0.0), LogNormal(2.0, 1.5), Exponential(1e-3))
 
 
 def law_id(law):
@@ -115,7 +133,7 @@ def law_id(law):
 
     Parameters
     ----------
-    law : Scalar, Normal or Uniform
+    law : a registered law's instance
         The law instance.
 
     Returns
@@ -123,6 +141,21 @@ def law_id(law):
     str
     """
     return repr(law).replace(" ", "")
+
+
+def law_kind(law):
+    """The :data:`LAW_KINDS` key of a law instance, e.g. ``"lognormal"``.
+
+    Parameters
+    ----------
+    law : a registered law's instance
+        The law, e.g. ``LogNormal(0.0, 1.0)``.
+
+    Returns
+    -------
+    str
+    """
+    return type(law).__name__.lower()
 
 
 def laws(kinds=tuple(LAW_KINDS)):
@@ -135,7 +168,7 @@ def laws(kinds=tuple(LAW_KINDS)):
 
     Returns
     -------
-    hypothesis.strategies.SearchStrategy of Scalar, Normal or Uniform
+    hypothesis.strategies.SearchStrategy of registered laws' instances
     """
     unknown = set(kinds) - set(LAW_KINDS)
     if unknown:
@@ -327,6 +360,20 @@ class BackendCase:
     module: str
     array_module: str = "numpy"
     host_choice: str = "reference"
+
+    def supports(self, law):
+        """Whether this backend implements ``law`` (see :data:`LAW_BACKENDS`).
+
+        Parameters
+        ----------
+        law : a registered law's instance
+            The law of the matrix to test.
+
+        Returns
+        -------
+        bool
+        """
+        return self.name in LAW_BACKENDS.get(law_kind(law), (self.name,))
 
     @property
     def on_device(self):

@@ -24,3 +24,13 @@ GOLDEN = [
     (lazyconn.JITCNormalR, dict(num_pre=3, num_post=5000, prob=0.05, loc=1.0, scale=0.5, seed=42, dtype=np.float64), "9e1dbf24223fa7c6"),
     (lazyconn.JITCScalarC, dict(num_pre=300, num_post=2, prob=0.99, weight=-2.0, seed=7, dtype=np.float64), "43f25c7786e662a8"),
 ]
+
+#: The extension laws of docs/spec.md §5.1 (LogNormal, Exponential: law codes
+#: 3 and 4), one float32 and one float64 matrix each.  The GPU backend
+#: refuses them until it has their kernels (lazyconn.testing.LAW_BACKENDS).
+GOLDEN_EXTENSION = [
+    (lazyconn.JITCLogNormalR, dict(num_pre=40, num_post=60, prob=0.2, mu=-0.5, sigma=1.0, seed=2024), "baf4721b0a43f601"),
+    (lazyconn.JITCLogNormalR, dict(num_pre=40, num_post=60, prob=0.2, mu=-0.5, sigma=1.0, seed=2024, dtype=np.float64), "0aa6634cf587c517"),
+    (lazyconn.JITCExponentialC, dict(num_pre=50, num_post=50, prob=0.3, scale=2.0, seed=2**64 - 1, include_self=False), "52762e44cdd42c98"),
+    (lazyconn.JITCExponentialC, dict(num_pre=50, num_post=50, prob=0.3, scale=2.0, seed=2**64 - 1, include_self=False, dtype=np.float64), "85080593538e2573"),
+]

@@ -12,23 +12,28 @@ origin, p = 0 and 1).  What is specific to one backend (threads, caches,
 launch geometry, CuPy operands) stays in that backend's own test file.
 
 A new backend is covered by adding one :class:`lazyconn.testing.BackendCase`
-to ``BACKENDS``; a new law by one entry of ``LAW_KINDS``.
+to ``BACKENDS``; a new law by one entry of ``LAW_KINDS``.  Where a backend
+does not implement a law yet (``lazyconn.testing.LAW_BACKENDS``: the GPU and
+the LogNormal and Exponential laws), its rows check the refusal instead: a
+TypeError naming the law from every kernel and from the public API.
 """
 
 import numpy as np
 import pytest
-from golden import GOLDEN, checksum
+from golden import GOLDEN, GOLDEN_EXTENSION, checksum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lazyconn
 from lazyconn.kernels import host_backend
+from lazyconn.laws import Exponential, LogNormal
 from lazyconn.spec import Normal, Scalar, Spec, Uniform
 from lazyconn.testing import (
     BACKENDS,
     DTYPES,
     EDGE_PROBABILITIES,
     EDGE_SEEDS,
+    LAW_BACKENDS,
     LAW_KINDS,
     LAWS,
     ORIENTATIONS,
@@ -87,6 +92,48 @@ def _reference_dense(conn):
         return conn.todense()
 
 
+def _refused(backend, law, params, window=(0, 1, 0, 1), dtype=np.float32):
+    """Whether the backend does not implement ``law``; if so, check that every
+    kernel refuses it with a TypeError that names the law and the host route."""
+    if backend.case.supports(law):
+        return False
+    xp, (k0, k1, j0, j1) = backend.xp, window
+    calls = {
+        "dense": lambda: backend.module.dense(params, *window, dtype),
+        "coo": lambda: backend.module.coo(params, *window, dtype),
+        "degrees": lambda: backend.module.degrees(params, *window, dtype),
+        "gather": lambda: backend.module.gather(params, *window, xp.ones((j1 - j0, 1)), dtype),
+        "scatter": lambda: backend.module.scatter(params, xp.arange(k0, k1), None, j0, j1, dtype),
+    }
+    if hasattr(backend.module, "scatter_rows"):
+        calls["scatter_rows"] = lambda: backend.module.scatter_rows(
+            params, k0, xp.ones((k1 - k0, 1), dtype=bool), True, j0, j1, dtype, dtype)
+    for call in calls.values():
+        with pytest.raises(TypeError, match=f"no kernels for {type(law).__name__} weights.*NumPy operands"):
+            call()
+    return True
+
+
+def _api_refused(api, conn):
+    """Whether the API backend does not implement the matrix's law; if so, check
+    that products and ``todense`` refuse it (never a result of another law)."""
+    law = conn.spec.law
+    if api.case.supports(law):
+        return False
+    xp, (m, n) = api.xp, conn.shape
+    calls = [
+        lambda: conn.todense(xp=xp),
+        lambda: conn @ xp.ones(n, np.float32),
+        lambda: xp.ones((2, m)) @ conn,
+        lambda: lazyconn.BinaryArray(xp.ones(m, dtype=bool)) @ conn,
+        lambda: conn[3:, 1:].T @ xp.ones(m - 3),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match=f"no kernels for {type(law).__name__} weights"):
+            call()
+    return True
+
+
 def _check_window(backend, params, window, dtype, scales=(1.0,)):
     result = backend.module.dense(params, *window, dtype)
     assert isinstance(result, backend.xp.ndarray), type(result)
@@ -99,6 +146,8 @@ def test_every_public_law_has_a_conformance_entry():
     public = {name[4:-1].lower() for name in lazyconn.__all__ if name.startswith("JITC") and name[-1] in "RC"}
     assert public == set(LAW_KINDS)
     assert {type(law).__name__.lower() for law in LAWS} == set(LAW_KINDS)
+    backends = {case.name for case in BACKENDS}
+    assert set(LAW_BACKENDS) <= set(LAW_KINDS) and all(b <= backends for b in LAW_BACKENDS.values())
 
 
 # ------------------------------------------------------- windows: same bits
@@ -106,6 +155,8 @@ def test_every_public_law_has_a_conformance_entry():
 @given(spec=specs(max_side=40), data=st.data())
 def test_windows_are_bit_equal(backend, spec, data):
     window = data.draw(line_windows(spec))
+    if _refused(backend, spec.law, spec.kernel_params(), window, spec.dtype):
+        return
     scales = (data.draw(st.sampled_from(SCALES)),)
     _check_window(backend, spec.kernel_params(), window, spec.dtype, (1.0,) + scales)
 
@@ -116,6 +167,8 @@ def test_windows_on_a_long_minor_axis_are_bit_equal(backend, case):
     # Windows start mid-block, straddle blocks, sit far along the line or on
     # the diagonal of a square matrix without self-connections.
     spec, window = case
+    if _refused(backend, spec.law, spec.kernel_params(), window, spec.dtype):
+        return
     _check_window(backend, spec.kernel_params(), window, spec.dtype)
 
 
@@ -124,6 +177,8 @@ def test_windows_on_a_long_minor_axis_are_bit_equal(backend, case):
 @given(spec=specs(max_side=40), data=st.data())
 def test_products_match_the_reference(backend, spec, data):
     window = data.draw(line_windows(spec))
+    if _refused(backend, spec.law, spec.kernel_params(), window, spec.dtype):
+        return
     assert_products_match_reference(
         backend.module, spec.kernel_params(), window, spec.dtype,
         n_cols=data.draw(st.sampled_from([1, 3])),
@@ -137,6 +192,8 @@ def test_products_match_the_reference(backend, spec, data):
 @given(line_window_cases(max_lines=12, max_width=400), st.sampled_from([1, 2]), st.integers(0, 2**32 - 1))
 def test_products_on_a_long_minor_axis_match_the_reference(backend, case, n_cols, seed):
     spec, window = case
+    if _refused(backend, spec.law, spec.kernel_params(), window, spec.dtype):
+        return
     assert_products_match_reference(backend.module, spec.kernel_params(), window, spec.dtype,
                                     n_cols=n_cols, seed=seed, xp=backend.xp)
 
@@ -150,6 +207,8 @@ def test_edge_probabilities_over_several_blocks(backend, prob, seed, law, dtype)
     # 3 x 5000 spans several blocks for p >= 0.01; the second window cuts
     # blocks in the middle; include_self=False needs a square matrix.
     params = Spec((3, 5000), "R", prob, law, seed, dtype).kernel_params()
+    if _refused(backend, law, params, (0, 3, 0, 5000), dtype):
+        return
     for window in [(0, 3, 0, 5000), (1, 3, 257, 4099)]:
         _check_window(backend, params, window, dtype)
     assert_products_match_reference(backend.module, params, (0, 3, 0, 5000), dtype, n_cols=2, xp=backend.xp)
@@ -190,6 +249,8 @@ REGIMES = {
 def test_edge_windows(backend, regime, law, dtype):
     shape, prob, include_self, windows = REGIMES[regime]
     params = Spec(shape, "R", prob, law, 5, dtype, include_self).kernel_params()
+    if _refused(backend, law, params, windows[0], dtype):
+        return
     for window in windows:
         _check_window(backend, params, window, dtype, (1.0, 1e-300))
         for n_cols in (1, 5):
@@ -230,10 +291,23 @@ def test_golden_checksums(api, cls, kwargs, expected):
     assert checksum(to_numpy(dense)) == expected
 
 
+@pytest.mark.parametrize("cls, kwargs, expected", GOLDEN_EXTENSION,
+                         ids=[f"{g[0].__name__}-{g[1].get('dtype', np.float32).__name__}" for g in GOLDEN_EXTENSION])
+def test_golden_checksums_of_the_extension_laws(api, cls, kwargs, expected):
+    conn = cls(**kwargs)
+    if _api_refused(api, conn):
+        return
+    dense = conn.todense(xp=api.xp)
+    assert isinstance(dense, api.xp.ndarray)
+    assert checksum(to_numpy(dense)) == expected
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("law", LAWS, ids=law_id)
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
 def test_todense_is_bit_equal_to_the_reference(api, orientation, law, dtype):
+    if _api_refused(api, _matrix(orientation, law, dtype)):
+        return
     for name, (view, _) in _views(_matrix(orientation, law, dtype)).items():
         dense = view.todense(xp=api.xp)
         assert isinstance(dense, api.xp.ndarray), name
@@ -251,6 +325,8 @@ def _expected_product(dense, x, side):
 @pytest.mark.parametrize("law", LAWS, ids=law_id)
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
 def test_products_match_the_dense_matrix(api, orientation, law, dtype):
+    if _api_refused(api, _matrix(orientation, law, dtype)):
+        return
     xp, rng = api.xp, np.random.default_rng(2)
     for name, (view, dense) in _views(_matrix(orientation, law, dtype)).items():
         m, n = view.shape
@@ -269,6 +345,8 @@ def test_products_match_the_dense_matrix(api, orientation, law, dtype):
 @pytest.mark.parametrize("law", LAWS, ids=law_id)
 @pytest.mark.parametrize("orientation", ORIENTATIONS)
 def test_binary_events_match_the_dense_matrix(api, orientation, law, dtype):
+    if _api_refused(api, _matrix(orientation, law, dtype, shape=(700, 500), prob=0.05)):
+        return
     xp, rng = api.xp, np.random.default_rng(4)
     for name, (view, dense) in _views(_matrix(orientation, law, dtype, shape=(700, 500), prob=0.05)).items():
         m = view.shape[0]
@@ -282,11 +360,14 @@ def test_binary_events_match_the_dense_matrix(api, orientation, law, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("law", [Normal(0.3, 2.0), Uniform(-1.0, 3.0), Scalar(0.7)], ids=law_id)
+@pytest.mark.parametrize("law", [Normal(0.3, 2.0), Uniform(-1.0, 3.0), Scalar(0.7), LogNormal(0.2, 1.1),
+                                 Exponential(0.7)], ids=law_id)
 def test_products_with_unit_vectors_reproduce_the_weights_bit_for_bit(api, law, dtype):
     # One nonzero term per output: the product kernels' weights must be the
     # dense kernel's bits.
     conn = lazyconn.from_spec(Spec((300, 260), "R", 0.3, law, 2**64 - 1, dtype))
+    if _api_refused(api, conn):
+        return
     dense = _reference_dense(conn)
     xp = api.xp
     assert_same_bits(conn @ xp.asarray(np.eye(260, 9, dtype=dtype)), np.ascontiguousarray(dense[:, :9]))

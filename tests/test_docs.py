@@ -31,7 +31,7 @@ def test_every_page_is_built(html):
     for page in ("index", "quickstart", "concepts", "cli", "api", "spec", "guarantees", "performance",
                  "performance_history", "developing",
                  "howto/choose_orientation", "howto/reproducibility", "howto/dask_cluster", "howto/gpu",
-                 "howto/numpy_scipy"):
+                 "howto/numpy_scipy", "howto/weight_laws"):
         assert (html / f"{page}.html").is_file(), page
 
 

@@ -1,4 +1,4 @@
-"""Numba twins of :mod:`lazyconn.random`: Philox4x32-10, ``ln`` and ``ndtri``.
+"""Numba twins of :mod:`lazyconn.random`: Philox4x32-10, ``ln`` and ``ndtri``; the laws' weights.
 
 Every routine performs exactly the operations of its NumPy original, in the
 same order, so the realised matrix is bit-identical to the reference backend.
@@ -13,6 +13,10 @@ are computed into small buffers by straight-line loops that LLVM vectorises
 (the Philox rounds and ``ln`` are inlined at Numba-IR level for that), and
 weights for many connections at once.  The exact gap table replaces ``ln``
 for most gap words.
+
+The Numba functions of the weight laws that need these primitives (Normal,
+LogNormal with the ``exp`` of :mod:`._cpu_exp`, Exponential) live here too;
+the law records in :mod:`lazyconn.laws` name them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from numba.extending import intrinsic
 from .. import random as _ref
 from ..spec import GAP_CLAMP
 from . import _numba_cache
+from ._cpu_exp import exp
 
 __all__ = [
     "philox4x32",
@@ -43,6 +48,9 @@ __all__ = [
     "gap_of_word",
     "normal_weight",
     "normal_weights",
+    "lognormal_weight",
+    "lognormal_weights",
+    "exponential_weight",
     "round_to_float32",
 ]
 
@@ -425,6 +433,35 @@ def normal_weights(n, a, b, uniforms, weights, tail_index, tail_r):
         tail_r[t] = -value if u < 0.5 else value
     for t in range(n_tail):
         weights[tail_index[t]] = a + b * tail_r[t]
+
+
+@numba.njit(**JIT_OPTIONS)
+def lognormal_weight(u, a, b):
+    """One LogNormal weight ``exp(a + b * ndtri(u))`` (the LogNormal law's Numba function)."""
+    return exp(a + b * ndtri(u))
+
+
+@numba.njit(**JIT_OPTIONS)
+def lognormal_weights(n, a, b, uniforms, weights, tail_index, tail_r):
+    """``weights[:n] = exp(a + b * ndtri(uniforms[:n]))``, bit-equal to :func:`lognormal_weight`.
+
+    The LogNormal law's batch function: the Normal law's two passes
+    (:func:`normal_weights`, which gives ``a + b * ndtri(u)`` with the bits
+    of :func:`normal_weight`), then the deterministic ``exp`` on every lane
+    in one vectorised pass (``exp`` is select-only, no branch).
+    """
+    normal_weights(n, a, b, uniforms, weights, tail_index, tail_r)
+    for s in range(n):
+        weights[s] = exp(weights[s])
+
+
+@numba.njit(**INLINE_OPTIONS)
+def exponential_weight(u, a, b):
+    """One Exponential weight ``a * ln(u)``, ``a = -scale`` (the Exponential law's Numba function).
+
+    Inlined, so that the kernels' loop over a batch is vectorised.
+    """
+    return a * ln(u)
 
 
 @numba.njit(**JIT_OPTIONS)

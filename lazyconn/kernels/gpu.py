@@ -55,6 +55,7 @@ from ._gpu_launch import (
     _CTYPES, _blocks, _find_events, _gap_constants, _gen_args, _grid_1d, _int32, _is_empty, _kernel, _ndtri_bound,
     _ndtri_smem_bytes, _ndtri_table, _plain, _product_geometry, _scalar_weight, _segments, _sm_count, compile_seconds,
 )
+from ._gpu_laws import require_gpu_law
 
 __all__ = [
     "NAME", "dense", "coo", "scatter", "scatter_rows", "gather", "degrees", "compile_seconds", "gap_check",
@@ -92,6 +93,7 @@ def _require_device(name, array):
 # ---------------------------------------------------------------------------
 def dense(params, k0, k1, j0, j1, dtype):
     """Dense block ``L[k0:k1, j0:j1]`` as a CuPy array of ``dtype``."""
+    require_gpu_law(params)
     dtype = np.dtype(dtype)
     n_lines = k1 - k0
     out = cp.zeros((max(n_lines, 0), max(j1 - j0, 0)), dtype=dtype)
@@ -115,6 +117,7 @@ def coo(params, k0, k1, j0, j1, dtype):
         Global line and minor indices, sorted by ``(k, j)``.
     w : cupy.ndarray of ``dtype``
     """
+    require_gpu_law(params)
     dtype = np.dtype(dtype)
     n_lines = k1 - k0
     if _is_empty(params, n_lines, j0, j1):
@@ -146,6 +149,7 @@ def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
         (already rounded to ``dtype``) counts when ``dtype(float64(w) * scale)``
         is nonzero, so weights that the scale underflows to zero do not.
     """
+    require_gpu_law(params)
     n_lines = k1 - k0
     per_line = cp.zeros(max(n_lines, 0), cp.uint64)
     per_minor = cp.zeros(max(j1 - j0, 0), cp.uint64)
@@ -188,6 +192,7 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     -------
     cupy.ndarray of the vectors' float dtype, shape (k1 - k0, n_cols)
     """
+    require_gpu_law(params)
     _require_device("vectors", vectors)
     value_dtype = _value_dtype(vectors)
     vectors = cp.ascontiguousarray(vectors, dtype=value_dtype)
@@ -275,6 +280,7 @@ def scatter(params, lines, values, j0, j1, dtype):
     cupy.ndarray, shape (j1 - j0, n_cols)
         Of the values' float dtype, or of ``dtype`` for binary events.
     """
+    require_gpu_law(params)
     dtype = np.dtype(dtype)
     _require_device("lines", lines)
     if values is not None:
@@ -316,6 +322,7 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     -------
     cupy.ndarray, shape (j1 - j0, n_cols), of ``value_dtype``
     """
+    require_gpu_law(params)
     dtype, value_dtype = np.dtype(dtype), np.dtype(value_dtype)
     _require_device("rows", rows)
     events = binary and rows.shape[1] == 1
