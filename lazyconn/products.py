@@ -180,23 +180,21 @@ def _scatter_active_rows(kernels, xp, params, k0, vectors, binary, j0, j1, matri
     """``vectors.T @ L[k0:k0 + len(vectors), j0:j1]``, generating only the rows with a nonzero entry."""
     # A bool operand is its own mask; the index list is offset only for a
     # windowed view.
-    n_rows = vectors.shape[0]
-    if vectors.size and int(xp.count_nonzero(vectors)) == vectors.size:
-        # Every entry nonzero (a dense operand): every row is active, and
-        # neither a mask nor a gathered copy of the operand is needed.
-        dense = True
+    n_rows, n_cols = vectors.shape
+    if n_cols == 1 and n_rows and int(xp.count_nonzero(vectors)) == n_rows:
+        # A dense vector: every row is active, and neither a mask, an index
+        # search nor a gathered copy of the operand is needed (a small
+        # product pays for each).  Batched operands keep the general path.
         lines = xp.arange(k0, k0 + n_rows, dtype=xp.int64)
-    else:
-        nonzero = vectors if vectors.dtype.kind == "b" else vectors != 0
-        active = xp.flatnonzero(xp.any(nonzero, axis=1) if vectors.shape[1] != 1 else nonzero[:, 0])
-        dense = active.shape[0] == n_rows  # every row active all the same
-        lines = active.astype(xp.int64, copy=False)
-        if k0:
-            lines = lines + k0
-    if binary and vectors.shape[1] == 1:
+        values = None if binary else xp.ascontiguousarray(vectors.astype(dtype, copy=False))
+        return kernels.scatter(params, lines, values, j0, j1, matrix_dtype)
+    nonzero = vectors if vectors.dtype.kind == "b" else vectors != 0
+    active = xp.flatnonzero(xp.any(nonzero, axis=1) if n_cols != 1 else nonzero[:, 0])
+    lines = active.astype(xp.int64, copy=False)
+    if k0:
+        lines = lines + k0
+    if binary and n_cols == 1:
         values = None
-    elif dense:
-        values = xp.ascontiguousarray(vectors.astype(dtype, copy=False))
     else:
         values = xp.ascontiguousarray(vectors[active].astype(dtype, copy=False))
     return kernels.scatter(params, lines, values, j0, j1, matrix_dtype)
