@@ -381,11 +381,27 @@ def _make_class(law, module):
         # Through the constructor, so that a crafted pickle is validated.
         return (type(self), dataclasses.astuple(self))
 
+    def _bits(self):
+        return tuple(int(np.float64(v).view(np.uint64)) for v in dataclasses.astuple(self))
+
+    def __eq__(self, other):
+        # By bit pattern: Scalar(-0.0) and Scalar(0.0) give entries that
+        # differ in their sign bits, so they are different generators.
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._bits() == other._bits()
+
+    def __hash__(self):
+        return hash((type(self).__name__, self._bits()))
+
     namespace = {
         "__post_init__": __post_init__,
         "kernel_params": kernel_params,
         "max_abs_weight": max_abs_weight,
         "__reduce__": __reduce__,
+        "__eq__": __eq__,
+        "__hash__": __hash__,
+        "_bits": _bits,
         "code": law.code,
         "_record": law,
     }

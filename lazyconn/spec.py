@@ -121,6 +121,12 @@ class KernelParams(NamedTuple):
         Fixed-number rule only: entries per line (0 otherwise).
     minor_size : int
         Fixed-number rule only: the length of a line (0 otherwise).
+    law_bits : tuple of int
+        The float64 bit patterns of ``a`` and ``b``.  Never read by a
+        kernel: it makes parameters that differ only in the sign of a zero
+        (``Scalar(-0.0)`` and ``Scalar(0.0)``, whose entries differ in their
+        sign bits) unequal, so no cache keyed on these parameters can hand
+        one matrix the other's arguments.
     """
 
     key0: int
@@ -135,6 +141,7 @@ class KernelParams(NamedTuple):
     rule: int = rules.BERNOULLI.code
     num_conn: int = 0
     minor_size: int = 0
+    law_bits: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,7 @@ class Spec:
                 rule=rule.code,
                 num_conn=self.num_conn,
                 minor_size=self.minor_size,
+                law_bits=float_bits(a, b),
             )
         return KernelParams(
             key0=self.seed & 0xFFFFFFFF,
@@ -321,7 +329,18 @@ class Spec:
             skip_diagonal=not self.include_self,
             prob=self.prob,
             rule=rules.BERNOULLI.code,
+            law_bits=float_bits(a, b),
         )
+
+
+def float_bits(*values):
+    """The float64 bit patterns of ``values``: unequal for ``0.0`` and ``-0.0``.
+
+    Returns
+    -------
+    tuple of int
+    """
+    return tuple(int(np.float64(v).view(np.uint64)) for v in values)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -284,3 +284,20 @@ def test_bench_help_prints_a_plain_percent(capsys):
         cli.main(["bench", "--help"])
     text = capsys.readouterr().out
     assert "1% " in text and "%%" not in text
+
+
+def test_signed_zero_parameters_are_different_generators():
+    # A weight of -0.0 gives connected entries of -0.0: a matrix whose law
+    # differs only in the sign of a zero must never reuse the other's
+    # cached kernel parameters (found when the +0.0 twin ran first).
+    plus = lazyconn.JITCScalarR(50, 50, 0.2, 0.0, seed=4)
+    minus = lazyconn.JITCScalarR(50, 50, 0.2, -0.0, seed=4)
+    assert not np.signbit(plus.todense()).any()
+    dense = minus.todense()
+    connected = lazyconn.JITCScalarR(50, 50, 0.2, 1.0, seed=4).todense() != 0
+    assert np.array_equal(np.signbit(dense), connected)
+    assert lazyconn.Scalar(0.0) != lazyconn.Scalar(-0.0)
+    assert not plus.same_generator(minus)
+    assert plus.spec.kernel_params() != minus.spec.kernel_params()
+    normal_plus = lazyconn.Normal(0.0, 1.0)
+    assert normal_plus == lazyconn.Normal(0.0, 1.0) and hash(normal_plus) == hash(lazyconn.Normal(0.0, 1.0))
