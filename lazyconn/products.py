@@ -83,7 +83,7 @@ class View(NamedTuple):
         spec = self.spec
         return (
             spec.shape, spec.orientation, spec.prob, type(spec.law).__name__, tuple(vars(spec.law).values()),
-            spec.seed, spec.dtype.str, spec.include_self, self.window, self.scale,
+            spec.seed, spec.dtype.str, spec.include_self, spec.num_conn, self.window, self.scale,
         )
 
     def subwindow(self, r0, r1, c0, c1):

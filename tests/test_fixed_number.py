@@ -459,3 +459,14 @@ def test_reductions_sparse_and_dask_on_the_reference(monkeypatch):
     assert np.array_equal(np.diagonal(conn), np.zeros(40, dtype=conn.dtype))
     pytest.importorskip("dask.array")
     assert np.array_equal(conn.to_dask(chunks=16).compute(), conn.todense())
+
+
+def test_dask_names_tell_a_fixed_number_matrix_from_its_bernoulli_twin():
+    # Same shape, seed, law and prob = K / N: only num_conn differs, and a
+    # shared Dask task name would hand one matrix the other's chunks.
+    from lazyconn.products import View
+
+    fixed = Spec((10, 10), "R", None, Scalar(1.0), 3, np.float32, num_conn=5)
+    bernoulli = Spec((10, 10), "R", fixed.prob, Scalar(1.0), 3, np.float32)
+    window = (0, 10, 0, 10)
+    assert View(fixed, window, 1.0).token() != View(bernoulli, window, 1.0).token()
