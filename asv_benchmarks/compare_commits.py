@@ -11,7 +11,11 @@ both are imported into this one process, and each row is timed interleaved
 (a, b, a, b, ...), so both versions see the same machine load.  Prints the
 median times and the median and best-of-runs ratios NEW / BASE, for the
 rows of ``asv_benchmarks/cpu_targets.py`` (N = 100,000, p = 0.01, float32)
-plus ``count_nonzero``.  Each version compiles its own Numba kernels once
+plus ``count_nonzero``.  Classes that Numba types by name (the kernels'
+``Generator`` record) are renamed per version on export: two NamedTuple
+classes of one name and fields in one process send the second version's
+every kernel call down Numba's slow type lookup (30-90 us), which would
+bias small-N rows.  Each version compiles its own Numba kernels once
 (cached in its temporary folder): allow a few minutes the first time.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,13 +43,23 @@ def export(ref, name, into):
     target = into / name
     if ref is None:
         shutil.copytree(ROOT / "lazyconn", target, ignore=shutil.ignore_patterns("__pycache__"))
-        return target
+        return _rename_records(target, name)
     archive = into / f"{name}.tar"
     with open(archive, "wb") as out:
         subprocess.run(["git", "-C", str(ROOT), "archive", ref, "lazyconn"], stdout=out, check=True)
     with tarfile.open(archive) as tar:
         tar.extractall(into / f"{name}.src", filter="data")
     (into / f"{name}.src" / "lazyconn").rename(target)
+    return _rename_records(target, name)
+
+
+def _rename_records(target, name):
+    """Give the kernels' NamedTuple records a per-version name (see the module docstring)."""
+    for path in (target / "kernels").glob("*.py"):
+        text = path.read_text()
+        renamed = re.sub(r"\bGenerator\b", f"Generator_{name}", text)
+        if renamed != text:
+            path.write_text(renamed)
     return target
 
 
