@@ -615,7 +615,8 @@ def _corrupt(conn, how):
         "window beyond the shape": (cls, state, (0, m + 1000, 0, n), scale),
         "window at 2**40": (cls, state, (2**40, 2**40 + 1, 0, n), scale),
         "negative window": (cls, state, (-5, m, 0, n), scale),
-        "reversed window": (cls, state, (m, 0, 0, n), scale),
+        # max(m, 1): with no rows, (m, 0) would be the valid empty window.
+        "reversed window": (cls, state, (max(m, 1), 0, 0, n), scale),
         "float window": (cls, state, (0.5, m, 0, n), scale),
         "short window": (cls, state, (0, m), scale),
         "scale nan": (cls, state, window, float("nan")),
