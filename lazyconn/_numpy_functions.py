@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from ._operators import apply_scale
-from ._protocols import ArrayProtocols, implements
+from ._protocols import _JITC_PRODUCT_MESSAGE, ArrayProtocols, implements
 from .config import check_materialise
 from .kernels import host_backend
 from .products import line_space
@@ -38,13 +38,6 @@ TILE_CONNECTIONS = 1 << 20
 _MINOR_WIDTH = 1 << 16
 
 _NO_VALUE = np._NoValue
-
-
-def _matrix_module():
-    # matrix.py imports this module to build its class: import it late.
-    from . import matrix
-
-    return matrix
 
 
 def _is_jitc(x):
@@ -440,7 +433,7 @@ def _contract(conn, x, conn_axis, x_axis, conn_first):
     ``np.tensordot`` orders them.  Computed as one lazy product.
     """
     if _is_jitc(x):
-        raise TypeError(_matrix_module()._JITC_PRODUCT_MESSAGE)
+        raise TypeError(_JITC_PRODUCT_MESSAGE)
     x = _operand(x)
     if x.ndim == 0:
         raise TypeError(f"contracting a JITC matrix with a 0-d operand is not a product; {_PRODUCT_ROUTE}")
@@ -466,7 +459,7 @@ def _contract(conn, x, conn_axis, x_axis, conn_first):
 @implements(np.inner)
 def _np_inner(a, b, /):
     if _is_jitc(a) and _is_jitc(b):
-        raise TypeError(_matrix_module()._JITC_PRODUCT_MESSAGE)
+        raise TypeError(_JITC_PRODUCT_MESSAGE)
     conn, x = (a, b) if _is_jitc(a) else (b, a)
     x = _operand(x)
     if x.ndim == 0:
@@ -493,7 +486,7 @@ def _tensordot_axes(axes, a_ndim, b_ndim):
 @implements(np.tensordot)
 def _np_tensordot(a, b, axes=2):
     if _is_jitc(a) and _is_jitc(b):
-        raise TypeError(_matrix_module()._JITC_PRODUCT_MESSAGE)
+        raise TypeError(_JITC_PRODUCT_MESSAGE)
     a_op, b_op = (a if _is_jitc(a) else _operand(a)), (b if _is_jitc(b) else _operand(b))
     a_axes, b_axes = _tensordot_axes(axes, a_op.ndim, b_op.ndim)
     if len(a_axes) != 1:
@@ -557,7 +550,7 @@ def _np_einsum(*operands, out=None, optimize=False, **kwargs):
         return _einsum_one(subscripts, inputs[0], output, arrays[0])
     if len(arrays) != 2 or all(_is_jitc(a) for a in arrays):
         if len(arrays) == 2:
-            raise TypeError(_matrix_module()._JITC_PRODUCT_MESSAGE)
+            raise TypeError(_JITC_PRODUCT_MESSAGE)
         raise _einsum_refusal(subscripts, f"of {len(arrays)} operands is not a single product")
     return _einsum_two(subscripts, inputs, output, arrays)
 

@@ -29,6 +29,32 @@ def _is_real_scalar(value):
     return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biuf"
 
 
+def _add_unset(a, b):
+    raise TypeError(
+        "a + b of JITC matrices is a lazyconn.composite.JITCComposite, and that module is "
+        "not imported yet: `import lazyconn` loads it"
+    )
+
+
+#: ``a + b`` of JITC matrices and composites: :func:`lazyconn.composite.add`,
+#: installed by :func:`set_add` when that module is imported (the package's
+#: ``__init__`` imports it).  A hook, not an import: composites are built
+#: from matrices, so this module, below the matrix, must not import them.
+_ADD = _add_unset
+
+
+def set_add(add):
+    """Install the function that ``a + b`` of two JITC matrices calls.
+
+    Parameters
+    ----------
+    add : callable
+        ``add(a, b)`` returning the lazy sum or raising TypeError/ValueError.
+    """
+    global _ADD
+    _ADD = add
+
+
 class OperatorsMixin:
     """Mixin: scaling, refused elementwise operators, the LinearOperator surface."""
 
@@ -101,14 +127,10 @@ class OperatorsMixin:
     def __add__(self, other):
         # JITC + JITC (or a composite) of one shape is a lazy composite;
         # anything else is refused there as elementwise.
-        from .composite import add
-
-        return add(self, other)
+        return _ADD(self, other)
 
     def __radd__(self, other):
-        from .composite import add
-
-        return add(other, self)
+        return _ADD(other, self)
 
     def __sub__(self, other):
         _refuse_elementwise("-", other)

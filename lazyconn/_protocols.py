@@ -19,6 +19,12 @@ __all__ = ["ArrayProtocols", "HANDLED_FUNCTIONS", "implements"]
 #: NumPy function -> implementation taking the same arguments.
 HANDLED_FUNCTIONS = {}
 
+#: Why ``conn @ conn`` (and np.matmul, np.dot, ... of two JITC operands) is refused.
+_JITC_PRODUCT_MESSAGE = (
+    "the product of two JITC matrices is a dense matrix and is not computed lazily; "
+    "materialise one side with .todense() (on a small window) first"
+)
+
 
 def implements(*numpy_functions):
     """Register an implementation for one or more NumPy functions."""
@@ -101,8 +107,6 @@ class ArrayProtocols:
             if ufunc is np.matmul and len(inputs) == 2:
                 left, right = inputs
                 if _is_jitc(left) and _is_jitc(right):
-                    from .matrix import _JITC_PRODUCT_MESSAGE
-
                     raise TypeError(_JITC_PRODUCT_MESSAGE)
                 return left.__matmul__(right) if _is_jitc(left) else right.__rmatmul__(left)
             if ufunc is np.negative and len(inputs) == 1:

@@ -31,14 +31,16 @@ import numpy as np
 
 from . import _composite_products, _protocols
 from ._composite_functions import COMPOSITE_FUNCTIONS, CompositeMethods
-from ._operators import _block, _is_real_scalar, _one_vector, _refuse_elementwise
-from .config import check_materialise
-from .matrix import (
-    _JITC_PRODUCT_MESSAGE,
-    JITCMatrix,
-    _normalise_axis,
-    _normalise_index,
+from ._operators import (
+    _block,
+    _is_real_scalar,
+    _one_vector,
+    _refuse_elementwise,
+    set_add,
 )
+from ._protocols import _JITC_PRODUCT_MESSAGE
+from .config import check_materialise
+from .matrix import JITCMatrix, _normalise_axis, _normalise_index
 from .reductions import finish_reduction
 
 __all__ = ["JITCComposite", "zeros", "block", "concatenate", "add"]
@@ -616,6 +618,11 @@ def add(a, b):
         )
     a, b = _as_composite(a, "+"), _as_composite(b, "+")
     return JITCComposite._make(a.shape, a._leaves + b._leaves, _promote([a, b]))
+
+
+# ``conn + conn`` of two matrices lands in OperatorsMixin.__add__, which
+# cannot import this module (it is built on matrices): hand it ``add``.
+set_add(add)
 
 
 # ------------------------------------------------------------------ products

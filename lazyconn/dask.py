@@ -86,11 +86,11 @@ from dask.array.utils import meta_from_array
 from dask.base import tokenize
 from dask.highlevelgraph import HighLevelGraph
 
+from ._protocols import ArrayProtocols
 from .backends import ArrayBackend
 from .config import check_materialise, get_options
 from .dispatch import register, route
 from .events import BinaryArray
-from .matrix import JITCMatrix
 from .products import _check_operand, as_view, result_dtype
 
 __all__ = ["as_dask_array", "matmul", "to_dask"]
@@ -264,6 +264,14 @@ DASK = ArrayBackend("dask", _dask_matmul)
 register(DASK, da.Array)
 
 
+def _is_matrix(x):
+    # A JITC matrix (any view of one): the lazy array that gives one View.
+    # Composites give none and are refused here, as they are not matrices;
+    # asked by its protocols, not its class, since lazyconn.matrix imports
+    # this module (for to_dask) and so stands above it.
+    return isinstance(x, ArrayProtocols) and hasattr(x, "as_view")
+
+
 def matmul(a, b, *, chunks="auto", split_every=None):
     """Lazy product of a JITC matrix and a Dask array, in either order.
 
@@ -316,7 +324,7 @@ def matmul(a, b, *, chunks="auto", split_every=None):
     >>> lazyconn.dask.matmul(spikes, conn, chunks=100).chunks
     ((4, 4), (100, 100, 100, 100))
     """
-    a_is_matrix, b_is_matrix = isinstance(a, JITCMatrix), isinstance(b, JITCMatrix)
+    a_is_matrix, b_is_matrix = _is_matrix(a), _is_matrix(b)
     if a_is_matrix == b_is_matrix:
         raise TypeError(
             "lazyconn.dask.matmul needs exactly one JITC matrix operand, got "
@@ -406,7 +414,7 @@ def to_dask(conn, chunks="auto", *, meta=None):
     >>> dense.numblocks
     (4, 4)
     """
-    if not isinstance(conn, JITCMatrix):
+    if not _is_matrix(conn):
         raise TypeError(f"to_dask needs a JITC matrix, got {type(conn).__name__}")
     dtype = conn.dtype
     meta = np.empty((0, 0), dtype=dtype) if meta is None else meta_from_array(meta, ndim=2, dtype=dtype)

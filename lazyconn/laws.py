@@ -43,13 +43,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import threading
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from . import _exp
+from ._registry import Registry
 from .random import ln, ndtri
 
 __all__ = [
@@ -204,9 +204,7 @@ class Law:
         return not self.constant and self.cost >= DEFER_COST
 
 
-_LOCK = threading.Lock()
-_BY_NAME = {}
-_BY_CODE = {}
+_LAWS = Registry("weight law")
 _CLASSES = {}
 
 
@@ -236,15 +234,10 @@ def register(law, module=None):
         raise TypeError(f"register() takes a lazyconn.laws.Law record, got {type(law).__name__}")
     if not law.name.isidentifier() or not all(p.isidentifier() for p in law.params):
         raise ValueError(f"law name and parameters must be identifiers, got {law.name!r} {law.params!r}")
-    with _LOCK:
-        if law.name in _BY_NAME or law.code in _BY_CODE:
-            raise ValueError(
-                f"a law named {law.name!r} or with code {law.code} is already registered; "
-                "pick a new name and code (or unregister the old one)"
-            )
+    with _LAWS.lock:
+        _LAWS.check_free(law)  # before the class replaces a bound name
         cls = _make_class(law, module)
-        _BY_NAME[law.name] = law
-        _BY_CODE[law.code] = law
+        _LAWS.add(law)
         _CLASSES[law.name] = cls
     return cls
 
@@ -256,10 +249,14 @@ def unregister(name):
     ----------
     name : str
         The law's name.
+
+    Raises
+    ------
+    KeyError
+        If no such law is registered.
     """
-    with _LOCK:
-        law = _BY_NAME.pop(name)
-        _BY_CODE.pop(law.code, None)
+    with _LAWS.lock:
+        _LAWS.remove(name)
         cls = _CLASSES.pop(name, None)
         if globals().get(name) is cls:
             del globals()[name]
@@ -281,10 +278,7 @@ def get(name):
     KeyError
         If no such law is registered.
     """
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"no weight law named {name!r}; registered: {sorted(_BY_NAME)}") from None
+    return _LAWS.get(name)
 
 
 def by_code(code):
@@ -303,10 +297,7 @@ def by_code(code):
     ValueError
         If no law has that code.
     """
-    try:
-        return _BY_CODE[int(code)]
-    except KeyError:
-        raise ValueError(f"unknown weight law code {code}; registered: {sorted(_BY_CODE)}") from None
+    return _LAWS.by_code(code)
 
 
 def registered():
@@ -316,7 +307,7 @@ def registered():
     -------
     tuple of Law
     """
-    return tuple(_BY_CODE[code] for code in sorted(_BY_CODE))
+    return _LAWS.records()
 
 
 def law_class(name):

@@ -19,6 +19,7 @@ import numpy as np
 
 from . import _numpy_functions, _protocols, laws, reductions
 from ._operators import OperatorsMixin, apply_scale, check_scale, scalar_float
+from ._protocols import _JITC_PRODUCT_MESSAGE
 from .config import check_materialise
 from .dispatch import backend_for, route
 from .events import BinaryArray
@@ -498,12 +499,6 @@ def matmul(x1, x2, /):
         f"lazyconn.matmul needs a JITC matrix on one side, got {type(x1).__name__} and "
         f"{type(x2).__name__}; use the arrays' own matmul"
     )
-
-
-_JITC_PRODUCT_MESSAGE = (
-    "the product of two JITC matrices is a dense matrix and is not computed lazily; "
-    "materialise one side with .todense() (on a small window) first"
-)
 
 
 def _restore(cls, state, window, scale):

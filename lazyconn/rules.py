@@ -42,6 +42,7 @@ from typing import Callable
 
 import numpy as np
 
+from ._registry import Registry
 from .random import ln, ln1p_scalar, philox4x32, words_to_uniform
 
 __all__ = [
@@ -104,8 +105,7 @@ class Rule:
     domain: int
 
 
-_BY_NAME = {}
-_BY_CODE = {}
+_RULES = Registry("connection rule")
 
 
 def register(rule):
@@ -124,11 +124,7 @@ def register(rule):
     ValueError
         If its name or code is taken.
     """
-    if rule.name in _BY_NAME or rule.code in _BY_CODE:
-        raise ValueError(f"a rule named {rule.name!r} or with code {rule.code} is already registered")
-    _BY_NAME[rule.name] = rule
-    _BY_CODE[rule.code] = rule
-    return rule
+    return _RULES.add(rule)
 
 
 def get(name):
@@ -141,8 +137,13 @@ def get(name):
     Returns
     -------
     Rule
+
+    Raises
+    ------
+    KeyError
+        If no rule has that name.
     """
-    return _BY_NAME[name]
+    return _RULES.get(name)
 
 
 def by_code(code):
@@ -161,10 +162,7 @@ def by_code(code):
     ValueError
         If no rule has that code.
     """
-    try:
-        return _BY_CODE[int(code)]
-    except KeyError:
-        raise ValueError(f"unknown connection rule code {code}; registered: {sorted(_BY_CODE)}") from None
+    return _RULES.by_code(code)
 
 
 def require_bernoulli(params, backend):

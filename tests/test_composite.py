@@ -6,7 +6,10 @@ products and sums within the rounding of the blocks' dtypes.
 """
 
 import copy
+import pathlib
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -262,6 +265,30 @@ def test_sums_of_matrices_add_and_count_exactly(backend, monkeypatch):
     assert np.array_equal(three[5:20, 3:9].todense(), (d + a.todense())[5:20, 3:9])
     assert three[5:20, 3:9].count_nonzero() == np.count_nonzero((d + a.todense())[5:20, 3:9])
     assert 0 + a is a
+
+
+def test_a_sum_of_matrices_is_a_composite_after_import_lazyconn_alone():
+    # ``+`` of two matrices reaches lazyconn.composite through the hook it
+    # fills at import (_operators.set_add), not an import of its own: a
+    # fresh interpreter that only ran ``import lazyconn`` must still sum.
+    code = (
+        "import numpy as np, lazyconn\n"
+        "a = lazyconn.JITCNormalR(30, 25, prob=0.5, loc=0.5, scale=1.0, seed=1)\n"
+        "b = lazyconn.JITCScalarC(30, 25, prob=0.5, weight=0.75, seed=2)\n"
+        "for total in (a + b, b.__radd__(a), sum([a, b])):\n"
+        "    assert type(total) is lazyconn.JITCComposite, type(total)\n"
+        "    assert np.array_equal(total.todense(), a.todense() + b.todense())\n"
+        "try:\n"
+        "    a + np.ones((30, 25))\n"
+        "except TypeError as exc:\n"
+        "    assert 'todense()' in str(exc), exc\n"
+        "else:\n"
+        "    raise AssertionError('a + array was not refused')\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                         cwd=pathlib.Path(lazyconn.__file__).resolve().parents[1])
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_partially_overlapping_sums(backend):

@@ -291,6 +291,20 @@ def test_product_meta_follows_the_operand():
     assert (BinaryArray(da.ones(40, chunks=9, dtype=bool)) @ conn)._meta.dtype == np.float64
 
 
+def test_only_matrices_are_matrices_to_the_dask_functions():
+    # dask asks the array protocols (not lazyconn.matrix, which imports it)
+    # whether an operand is a matrix: composites and bare Views stay refused.
+    conn = lazyconn.JITCScalarR(40, 30, prob=0.2, weight=1.0, seed=2)
+    x = da.ones(30, chunks=7)
+    for other in (conn + conn, conn.as_view()):
+        with pytest.raises(TypeError, match="exactly one JITC matrix"):
+            lazyconn.dask.matmul(other, x)
+        with pytest.raises(TypeError, match="to_dask needs a JITC matrix"):
+            lazyconn.dask.to_dask(other)
+    assert np.array_equal(lazyconn.dask.to_dask(conn[3:9], chunks=4).compute(), conn[3:9].todense())
+    assert np.allclose(lazyconn.dask.matmul(conn, x).compute(), conn.todense().astype(np.float64) @ np.ones(30))
+
+
 def test_product_errors():
     conn = lazyconn.JITCScalarR(40, 30, prob=0.2, weight=1.0, seed=2)
     x = da.ones(30, chunks=7)

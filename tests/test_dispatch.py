@@ -145,6 +145,74 @@ def test_an_import_back_up_is_seen(tmp_path):
     assert set(_imported_modules(tmp_path / "m.py")) == {"lazyconn.spec", "lazyconn.spec.LAW_SCALAR"}
 
 
+def _package_imports():
+    """Module -> the package's modules it imports, anywhere in its code (functions too).
+
+    The package itself (``lazyconn``, whose ``__init__`` only hands names
+    on) is left out: every submodule's import runs it first anyway.
+    """
+    places = {}
+    for path in sorted(ROOT.rglob("*.py")):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        if parts[-1] == "__init__":
+            name = package = ".".join(parts[:-1])
+        else:
+            name = ".".join(parts)
+            package = name.rpartition(".")[0]
+        places[name] = (path, package)
+
+    def targets(path, package):
+        # ``from .kernels import host_backend`` imports the kernels package;
+        # ``from . import _cpu_random`` only that submodule.
+        for module, names in _imports(path):
+            level = len(module) - len(module.lstrip("."))
+            if level:
+                base = package.rsplit(".", level - 1)[0] if level > 1 else package
+                module = base + ("." + module.lstrip(".") if module.lstrip(".") else "")
+            submodules = {f"{module}.{n}" for n in names} & places.keys()
+            yield from submodules
+            if len(submodules) < max(len(names), 1):
+                yield module
+
+    return {
+        name: {m for m in targets(path, package) if m in places and m not in (name, "lazyconn")}
+        for name, (path, package) in places.items()
+    }
+
+
+def _circles(imports):
+    """The sets of modules that import each other in a loop (two or more modules)."""
+    def reach(start):
+        seen, todo = set(), [start]
+        while todo:
+            for module in imports.get(todo.pop(), ()):
+                if module not in seen:
+                    seen.add(module)
+                    todo.append(module)
+        return seen
+
+    reachable = {name: reach(name) for name in imports}
+    return {frozenset({name} | {m for m in reachable[name] if name in reachable[m]})
+            for name in imports if name in reachable[name]}
+
+
+def test_the_package_has_no_import_circle():
+    # Issue 13: the matrix, its composites, the NumPy protocols and Dask
+    # imported each other in a circle of 7 modules.  composite hands its
+    # ``add`` to _operators (set_add), the shared product message lives in
+    # _protocols, and dask asks the protocols, not lazyconn.matrix, what a
+    # matrix is; imports inside functions count too.
+    assert _circles(_package_imports()) == set()
+
+
+def test_an_import_circle_is_seen():
+    imports = _package_imports()
+    assert "lazyconn.matrix" in imports["lazyconn.composite"]
+    assert "lazyconn.dask" in imports["lazyconn.matrix"]  # inside to_dask
+    imports["lazyconn.dask"] = imports["lazyconn.dask"] | {"lazyconn.composite"}
+    assert frozenset({"lazyconn.dask", "lazyconn.matrix", "lazyconn.composite"}) in _circles(imports)
+
+
 def _launch_attributes(path):
     """Names that ``path`` reads as ``_launch.NAME`` or imports ``from ._gpu_launch``."""
     tree = ast.parse(path.read_text())

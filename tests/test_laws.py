@@ -53,6 +53,28 @@ def test_registry_refuses_taken_names_and_codes_and_names_unknown_ones():
         rules.by_code(7)
 
 
+def test_laws_and_rules_share_one_registry_whose_messages_name_the_kind():
+    # One name/code registry (lazyconn._registry) serves both: a rule looked
+    # up by an unknown name is named in the error as a law is, and a refused
+    # registration leaves both registries, and the law classes, unchanged.
+    with pytest.raises(KeyError, match="no connection rule named 'Gap'; registered: .*'Bernoulli'"):
+        rules.get("Gap")
+    with pytest.raises(ValueError, match="a connection rule named 'Bernoulli' or with code 0 is already registered"):
+        rules.register(rules.BERNOULLI)
+    with pytest.raises(ValueError, match="a weight law named 'Normal' or with code 1 is already registered"):
+        laws.register(laws.NORMAL)
+    taken_code = laws.Law(**{**vars(laws.NORMAL), "name": "Other"})
+    with pytest.raises(ValueError, match="already registered"):
+        laws.register(taken_code)
+    assert not hasattr(laws, "Other")
+    with pytest.raises(KeyError, match="no weight law named 'Other'"):
+        laws.get("Other")
+    with pytest.raises(KeyError, match="no weight law named 'Other'"):
+        laws.unregister("Other")
+    assert rules.get("Bernoulli") is rules.by_code(0) is rules.BERNOULLI
+    assert laws.law_class("Normal") is Normal and laws.get("Normal") is laws.by_code(1) is laws.NORMAL
+
+
 def test_law_classes_keep_their_names_signatures_reprs_and_pickles():
     for cls, params in ((Scalar, ["weight"]), (Normal, ["loc", "scale"]), (Uniform, ["low", "high"])):
         assert cls.__module__ == "lazyconn.spec" and getattr(lazyconn, cls.__name__) is cls

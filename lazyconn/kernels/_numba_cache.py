@@ -55,6 +55,7 @@ KERNEL_SOURCES = (
     "random.py",
     "laws.py",
     "rules.py",
+    "_registry.py",
     "_exp.py",
     "kernels/_cpu_exp.py",
     "_rule_fixed.py",
