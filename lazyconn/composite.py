@@ -76,6 +76,9 @@ class JITCComposite(CompositeMethods, _protocols.ArrayProtocols):
         their values are added.
     """
 
+    #: Marks lazy matrices for :func:`lazyconn.matmul`.
+    _lazy_matrix = True
+
     __slots__ = ("_leaves", "_shape", "_dtype")
     __array_priority__ = 100
 

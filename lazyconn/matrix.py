@@ -67,6 +67,9 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
         The whole generator this matrix is a window of.
     """
 
+    #: Marks lazy matrices (this class and composites) for :func:`matmul`.
+    _lazy_matrix = True
+
     __slots__ = ("_spec", "_window", "_scale")
     __array_priority__ = 100
     _orientation = None
@@ -491,9 +494,10 @@ def matmul(x1, x2, /):
     array
         In the namespace of the other operand.
     """
-    if isinstance(x1, JITCMatrix):
+    # A JITC matrix or a composite of them (both set ``_lazy_matrix``).
+    if getattr(type(x1), "_lazy_matrix", False):
         return x1 @ x2
-    if isinstance(x2, JITCMatrix):
+    if getattr(type(x2), "_lazy_matrix", False):
         return x2.__rmatmul__(x1)
     raise TypeError(
         f"lazyconn.matmul needs a JITC matrix on one side, got {type(x1).__name__} and "

@@ -258,3 +258,19 @@ def test_complex_operands_both_sides():
     np.testing.assert_allclose(result, DENSE.astype(np.float64) @ z, rtol=2e-5, atol=2e-5)
     w = rng.standard_normal(m).astype(np.complex64)
     np.testing.assert_allclose(w @ COMP, w.astype(np.complex128) @ DENSE.astype(np.float64), rtol=2e-5, atol=2e-5)
+
+
+def test_lazyconn_matmul_takes_a_composite_on_either_side():
+    # array_api_strict raises in its own __matmul__ instead of deferring, so
+    # lazyconn.matmul is the documented route for ``strict_x @ composite``.
+    xp = pytest.importorskip("array_api_strict")
+    rng = np.random.default_rng(5)
+    left = rng.standard_normal(COMP.shape[0])
+    right = rng.standard_normal(COMP.shape[1])
+    out_left = lazyconn.matmul(xp.asarray(left), COMP)
+    out_right = lazyconn.matmul(COMP, xp.asarray(right))
+    assert type(out_left) is type(xp.asarray(left)) and type(out_right) is type(xp.asarray(right))
+    np.testing.assert_allclose(np.asarray(out_left), left @ DENSE, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(out_right), DENSE @ right, rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="JITC matrix on one side"):
+        lazyconn.matmul(xp.asarray(left), xp.asarray(left))
