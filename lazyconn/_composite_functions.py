@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from . import _numpy_functions
 from .config import check_materialise
 from .reductions import finish_reduction
 
@@ -65,20 +66,11 @@ def _axis(axis):
 
 
 def _one_axis(axis):
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise TypeError(f"'axis' must be None, an integer or a tuple of integers, got {axis!r}") from None
-    if axis not in (-2, -1, 0, 1):
-        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for a 2-D JITC composite")
-    return axis % 2
+    return _numpy_functions._one_axis(axis, "JITC composite")
 
 
 def _refuse_out(name, out, where=True):
-    if out is not None:
-        raise TypeError(f"{name}(..., out=) is not supported with a JITC composite; assign the result instead")
-    if where is not True and where is not _NO_VALUE:
-        raise TypeError(f"{name}(..., where=) is not supported with a JITC composite; take a window C[a:b, c:d]")
+    _numpy_functions._refuse_out(name, out, where, "JITC composite", "take a window C[a:b, c:d]")
 
 
 def _offset_and_matrix(comp, offset, axis1, axis2):

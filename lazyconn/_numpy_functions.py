@@ -161,24 +161,28 @@ def _normalise_axis(axis):
     return _one_axis(axis)
 
 
-def _one_axis(axis):
+def _one_axis(axis, what="JITC matrix"):
+    """``axis`` as 0 or 1; ``what`` names the object in the errors (matrices and composites)."""
     try:
         axis = operator.index(axis)
     except TypeError:
         raise TypeError(f"'axis' must be None, an integer or a tuple of integers, got {axis!r}") from None
     if axis not in (-2, -1, 0, 1):
-        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for a 2-D JITC matrix")
+        raise np.exceptions.AxisError(f"axis {axis} is out of bounds for a 2-D {what}")
     return axis % 2
 
 
-def _refuse_out(name, out, where=True):
+_MATRIX_WHERE_HINT = (
+    "take a window conn[a:b, c:d] or apply the mask to conn[a:b, c:d].todense() of a small window"
+)
+
+
+def _refuse_out(name, out, where=True, what="JITC matrix", where_hint=_MATRIX_WHERE_HINT):
+    """Refuse NumPy's ``out=`` and ``where=`` (shared by matrices and composites)."""
     if out is not None:
-        raise TypeError(f"{name}(..., out=) is not supported with a JITC matrix; assign the result instead")
+        raise TypeError(f"{name}(..., out=) is not supported with a {what}; assign the result instead")
     if where is not True and where is not _NO_VALUE:
-        raise TypeError(
-            f"{name}(..., where=) is not supported with a JITC matrix; take a window conn[a:b, c:d] "
-            "or apply the mask to conn[a:b, c:d].todense() of a small window"
-        )
+        raise TypeError(f"{name}(..., where=) is not supported with a {what}; {where_hint}")
 
 
 def _keep(keepdims):
