@@ -226,6 +226,23 @@ def _size(a, axis=None):
     return a.size if axis is None else a.shape[axis]
 
 
+def _at_least(make, arys):
+    # A JITC matrix is already 2-D: it is its own result.  SciPy's array-API
+    # path of ``aslinearoperator`` calls ``atleast_2d`` on any array it is given.
+    results = [a if isinstance(a, ArrayProtocols) else make(a) for a in arys]
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+@implements(np.atleast_1d)
+def _atleast_1d(*arys):
+    return _at_least(np.atleast_1d, arys)
+
+
+@implements(np.atleast_2d)
+def _atleast_2d(*arys):
+    return _at_least(np.atleast_2d, arys)
+
+
 @implements(np.astype)
 def _astype(x, dtype, /, *, copy=True, device=None):
     return x.astype(dtype, copy=copy)
