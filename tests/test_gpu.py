@@ -179,6 +179,13 @@ def test_numpy_operands_stay_on_the_host_after_the_gpu_backend_is_loaded():
     assert isinstance(conn @ cp.ones(20, cp.float32), cp.ndarray)
 
 
+def test_the_generator_record_has_the_same_layout_on_host_and_device():
+    # CuPy copies the host record's bytes into the kernel parameter: every
+    # field must sit where the device compiler put it.
+    device, host = _gpu_launch.gen_layout()
+    assert device == host
+
+
 def test_first_call_compile_time_is_reported():
     gpu.dense(Spec((4, 4), "R", 0.5, Scalar(1.0), 0, np.float32).kernel_params(), 0, 4, 0, 4, np.float32)
     seconds = gpu.compile_seconds()

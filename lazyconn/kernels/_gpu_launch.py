@@ -90,7 +90,7 @@ def _source():
     return "\n".join((_HERE / name).read_text() for name in _SOURCES)
 
 
-_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check")
+_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check", "jitc_gen_layout")
 
 
 @functools.lru_cache(maxsize=None)
@@ -251,9 +251,27 @@ _GEN_DTYPE = np.dtype(
      ("law", _LAW_ARGS_DTYPE), ("rk0", np.uint32, (10,)), ("rk1", np.uint32, (10,))],
     align=True,
 )
-assert _LAW_ARGS_DTYPE.itemsize == 48 and _GEN_DTYPE.itemsize == 168
-assert [_GEN_DTYPE.fields[name][1] for name in ("inv_log_q", "skip_diagonal", "law", "rk0", "rk1")] == [
-    16, 32, 40, 88, 128]
+assert _LAW_ARGS_DTYPE.itemsize == 48 and _GEN_DTYPE.itemsize == 168  # as static_assert-ed in jitc_kernels.cu
+
+
+def _leaf_offsets(dtype, base=0):
+    """Byte offsets of a structured dtype's leaf fields, in declaration order."""
+    offsets = []
+    for name in dtype.names:
+        field, offset = dtype.fields[name][:2]
+        offsets += _leaf_offsets(field, base + offset) if field.names else [base + offset]
+    return offsets
+
+
+def gen_layout():
+    """``(device, host)``: jitc_gen's size and field offsets as compiled on the device, and as ``_GEN_DTYPE`` has them.
+
+    The two must be equal (the GPU tests check it): the kernels read the
+    record CuPy copies from the host's bytes.
+    """
+    out = cp.zeros(17, dtype=cp.uint64)
+    _function("jitc_gen_layout", cp.cuda.Device().id)((1,), (1,), (out,))
+    return out.get().tolist(), [_GEN_DTYPE.itemsize] + _leaf_offsets(_GEN_DTYPE)
 
 
 def _gen_args(params):
