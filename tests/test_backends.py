@@ -13,9 +13,10 @@ launch geometry, CuPy operands) stays in that backend's own test file.
 
 A new backend is covered by adding one :class:`lazyconn.testing.BackendCase`
 to ``BACKENDS``; a new law by one entry of ``LAW_KINDS``.  Where a backend
-does not implement a law yet (``lazyconn.testing.LAW_BACKENDS``: the GPU and
-the LogNormal and Exponential laws), its rows check the refusal instead: a
-TypeError naming the law from every kernel and from the public API.
+does not implement a law yet (listed in ``lazyconn.testing.LAW_BACKENDS``,
+empty today: every backend runs every law), its rows check the refusal
+instead: a TypeError naming the law from every kernel and from the public
+API.
 """
 
 import numpy as np

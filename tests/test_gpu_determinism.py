@@ -18,6 +18,7 @@ cp = cupy_or_skip()
 import lazyconn  # noqa: E402
 from lazyconn import products  # noqa: E402
 from lazyconn.kernels import gpu, reference  # noqa: E402
+from lazyconn.laws import Exponential, LogNormal  # noqa: E402
 from lazyconn.spec import Normal, Scalar, Spec, Uniform  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -105,8 +106,8 @@ def test_gather_partials_stay_within_their_budget():
 
 
 # ------------------------------------------------- deterministic scatter
-LAWS = [Scalar(0.5), Normal(0.2, 1.0), Uniform(-1.0, 2.0)]
-LAW_IDS = ["scalar", "normal", "uniform"]
+LAWS = [Scalar(0.5), Normal(0.2, 1.0), Uniform(-1.0, 2.0), LogNormal(-0.5, 0.8), Exponential(1.5)]
+LAW_IDS = ["scalar", "normal", "uniform", "lognormal", "exponential"]
 
 
 def _scatter_cases(n, law, seed=5):

@@ -35,12 +35,8 @@ import numpy as np
 
 import cupy as cp
 
-from ..spec import LAW_NORMAL, LAW_SCALAR
 from . import _gpu_launch as _launch
 
-# |ndtri(u)| of the most extreme 32-bit weight word is about 6.3: a Normal
-# law's weights lie within |loc| + 6.5 * scale.
-_NDTRI_BOUND = 6.5
 # Shared memory for a CTA's tile of int64 words: one 4096-entry block
 # (p = 0.01) of one float32 column.  Beyond 48 KiB a CTA (tile and ndtri
 # table) needs the kernel's opt-in, asked for below.
@@ -65,13 +61,7 @@ def weight_exponent(params):
     Clamped to ``[-900, 1025]`` (a larger bound stays a bound), so that the
     kernels' scaled operand entries stay within the double range.
     """
-    a, b = abs(params.a), abs(params.b)
-    if params.law == LAW_SCALAR:
-        bound = a
-    elif params.law == LAW_NORMAL:
-        bound = a + b * _NDTRI_BOUND
-    else:
-        bound = a + b
+    bound = _launch.weight_bound(params)  # from the law's record
     if not math.isfinite(bound):
         return 1025
     if bound == 0.0:
@@ -212,7 +202,8 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         strides = tuple(stride // values.itemsize for stride in values.strides)
     device_id = cp.cuda.Device().id
     gen = _launch._gen_args(params)
-    weighted = params.law != LAW_SCALAR
+    law = _launch.law_type(params)
+    weighted = not _launch.constant_law(params)
     reserved = _launch._ndtri_smem_bytes(params, dtype)
     for col0 in range(0, n_cols, _launch._MAX_COLUMNS):
         nc = min(_launch._MAX_COLUMNS, n_cols - col0)
@@ -222,9 +213,10 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
                 params, max_rows, j0, j1, nc, 8 * total.words, reserved, tile_bytes=_TILE_BYTES, smem_limit=limit
             )
             plain = _launch._plain(params, j0)
-            flags = ", ".join("true" if f else "false" for f in (use_smem, weighted, plain, events))
+            flags = ", ".join("true" if f else "false" for f in (plain, events))
             expression = (f"jitc_scatter_fixed<{_launch._CTYPES[dtype]}, {_launch._CTYPES[value_dtype]}, {columns}, "
-                          f"{flags}, {total.words}, {_MIN_CTAS[weighted, columns]}>")
+                          f"{'true' if use_smem else 'false'}, {law}, {flags}, {total.words}, "
+                          f"{_MIN_CTAS[weighted, columns]}>")
             kernel = _launch._function(expression, device_id)
             if smem <= 48 * 1024 or _allow_shared(kernel, smem, device_id):
                 break
@@ -233,7 +225,7 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _launch._MIN_LINES_PER_SEGMENT), 65535))
         kernel(
             (n_tiles, n_segs), (_launch._THREADS,),
-            (*gen, rows, n_rows, np.int32(max_rows if values_by_row else -1), np.int32(line0), values,
+            (gen, rows, n_rows, np.int32(max_rows if values_by_row else -1), np.int32(line0), values,
              np.int32(strides[0]), np.int64(strides[1]), np.int32(values_by_row), np.int32(col0), np.int32(nc),
              np.int32(j0), np.int32(j1), np.int32(b0), np.int32(b1), np.int32(G), total.acc,
              np.int32(total.shape[1]), total.flags, total.emax, np.int32(total.shift0),

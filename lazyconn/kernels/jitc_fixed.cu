@@ -104,7 +104,7 @@ __device__ __forceinline__ jitc_u32 jitc_fixed_class(jitc_u32 cls, double w)
 // global atomic per nonzero word.  shift0 = min(62 - L, 51) - ew; emax[col0 + c] the
 // column's exponent.
 // MIN_CTAS: CTAs per SM the registers must allow (_gpu_fixed picks it).
-template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS>
+template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS>
 __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows,
                                                        int chunk_rows, int line0, const T *values, int val_rs,
                                                        jitc_i64 val_cs, int values_by_row, int col0, int nc, int j0,
@@ -113,13 +113,14 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                                                        int lines_per_thread)
 {
     JITC_GEN_INIT;
+    constexpr bool WEIGHTED = !Law::CONSTANT;
     const int n = (int)*n_rows;
     const int per_seg = lines_per_thread * (int)blockDim.x;
     const int segs = min((int)gridDim.y, max(1, n / per_seg + (n % per_seg != 0)));
     if ((int)blockIdx.y >= segs) return;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
-    const int ndtri_bytes = jitc_ndtri_smem_bytes<W, WEIGHTED>(g);
-    if (ndtri_bytes) jitc_stage_ndtri(g.ndtri_table, reinterpret_cast<double *>(jitc_smem));
+    constexpr int ndtri_bytes = jitc_law_smem_bytes<W, Law>();
+    jitc_law_stage<W, Law>(g, jitc_smem);
     const jitc_u32 ndtri_smem = jitc_pinned_shared_address(jitc_smem);
     jitc_u64 *tile_acc = reinterpret_cast<jitc_u64 *>(jitc_smem + ndtri_bytes);
     const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
@@ -144,7 +145,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     jitc_u32 bad = 0u;
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
-    jitc_walk_items<W, WEIGHTED, PLAIN, 1>(
+    jitc_walk_items<W, Law, PLAIN, 1>(
         g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {
