@@ -16,12 +16,20 @@ E_c - ew``: every finite ``|x|`` of the column is below ``2**E_c`` (found on
 the device before the walk), every ``|w|`` at most ``2**ew`` (the law's
 bound), and an output receives at most ``2**L`` terms (one per operand row).
 So no partial sum can exceed ``2**62`` in magnitude: the int64 words never
-overflow, whatever the values (no fallback is needed: the bound is formed
-from exponents and never overflows either).  Each term is rounded to the
-resolution: off by at most ``2**-(S_c + 1)`` (float32 products: one int64
-word), or ``2**-(S_c + 32)`` (float64: a second word keeps 31 more bits of
-each term).  NaN and infinite entries of the operand set per-output flags
-that the final kernel resolves as float addition would (see jitc_fixed.cu).
+overflow, whatever the values (the bound is formed from exponents and never
+overflows either).  Each term is rounded to the resolution (float32
+products: one int64 word; float64: a second word keeps 31 more bits).
+That error is absolute: an entry far below the column's largest would lose
+its relative accuracy.  So the pre-pass also finds the smallest exponent of
+each column, and entries more than ``B`` exponents below the largest add
+into finer levels (their own words, ``2**-(S_c + k B)``, in global memory):
+every term is then resolved to half an ulp of ``2**ew * |x|``
+(:mod:`._fixed_plan` has the arithmetic; a column whose span needs more
+than :data:`._fixed_plan.MAX_LEVELS` levels raises a ValueError before any
+work).  Usual operands have one level: the same words, kernels and bits as
+without levels.  NaN and infinite entries of the operand set per-output
+flags that the final kernel resolves as float addition would (see
+jitc_fixed.cu).
 The kernels are in ``jitc_fixed.cu``.
 """
 
@@ -37,6 +45,8 @@ import cupy as cp
 
 from ..spec import LAW_NORMAL, LAW_SCALAR
 from . import _gpu_launch as _launch
+from ._fixed_plan import NO_EXPONENT as _NO_EXPONENT
+from ._fixed_plan import level_bits, plan_levels, row_exponent, term_bits  # noqa: F401  (tests read them here)
 
 # |ndtri(u)| of the most extreme 32-bit weight word is about 6.3: a Normal
 # law's weights lie within |loc| + 6.5 * scale.
@@ -46,7 +56,6 @@ _NDTRI_BOUND = 6.5
 # table) needs the kernel's opt-in, asked for below.
 _TILE_BYTES = 32 * 1024
 _SMEM_LIMIT = 64 * 1024
-_NO_EXPONENT = -2000  # JITC_FIXED_NO_EXPONENT
 # int64 words per output entry of a float32 product (float64: always 2).
 # One word resolves 62 - L bits below the column's largest possible term;
 # a second adds 31 bits for a second shared-memory atomic per connection.
@@ -80,20 +89,6 @@ def weight_exponent(params):
     return min(max(math.frexp(bound)[1], -900), 1025)
 
 
-def row_exponent(n_rows):
-    """``L``: an output receives at most ``n_rows <= 2**L`` terms."""
-    return (max(int(n_rows), 1) - 1).bit_length()
-
-
-def term_bits(n_rows):
-    """Every scaled term is below ``2**term_bits`` (jitc_fixed.cu): ``min(62 - L, 51)``.
-
-    ``2**L`` terms then sum below ``2**62``; 51 lets the kernels round a term
-    with one floating-point add.
-    """
-    return min(62 - row_exponent(n_rows), 51)
-
-
 class _Sum:
     """The integer words, flags and column exponents of one deterministic scatter."""
 
@@ -106,11 +101,15 @@ class _Sum:
         self.shape = (width, n_cols)
         # Binary events: every entry is 1 = 0.5 * 2**1.
         self.emax = cp.full(n_cols, 1 if events else _NO_EXPONENT, dtype=cp.int32)
+        self.emin = cp.full(n_cols, 1 if events else -_NO_EXPONENT, dtype=cp.int32)
+        self.n_rows = n_rows
         self.shift0 = term_bits(n_rows) - weight_exponent(params)
         self.events = events
+        # One level until plan(): the finer levels' words (never touched then).
+        self.levels, self.fine = 1, self.acc
 
     def exponents(self, part):
-        """Max the column exponents of ``part`` (rows, n_cols) of float32/float64 into ``emax``."""
+        """Max (min) the column exponents of ``part`` (rows, n_cols) of float32/float64 into ``emax`` (``emin``)."""
         if self.events or part.shape[0] == 0:
             return
         ctype = _launch._CTYPES[np.dtype(part.dtype)]
@@ -118,7 +117,24 @@ class _Sum:
         rs, cs = (stride // part.itemsize for stride in part.strides)
         grid = (_launch._grid_1d(part.shape[0])[0], min(part.shape[1], 65535))
         kernel(grid, (_launch._THREADS,), (part, np.int64(rs), np.int64(cs), np.int32(part.shape[0]),
-                                        np.int32(part.shape[1]), self.emax))
+                                        np.int32(part.shape[1]), self.emax, self.emin))
+
+    def plan(self):
+        """Levels from the exponents (one small copy to the host); a ValueError for a span beyond them.
+
+        Called once every exponent is in, before the first scatter launch.
+        """
+        if self.events:
+            return
+        self.levels = plan_levels(cp.asnumpy(self.emax), cp.asnumpy(self.emin), self.n_rows, self.value_dtype,
+                                  self.words)
+        if self.levels > 1:
+            self.fine = cp.zeros((self.levels - 1, *self.shape, self.words), dtype=cp.uint64)
+
+    def level_args(self):
+        """The kernels' trailing arguments: finer levels' words, their plane stride, levels, bits per level."""
+        return (self.fine, np.int64(self.shape[0] * self.shape[1] * self.words), np.int32(self.levels),
+                np.int32(level_bits(self.n_rows, self.value_dtype, self.words)))
 
     def finish(self):
         """The sums as an array of ``value_dtype``, shape ``(width, n_cols)``."""
@@ -130,7 +146,7 @@ class _Sum:
             kernel = _launch._function(f"jitc_fixed_finish<{ctype}, {self.words}>", cp.cuda.Device().id)
             kernel(_launch._grid_1d(n), (_launch._THREADS,),
                    (self.acc, self.flags, np.int32(not self.events), self.emax, np.int32(self.shift0), np.int64(n),
-                    np.int32(n_cols), out))
+                    np.int32(n_cols), out, *self.level_args()))
         return out
 
 
@@ -146,6 +162,7 @@ def scatter(params, lines, values, j0, j1, dtype):
         if not events:
             values = cp.ascontiguousarray(values)
             total.exponents(values)
+            total.plan()
         rows = cp.asarray(lines, dtype=cp.int32)
         n_rows = cp.full(1, n_lines, dtype=cp.uint32)
         _scatter_into(params, rows, n_rows, n_lines, 0, values, False, j0, j1, dtype, total)
@@ -156,7 +173,8 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     """:func:`lazyconn.kernels.gpu.scatter_rows`, deterministic (same interface).
 
     Two passes over the operand's row chunks: the column exponents first
-    (they fix the resolution for every chunk), then the scatter.
+    (they fix the resolution and the levels for every chunk), then the
+    scatter.
     """
     dtype, value_dtype = np.dtype(dtype), np.dtype(value_dtype)
     events = binary and rows.shape[1] == 1
@@ -175,6 +193,7 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     if not events:
         for r0 in range(0, rows.shape[0], chunk):
             total.exponents(prepared(rows[r0 : r0 + chunk]))
+        total.plan()
     active = cp.empty(min(chunk, rows.shape[0]), dtype=cp.int32)
     n_active = cp.zeros(1, dtype=cp.uint32)
     for r0 in range(0, rows.shape[0], chunk):
@@ -238,6 +257,6 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
              np.int32(j0), np.int32(j1), np.int32(b0), np.int32(b1), np.int32(G), total.acc,
              np.int32(total.shape[1]), total.flags, total.emax, np.int32(total.shift0),
              _launch._scalar_weight(params, dtype, value_dtype),
-             np.int32(_launch._EVENT_LINES_PER_THREAD if events else 1)),
+             np.int32(_launch._EVENT_LINES_PER_THREAD if events else 1), *total.level_args()),
             shared_mem=smem,
         )

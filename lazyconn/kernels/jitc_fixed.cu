@@ -23,6 +23,14 @@
 // rounding remainder of each term at 31 more bits (|remainder| <= 2**30 per
 // term, so at most 2**61 in all): resolution 2**-(S_c + 31).
 //
+// Levels.  That error is absolute, set by the column's largest entry.  An
+// entry x with E_c - frexp_exponent(x) = d >= B (level_bits, from
+// _fixed_plan.py) adds instead into level k = d / B, a word (or pair) of its
+// own at resolution 2**-(S_c + k B), in global memory: its terms stay below
+// 2**min(62 - L, 51) as at level 0, and every term is resolved to half an
+// ulp of 2**ew |x| of the dtype.  n_levels = 1 (usual operands) is the
+// single-level sum, unchanged.
+//
 // Non-finite operand entries add nothing to the integers; they set flags
 // per output entry instead (atomicOr: also order-free) that
 // jitc_fixed_finish resolves as float addition would: NaN if a NaN (or
@@ -37,21 +45,30 @@
 #define JITC_FIXED_MIN_EXPONENT (-1080)
 #define JITC_FIXED_LO_BITS 31
 
-// Largest frexp exponent E (|x| < 2**E) of the finite nonzero entries of
-// each column of data[r * rs + c * cs], r < n_rows, c < n_cols, maxed into
-// emax[c] (which starts at JITC_FIXED_NO_EXPONENT).  One atomic per warp.
+// Largest (smallest) frexp exponent E (|x| < 2**E) of the finite nonzero
+// entries of each column of data[r * rs + c * cs], r < n_rows, c < n_cols,
+// maxed into emax[c] (which starts at JITC_FIXED_NO_EXPONENT), minned into
+// emin[c] (from -JITC_FIXED_NO_EXPONENT).  Two atomics per warp.
 template <typename S>
-__global__ void jitc_fixed_exponents(const S *data, jitc_i64 rs, jitc_i64 cs, int n_rows, int n_cols, int *emax)
+__global__ void jitc_fixed_exponents(const S *data, jitc_i64 rs, jitc_i64 cs, int n_rows, int n_cols, int *emax,
+                                     int *emin)
 {
     for (int c = blockIdx.y; c < n_cols; c += gridDim.y) {
-        int m = JITC_FIXED_NO_EXPONENT;
+        int m = JITC_FIXED_NO_EXPONENT, lo = -JITC_FIXED_NO_EXPONENT;
         for (jitc_i64 r = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; r < n_rows;
              r += (jitc_i64)gridDim.x * blockDim.x) {
             const double v = (double)data[r * rs + c * cs];
-            if (isfinite(v) && v != 0.0) m = max(m, ilogb(v) + 1);
+            if (isfinite(v) && v != 0.0) {
+                m = max(m, ilogb(v) + 1);
+                lo = min(lo, ilogb(v) + 1);
+            }
         }
         m = __reduce_max_sync(0xFFFFFFFFu, m);
-        if ((threadIdx.x & 31) == 0 && m != JITC_FIXED_NO_EXPONENT) atomicMax(emax + c, m);
+        lo = __reduce_min_sync(0xFFFFFFFFu, lo);
+        if ((threadIdx.x & 31) == 0 && m != JITC_FIXED_NO_EXPONENT) {
+            atomicMax(emax + c, m);
+            atomicMin(emin + c, lo);
+        }
     }
 }
 
@@ -102,7 +119,8 @@ __device__ __forceinline__ jitc_u32 jitc_fixed_class(jitc_u32 cls, double w)
 // rows and values as in jitc_scatter (EVENTS: binary events, v = 1).  A CTA
 // adds into its shared tile of int64 words, then flushes the tile with one
 // global atomic per nonzero word.  shift0 = min(62 - L, 51) - ew; emax[col0 + c] the
-// column's exponent.
+// column's exponent.  Level k >= 1 of an entry (n_levels > 1) adds into
+// fine[(k - 1) * fine_plane + the index into acc] directly.
 // MIN_CTAS: CTAs per SM the registers must allow (_gpu_fixed picks it).
 template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS>
 __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows,
@@ -110,7 +128,8 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                                                        jitc_i64 val_cs, int values_by_row, int col0, int nc, int j0,
                                                        int j1, int b0, int b1, int G, jitc_u64 *acc, int acc_ld,
                                                        jitc_u32 *flags, const int *emax, int shift0, T scalar_w,
-                                                       int lines_per_thread)
+                                                       int lines_per_thread, jitc_u64 *fine, jitc_i64 fine_plane,
+                                                       int n_levels, int level_bits)
 {
     JITC_GEN_INIT;
     const int n = (int)*n_rows;
@@ -138,10 +157,11 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     for (int c = 0; c < NC; ++c) shift[c] = c < ncols ? jitc_fixed_shift(shift0, emax[col0 + c]) : 0;
     // The current line: its scaled operand entries (xs), or with a Scalar law
     // its terms' words (hi, lo); `bad` holds 3 flag bits per column whose
-    // entry is not finite (rare: tested once per connection, one branch).
+    // entry is not finite (rare: tested once per connection, one branch);
+    // `level` 4 bits per column: the entry's level (0 but for rare entries).
     double xs[NC];
     jitc_i64 hi[NC], lo[NC];
-    jitc_u32 bad = 0u;
+    jitc_u32 bad = 0u, level = 0u;
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
     jitc_walk_items<W, WEIGHTED, PLAIN, 1>(
@@ -151,6 +171,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
             const int row = all_rows ? li : rows[li];
             const T *value_row = values_col + (jitc_i64)(values_by_row ? row : li) * val_rs;
             bad = 0u;
+            level = 0u;
 #pragma unroll
             for (int c = 0; c < NC; ++c) {
                 double x = 1.0;
@@ -159,7 +180,16 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                     bad |= (isnan(x) ? JITC_FIXED_NAN : x > 0.0 ? JITC_FIXED_POS_INF : JITC_FIXED_NEG_INF) << (3 * c);
                     x = 0.0;
                 }
-                xs[c] = ldexp(x, shift[c]);
+                int s = shift[c];
+                if (!EVENTS && n_levels > 1 && x != 0.0) {
+                    const int d = (shift0 - s) - (ilogb(x) + 1);  // E_c - e >= 0
+                    if (d >= level_bits) {
+                        const int k = min(d / level_bits, n_levels - 1);
+                        level |= (jitc_u32)k << (4 * c);
+                        s += k * level_bits;
+                    }
+                }
+                xs[c] = ldexp(x, s);
                 lo[c] = 0;
                 if (!WEIGHTED) jitc_fixed_split<NW>((double)scalar_w, xs[c], hi[c], lo[c]);
             }
@@ -173,7 +203,13 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                 if (c < ncols) {
                     jitc_i64 h = hi[c], l = lo[c];
                     if (WEIGHTED) jitc_fixed_split<NW>((double)weight, xs[c], h, l);
-                    if (SMEM) {
+                    const jitc_u32 k = (level >> (4 * c)) & 15u;
+                    if (!EVENTS && k) {
+                        jitc_u64 *dst = fine + (jitc_i64)(k - 1u) * fine_plane +
+                                        ((jitc_i64)(at + tile.lo - j0) * acc_ld + col0 + c) * NW;
+                        atomicAdd(dst, (jitc_u64)h);
+                        if (NW == 2) atomicAdd(dst + 1, (jitc_u64)l);
+                    } else if (SMEM) {
                         const unsigned dst = block_addr + (unsigned)p * row_bytes + (unsigned)(c * NW) * 8u;
                         jitc_red_shared_u64(dst, h);
                         if (NW == 2) jitc_red_shared_u64(dst + 8u, l);
@@ -200,14 +236,25 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     }
 }
 
+// s + err += v, with err collecting the rounding errors exactly (TwoSum).
+__device__ __forceinline__ void jitc_fixed_two_sum(double &s, double &err, double v)
+{
+    const double t = s + v;
+    const double bv = t - s;
+    err += (s - (t - bv)) + (v - bv);
+    s = t;
+}
+
 // out[e] for e < n_entries (n_cols columns a row): the fixed-point sum back
 // to T, or the value its flags say.  The int64 word is split into a double
 // and its exact integer remainder, so the sum is rounded once to double
 // (then once more to T, and scaled by 2**-S_c exactly unless it over- or
-// underflows T, as a float sum would).
+// underflows T, as a float sum would).  Finer levels (n_levels > 1) join
+// the sum first, with their rounding errors carried in a second double.
 template <typename T, int NW>
 __global__ void jitc_fixed_finish(const jitc_i64 *acc, const jitc_u32 *flags, int has_flags, const int *emax,
-                                  int shift0, jitc_i64 n_entries, int n_cols, T *out)
+                                  int shift0, jitc_i64 n_entries, int n_cols, T *out, const jitc_i64 *fine,
+                                  jitc_i64 fine_plane, int n_levels, int level_bits)
 {
     for (jitc_i64 e = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; e < n_entries;
          e += (jitc_i64)gridDim.x * blockDim.x) {
@@ -224,7 +271,25 @@ __global__ void jitc_fixed_finish(const jitc_i64 *acc, const jitc_u32 *flags, in
             const double head = (double)h;  // |h| < 2**63: (jitc_i64)head does not overflow
             double rest = (double)(h - (jitc_i64)head);
             if (NW == 2) rest += ldexp((double)acc[e * NW + 1], -JITC_FIXED_LO_BITS);
-            value = ldexp(head + rest, -jitc_fixed_shift(shift0, emax[(int)(e % n_cols)]));
+            double sum = head + rest;
+            if (n_levels > 1) {
+                // Levels in units of level 0 (scaled by exact powers of two,
+                // far from underflow: at most 7 levels of at most 29 bits),
+                // added with compensation (TwoSum): the partial sums' roundings
+                // are carried, not lost to cancellation between levels.
+                double s = head, err = 0.0;
+                jitc_fixed_two_sum(s, err, rest);
+                for (int k = 1; k < n_levels; ++k) {
+                    const jitc_i64 *w = fine + (k - 1) * fine_plane + e * NW;
+                    const double scale = ldexp(1.0, -k * level_bits);
+                    const double fh = (double)w[0];
+                    jitc_fixed_two_sum(s, err, fh * scale);
+                    jitc_fixed_two_sum(s, err, (double)(w[0] - (jitc_i64)fh) * scale);
+                    if (NW == 2) jitc_fixed_two_sum(s, err, ldexp((double)w[1], -JITC_FIXED_LO_BITS) * scale);
+                }
+                sum = s + err;
+            }
+            value = ldexp(sum, -jitc_fixed_shift(shift0, emax[(int)(e % n_cols)]));
         }
         out[e] = (T)value;
     }
