@@ -21,9 +21,11 @@ overflows either).  Each term is rounded to the resolution (float32
 products: one int64 word; float64: a second word keeps 31 more bits).
 That error is absolute: an entry far below the column's largest would lose
 its relative accuracy.  So the pre-pass also finds the smallest exponent of
-each column, and entries more than ``B`` exponents below the largest add
-into finer levels (their own words, ``2**-(S_c + k B)``, in global memory):
-every term is then resolved to half an ulp of ``2**ew * |x|``
+each column, and entries ``B`` or more exponents below the largest are
+left out of that sum and added into finer levels (words of their own at
+``2**-(S_c + k B)``, by the same kernel launched again over only the lines
+holding such entries): every term is then resolved to half an ulp of
+``2**ew * |x|``
 (:mod:`._fixed_plan` has the arithmetic; a column whose span needs more
 than :data:`._fixed_plan.MAX_LEVELS` levels raises a ValueError before any
 work).  Usual operands have one level: the same words, kernels and bits as
@@ -35,6 +37,7 @@ The kernels are in ``jitc_fixed.cu``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import warnings
@@ -66,6 +69,18 @@ _FLOAT32_WORDS = 1
 # (six CTAs) its per-line scaling spills and it runs slower
 # (asv_benchmarks/gpu_determinism.py times both).
 _MIN_CTAS = {(True, 1): 4, (True, 8): 4, (False, 1): 4, (False, 8): 4}
+
+
+# The level of each operand entry (broadcast against the column exponents
+# emax): 0 for zeros, non-finite entries and those within `bits` exponents
+# of their column's largest (jitc_fixed.cu), else (emax - e) // bits, at
+# most `top`.
+_level_of = cp.ElementwiseKernel(
+    "T x, int32 emax, int32 bits, int32 top", "int8 level",
+    "const double v = (double)x;"
+    "level = (isfinite(v) && v != 0.0) ? (signed char)min((emax - (ilogb(v) + 1)) / bits, top) : (signed char)0;",
+    "lazyconn_fixed_level",
+)
 
 
 def weight_exponent(params):
@@ -107,6 +122,7 @@ class _Sum:
         self.events = events
         # One level until plan(): the finer levels' words (never touched then).
         self.levels, self.fine = 1, self.acc
+        self.bits = level_bits(n_rows, self.value_dtype, self.words)
 
     def exponents(self, part):
         """Max (min) the column exponents of ``part`` (rows, n_cols) of float32/float64 into ``emax`` (``emin``)."""
@@ -131,10 +147,35 @@ class _Sum:
         if self.levels > 1:
             self.fine = cp.zeros((self.levels - 1, *self.shape, self.words), dtype=cp.uint64)
 
-    def level_args(self):
-        """The kernels' trailing arguments: finer levels' words, their plane stride, levels, bits per level."""
-        return (self.fine, np.int64(self.shape[0] * self.shape[1] * self.words), np.int32(self.levels),
-                np.int32(level_bits(self.n_rows, self.value_dtype, self.words)))
+    def split(self, part):
+        """``part`` without its finer levels' entries, and ``(level, lines, entries)`` of each finer level.
+
+        ``lines`` indexes the rows of ``part`` holding an entry of the level,
+        ``entries`` (one row per line) keeps that level's entries only.
+        Only with more than one level; ``lines`` costs a copy to the host.
+        """
+        level = _level_of(part, self.emax, np.int32(self.bits), np.int32(self.levels - 1))
+        zero = part.dtype.type(0)
+        finer = []
+        for k in range(1, self.levels):
+            lines = cp.flatnonzero((level == k).any(axis=1))
+            if lines.size:
+                finer.append((k, lines, cp.where(level[lines] == k, part[lines], zero)))
+        return cp.where(level == 0, part, zero), finer
+
+    def level(self, k):
+        """This sum seen as level ``k``: the level's words, and the exponents less ``k * bits``."""
+        view = copy.copy(self)
+        view.acc = self.fine[k - 1]
+        view.emax = self.emax - np.int32(k * self.bits)
+        return view
+
+    def add_finer(self, params, finer, rows, line0, j0, j1, dtype):
+        """Scatter each finer level's entries (from :meth:`split`) into its words."""
+        for k, lines, entries in finer:
+            _scatter_into(params, rows[lines] if rows is not None else lines.astype(cp.int32),
+                          cp.full(1, lines.size, dtype=cp.uint32), int(lines.size), line0, entries, False, j0, j1,
+                          dtype, self.level(k))
 
     def finish(self):
         """The sums as an array of ``value_dtype``, shape ``(width, n_cols)``."""
@@ -146,7 +187,8 @@ class _Sum:
             kernel = _launch._function(f"jitc_fixed_finish<{ctype}, {self.words}>", cp.cuda.Device().id)
             kernel(_launch._grid_1d(n), (_launch._THREADS,),
                    (self.acc, self.flags, np.int32(not self.events), self.emax, np.int32(self.shift0), np.int64(n),
-                    np.int32(n_cols), out, *self.level_args()))
+                    np.int32(n_cols), out, self.fine, np.int64(n * self.words), np.int32(self.levels),
+                    np.int32(self.bits)))
         return out
 
 
@@ -159,11 +201,14 @@ def scatter(params, lines, values, j0, j1, dtype):
     n_lines = int(lines.size)
     total = _Sum(params, max(j1 - j0, 0), n_cols, value_dtype, n_lines, events)
     if n_lines and not _launch._is_empty(params, n_lines, j0, j1) and n_cols:
+        rows = cp.asarray(lines, dtype=cp.int32)
         if not events:
             values = cp.ascontiguousarray(values)
             total.exponents(values)
             total.plan()
-        rows = cp.asarray(lines, dtype=cp.int32)
+            if total.levels > 1:
+                values, finer = total.split(values)
+                total.add_finer(params, finer, rows, 0, j0, j1, dtype)
         n_rows = cp.full(1, n_lines, dtype=cp.uint32)
         _scatter_into(params, rows, n_rows, n_lines, 0, values, False, j0, j1, dtype, total)
     return total.finish()
@@ -198,6 +243,9 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     n_active = cp.zeros(1, dtype=cp.uint32)
     for r0 in range(0, rows.shape[0], chunk):
         part = prepared(rows[r0 : r0 + chunk])
+        if total.levels > 1:
+            part, finer = total.split(part)
+            total.add_finer(params, finer, None, k0 + r0, j0, j1, dtype)
         if r0:
             n_active.fill(0)
         _launch._find_events(part, active, n_active)

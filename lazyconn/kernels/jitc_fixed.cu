@@ -25,10 +25,12 @@
 //
 // Levels.  That error is absolute, set by the column's largest entry.  An
 // entry x with E_c - frexp_exponent(x) = d >= B (level_bits, from
-// _fixed_plan.py) adds instead into level k = d / B, a word (or pair) of its
-// own at resolution 2**-(S_c + k B), in global memory: its terms stay below
+// _fixed_plan.py) is left out of this sum and added by a second launch of
+// the same kernel into level k = d / B: words of its own, with E_c - k B
+// for E_c (resolution 2**-(S_c + k B)); its terms stay below
 // 2**min(62 - L, 51) as at level 0, and every term is resolved to half an
-// ulp of 2**ew |x| of the dtype.  n_levels = 1 (usual operands) is the
+// ulp of 2**ew |x| of the dtype (_gpu_fixed.py splits the operand).
+// jitc_fixed_finish adds the levels; n_levels = 1 (usual operands) is the
 // single-level sum, unchanged.
 //
 // Non-finite operand entries add nothing to the integers; they set flags
@@ -119,8 +121,7 @@ __device__ __forceinline__ jitc_u32 jitc_fixed_class(jitc_u32 cls, double w)
 // rows and values as in jitc_scatter (EVENTS: binary events, v = 1).  A CTA
 // adds into its shared tile of int64 words, then flushes the tile with one
 // global atomic per nonzero word.  shift0 = min(62 - L, 51) - ew; emax[col0 + c] the
-// column's exponent.  Level k >= 1 of an entry (n_levels > 1) adds into
-// fine[(k - 1) * fine_plane + the index into acc] directly.
+// column's exponent.
 // MIN_CTAS: CTAs per SM the registers must allow (_gpu_fixed picks it).
 template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS>
 __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows,
@@ -128,8 +129,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                                                        jitc_i64 val_cs, int values_by_row, int col0, int nc, int j0,
                                                        int j1, int b0, int b1, int G, jitc_u64 *acc, int acc_ld,
                                                        jitc_u32 *flags, const int *emax, int shift0, T scalar_w,
-                                                       int lines_per_thread, jitc_u64 *fine, jitc_i64 fine_plane,
-                                                       int n_levels, int level_bits)
+                                                       int lines_per_thread)
 {
     JITC_GEN_INIT;
     const int n = (int)*n_rows;
@@ -157,11 +157,10 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     for (int c = 0; c < NC; ++c) shift[c] = c < ncols ? jitc_fixed_shift(shift0, emax[col0 + c]) : 0;
     // The current line: its scaled operand entries (xs), or with a Scalar law
     // its terms' words (hi, lo); `bad` holds 3 flag bits per column whose
-    // entry is not finite (rare: tested once per connection, one branch);
-    // `level` 4 bits per column: the entry's level (0 but for rare entries).
+    // entry is not finite (rare: tested once per connection, one branch).
     double xs[NC];
     jitc_i64 hi[NC], lo[NC];
-    jitc_u32 bad = 0u, level = 0u;
+    jitc_u32 bad = 0u;
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
     jitc_walk_items<W, WEIGHTED, PLAIN, 1>(
@@ -171,7 +170,6 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
             const int row = all_rows ? li : rows[li];
             const T *value_row = values_col + (jitc_i64)(values_by_row ? row : li) * val_rs;
             bad = 0u;
-            level = 0u;
 #pragma unroll
             for (int c = 0; c < NC; ++c) {
                 double x = 1.0;
@@ -180,16 +178,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                     bad |= (isnan(x) ? JITC_FIXED_NAN : x > 0.0 ? JITC_FIXED_POS_INF : JITC_FIXED_NEG_INF) << (3 * c);
                     x = 0.0;
                 }
-                int s = shift[c];
-                if (!EVENTS && n_levels > 1 && x != 0.0) {
-                    const int d = (shift0 - s) - (ilogb(x) + 1);  // E_c - e >= 0
-                    if (d >= level_bits) {
-                        const int k = min(d / level_bits, n_levels - 1);
-                        level |= (jitc_u32)k << (4 * c);
-                        s += k * level_bits;
-                    }
-                }
-                xs[c] = ldexp(x, s);
+                xs[c] = ldexp(x, shift[c]);
                 lo[c] = 0;
                 if (!WEIGHTED) jitc_fixed_split<NW>((double)scalar_w, xs[c], hi[c], lo[c]);
             }
@@ -203,13 +192,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                 if (c < ncols) {
                     jitc_i64 h = hi[c], l = lo[c];
                     if (WEIGHTED) jitc_fixed_split<NW>((double)weight, xs[c], h, l);
-                    const jitc_u32 k = (level >> (4 * c)) & 15u;
-                    if (!EVENTS && k) {
-                        jitc_u64 *dst = fine + (jitc_i64)(k - 1u) * fine_plane +
-                                        ((jitc_i64)(at + tile.lo - j0) * acc_ld + col0 + c) * NW;
-                        atomicAdd(dst, (jitc_u64)h);
-                        if (NW == 2) atomicAdd(dst + 1, (jitc_u64)l);
-                    } else if (SMEM) {
+                    if (SMEM) {
                         const unsigned dst = block_addr + (unsigned)p * row_bytes + (unsigned)(c * NW) * 8u;
                         jitc_red_shared_u64(dst, h);
                         if (NW == 2) jitc_red_shared_u64(dst + 8u, l);
