@@ -305,6 +305,6 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
              np.int32(j0), np.int32(j1), np.int32(b0), np.int32(b1), np.int32(G), total.acc,
              np.int32(total.shape[1]), total.flags, total.emax, np.int32(total.shift0),
              _launch._scalar_weight(params, dtype, value_dtype),
-             np.int32(_launch._EVENT_LINES_PER_THREAD if events else 1), *total.level_args()),
+             np.int32(_launch._EVENT_LINES_PER_THREAD if events else 1)),
             shared_mem=smem,
         )
