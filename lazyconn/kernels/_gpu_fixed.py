@@ -71,16 +71,21 @@ _FLOAT32_WORDS = 1
 _MIN_CTAS = {(True, 1): 4, (True, 8): 4, (False, 1): 4, (False, 8): 4}
 
 
-# The level of each operand entry (broadcast against the column exponents
-# emax): 0 for zeros, non-finite entries and those within `bits` exponents
-# of their column's largest (jitc_fixed.cu), else (emax - e) // bits, at
-# most `top`.
-_level_of = cp.ElementwiseKernel(
-    "T x, int32 emax, int32 bits, int32 top", "int8 level",
-    "const double v = (double)x;"
-    "level = (isfinite(v) && v != 0.0) ? (signed char)min((emax - (ilogb(v) + 1)) / bits, top) : (signed char)0;",
-    "lazyconn_fixed_level",
-)
+@functools.lru_cache(maxsize=None)
+def _level_of():
+    """The elementwise kernel of each operand entry's level.
+
+    Broadcast against the column exponents ``emax``: 0 for zeros, non-finite
+    entries and those within ``bits`` exponents of their column's largest
+    (jitc_fixed.cu), else ``(emax - e) // bits``, at most ``top``.  Made at
+    the first split, not at import (no device is touched then).
+    """
+    return cp.ElementwiseKernel(
+        "T x, int32 emax, int32 bits, int32 top", "int8 level",
+        "const double v = (double)x;"
+        "level = (isfinite(v) && v != 0.0) ? (signed char)min((emax - (ilogb(v) + 1)) / bits, top) : (signed char)0;",
+        "lazyconn_fixed_level",
+    )
 
 
 def weight_exponent(params):
@@ -154,7 +159,7 @@ class _Sum:
         ``entries`` (one row per line) keeps that level's entries only.
         Only with more than one level; ``lines`` costs a copy to the host.
         """
-        level = _level_of(part, self.emax, np.int32(self.bits), np.int32(self.levels - 1))
+        level = _level_of()(part, self.emax, np.int32(self.bits), np.int32(self.levels - 1))
         zero = part.dtype.type(0)
         finer = []
         for k in range(1, self.levels):
