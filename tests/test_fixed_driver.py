@@ -179,7 +179,7 @@ def _install():
         n_active[0] = rows.size
 
     _gpu_launch._function = function
-    _gpu_launch._gen_args = lambda params: (params,)
+    _gpu_launch._gen_args = lambda params: params  # the kernel takes one generator record
     _gpu_launch._find_events = find_events
     return calls
 
