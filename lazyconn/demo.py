@@ -323,6 +323,66 @@ def default_neurons(xp_name):
     return 1_000_000 if xp_name == "cupy" else 100_000
 
 
+@dataclass(frozen=True)
+class _LIFConstants:
+    """Float32 constants of the neuron update, shared with :mod:`lazyconn.distributed` (same bits)."""
+
+    leak: np.float32
+    drive: np.float32
+    noise: np.float32
+    theta: np.float32
+    reset: np.float32
+    delay_steps: int
+    refractory_steps: int
+
+    @classmethod
+    def of(cls, derived, params):
+        """Constants of the network ``derived`` (:func:`derive_network`) under ``params``."""
+        dt, tau = params.dt_ms, params.tau_m_ms
+        return cls(
+            leak=np.float32(dt / tau), drive=np.float32(derived["drive_mv"]),
+            noise=np.float32(params.sigma_ext_mv * math.sqrt(dt / tau)),
+            theta=np.float32(params.theta_mv), reset=np.float32(params.reset_mv),
+            delay_steps=max(1, int(round(params.delay_ms / dt))),
+            refractory_steps=int(round(params.refractory_ms / dt)),
+        )
+
+
+def _initial_potentials(derived, lif, rng, n, xp):
+    """Potentials of all ``n`` neurons at step 0 (draws ``n`` normals from ``rng``)."""
+    # Start from the stationary spread around the target mean input; draws
+    # above threshold count as neurons that have just fired (at reset), so
+    # the run does not begin with a synchronous volley.
+    v = (derived["mu_mv"] + derived["sigma_mv"] / math.sqrt(2.0) * rng.standard_normal(n, dtype=xp.float32))
+    return xp.where(v >= lif.theta, lif.reset, v).astype(xp.float32)
+
+
+def _initial_inputs(derived, params, lif, n, xp):
+    """The ring buffer of delayed inputs at step 0, shape ``(delay_steps, n)``."""
+    # Spikes of step t arrive at step t + delay_steps, in slot t % delay_steps.
+    # The first slots hold the mean recurrent input of the target state: from
+    # zero, the (large, balanced) drive alone would fire most neurons together.
+    per_step = (derived["mu_mv"] - derived["drive_mv"]) * params.dt_ms / params.tau_m_ms
+    return xp.full((lif.delay_steps, n), per_step, dtype=xp.float32)
+
+
+def _lif_step(v, refractory, normals, inputs, lif, xp):
+    """One LIF step, ``(v, refractory, spiking)``; elementwise, so slices give slices, bit for bit."""
+    v += lif.leak * (lif.drive - v) + lif.noise * normals + inputs
+    # Refractory neurons stay at reset and ignore their input.
+    v = xp.where(refractory > 0, lif.reset, v)
+    spiking = v >= lif.theta
+    v = xp.where(spiking, lif.reset, v)
+    refractory = xp.where(spiking, xp.int16(lif.refractory_steps), xp.maximum(refractory - 1, 0).astype(xp.int16))
+    return v, refractory, spiking
+
+
+def _recorded_counts(n_exc, n_inh, n_record):
+    """Recorded excitatory and inhibitory neurons for ``n_record`` (80% E)."""
+    n_rec_exc = min(n_exc, int(round(n_record * 0.8)))
+    return n_rec_exc, min(n_inh, n_record - n_rec_exc)
+
+
 def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n_record=500,
              progress=True):
     """Run the network for ``n_steps`` steps of ``params.dt_ms``.
@@ -356,31 +416,14 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
     params = NetworkParameters() if params is None else params
     n_exc, n_inh = derived["n_exc"], derived["n_inh"]
     n = n_exc + n_inh
-    dt, tau = params.dt_ms, params.tau_m_ms
-    delay_steps = max(1, int(round(params.delay_ms / dt)))
-    refractory_steps = int(round(params.refractory_ms / dt))
-    leak = np.float32(dt / tau)
-    drive = np.float32(derived["drive_mv"])
-    noise = np.float32(params.sigma_ext_mv * math.sqrt(dt / tau))
-    theta, reset = np.float32(params.theta_mv), np.float32(params.reset_mv)
-
+    lif = _LIFConstants.of(derived, params)
     rng = xp.random.default_rng(seed)
-    # Start from the stationary spread around the target mean input; draws
-    # above threshold count as neurons that have just fired (at reset), so
-    # the run does not begin with a synchronous volley.
-    v = (derived["mu_mv"] + derived["sigma_mv"] / math.sqrt(2.0) * rng.standard_normal(n, dtype=xp.float32))
-    v = xp.where(v >= theta, reset, v).astype(xp.float32)
+    v = _initial_potentials(derived, lif, rng, n, xp)
     refractory = xp.zeros(n, dtype=xp.int16)
-    # Ring buffer of delayed inputs: what spikes of step t send arrives at
-    # step t + delay_steps, which reuses slot t % delay_steps.
-    # Its first delay_steps slots hold the mean recurrent input of the
-    # target state: starting from zero, the (large, balanced) external drive
-    # alone would push most neurons over threshold together.
-    per_step = (derived["mu_mv"] - derived["drive_mv"]) * dt / tau
-    pending = xp.full((delay_steps, n), per_step, dtype=xp.float32)
+    pending = _initial_inputs(derived, params, lif, n, xp)
+    delay_steps = lif.delay_steps
 
-    n_rec_exc = min(n_exc, int(round(n_record * 0.8)))
-    n_rec_inh = min(n_inh, n_record - n_rec_exc)
+    n_rec_exc, n_rec_inh = _recorded_counts(n_exc, n_inh, n_record)
     recorded = xp.concatenate([xp.arange(n_rec_exc), n_exc + xp.arange(n_rec_inh)])
     raster = xp.zeros((n_steps, recorded.size), dtype=bool)
     counts = xp.zeros((n_steps, 2), dtype=xp.int32)
@@ -409,12 +452,7 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
     start = time.perf_counter()
     for t in steps:
         slot = t % delay_steps
-        v += leak * (drive - v) + noise * rng.standard_normal(n, dtype=xp.float32) + pending[slot]
-        # Refractory neurons stay at reset and ignore their input.
-        v = xp.where(refractory > 0, reset, v)
-        spiking = v >= theta
-        v = xp.where(spiking, reset, v)
-        refractory = xp.where(spiking, xp.int16(refractory_steps), xp.maximum(refractory - 1, 0).astype(xp.int16))
+        v, refractory, spiking = _lif_step(v, refractory, rng.standard_normal(n, dtype=xp.float32), pending[slot], lif, xp)
         # The event-driven product: only the rows of neurons that spiked.
         pending[slot] = BinaryArray(spiking) @ weights
         raster[t] = spiking[recorded]
@@ -637,7 +675,7 @@ def plot_connectivity(conn_exc, conn_inh, path, sample=2000):
 
 
 def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="auto", progress=True,
-             params=None, stream=None):
+             params=None, stream=None, gpus=None):
     """Build, simulate, report and plot the balanced network: ``lazyconn demo``.
 
     Parameters
@@ -661,6 +699,10 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     params : NetworkParameters, optional
     stream : file-like, optional
         Where the report is printed (default ``sys.stdout``).
+    gpus : int, optional
+        Step on this many Dask workers, one per GPU, each owning a block of
+        neurons (:func:`lazyconn.distributed.simulate`; same spikes).  With
+        ``device="cpu"``: that many CPU worker processes instead.
 
     Returns
     -------
@@ -669,7 +711,8 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     Raises
     ------
     RuntimeError
-        If ``device="gpu"`` and no usable GPU is found.
+        If ``device="gpu"`` (or ``gpus`` without ``device="cpu"``) and no
+        usable GPU is found.
     ValueError
         For a network too small or a non-positive step count.
     """
@@ -682,6 +725,12 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
         raise RuntimeError(
             "device='gpu' needs CuPy with a working CUDA device and lazyconn's GPU kernels; "
             "run `lazyconn info` to see what is missing, or use device='cpu'"
+        )
+    if gpus is not None and device != "cpu" and cupy is None:
+        raise RuntimeError(
+            f"gpus={gpus} needs CuPy with {gpus} working CUDA devices and found none usable "
+            "(`lazyconn info` says what is missing); pass device='cpu' (--device cpu) to step "
+            f"on {gpus} CPU worker processes instead"
         )
     xp = cupy if cupy is not None else np
     if neurons is None:
@@ -698,7 +747,8 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     memory = memory_report(conn_exc, conn_inh)
     print(
         f"lazyconn demo: {neurons:,} LIF neurons ({derived['n_exc']:,} E, {derived['n_inh']:,} I), "
-        f"p = {params.prob}, {steps:,} steps of {params.dt_ms} ms on {xp.__name__} ({kernels} kernels)",
+        f"p = {params.prob}, {steps:,} steps of {params.dt_ms} ms on {xp.__name__} ({kernels} kernels)"
+        + ("" if gpus is None else f", {gpus} workers"),
         file=stream,
     )
     print(
@@ -707,7 +757,13 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
         f"external drive {derived['drive_mv']:.1f} mV",
         file=stream, flush=True,
     )
-    sim = simulate(conn_exc, conn_inh, derived, steps, seed, params, xp, progress=progress)
+    if gpus is None:
+        sim = simulate(conn_exc, conn_inh, derived, steps, seed, params, xp, progress=progress)
+    else:
+        from .distributed import simulate as simulate_on_workers
+
+        sim = simulate_on_workers(conn_exc, conn_inh, derived, steps, seed, params, n_workers=gpus,
+                                  device="cpu" if cupy is None else "gpu", progress=progress)
 
     dt = params.dt_ms
     warmup_ms = 50.0 if steps * dt >= 150.0 else 0.0
