@@ -126,7 +126,8 @@ def local_cluster(n_workers=None, *, device="auto", devices=None, threads_per_wo
     ----------
     n_workers : int, optional
         Workers to start.  GPU: default one per device of ``devices``, at
-        most that many.  CPU: default 2.
+        most that many.  CPU: default 2, worker processes sharing the cores
+        out for Numba (``NUMBA_NUM_THREADS``) unless ``env`` is given.
     device : {"auto", "gpu", "cpu"}
         ``"gpu"``: one worker process per device, each with
         ``CUDA_VISIBLE_DEVICES`` set to its device alone and a ``GPU``
@@ -177,9 +178,12 @@ def local_cluster(n_workers=None, *, device="auto", devices=None, threads_per_wo
         else:
             device = "gpu"
     if device == "cpu":
+        n_workers = 2 if n_workers is None else n_workers
+        if processes and "env" not in kwargs:
+            # Numba's kernels would each start a thread per core: share the cores out instead.
+            kwargs["env"] = {"NUMBA_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // n_workers))}
         return distributed.LocalCluster(
-            n_workers=2 if n_workers is None else n_workers, threads_per_worker=threads_per_worker,
-            processes=processes, **kwargs,
+            n_workers=n_workers, threads_per_worker=threads_per_worker, processes=processes, **kwargs,
         )
     if n_workers is None:
         n_workers = len(found)
