@@ -60,6 +60,7 @@ except ImportError as exc:
 
 __all__ = [
     "DistributedNetwork",
+    "compute",
     "NetworkBlock",
     "local_cluster",
     "matmul",
@@ -220,6 +221,7 @@ def worker_addresses(client):
     Parameters
     ----------
     client : distributed.Client
+        The cluster's client.
 
     Returns
     -------
@@ -381,7 +383,9 @@ def compute(client, *arrays, sync=True):
     Parameters
     ----------
     client : distributed.Client
+        The cluster's client.
     *arrays : dask.array.Array
+        Arrays to compute together (one graph).
     sync : bool
         Return the results (True, default) or futures.
 
@@ -418,6 +422,7 @@ class NetworkBlock:
     derived : dict
         From :func:`lazyconn.demo.derive_network`.
     params : NetworkParameters
+        Neuron and synapse parameters.
     seed : int
         Seed of the initial potentials and the noise, as in
         :func:`lazyconn.demo.simulate`.
@@ -457,7 +462,13 @@ class NetworkBlock:
         self._binary(warm) @ self._weights
 
     def memory(self):
-        """Bytes of this block's state (potentials, counters, delay ring)."""
+        """Bytes of this block's state.
+
+        Returns
+        -------
+        int
+            Potentials, refractory counters and the delay ring.
+        """
         return int(self._v.nbytes + self._refractory.nbytes + self._pending.nbytes)
 
     def advance(self, counts, indices, n_steps):
@@ -524,11 +535,13 @@ class DistributedNetwork:
     Parameters
     ----------
     client : distributed.Client
+        The cluster's client; the blocks' actors live on its workers.
     conn_exc, conn_inh : JITCMatrix
         From :func:`lazyconn.demo.build_network`.
     derived : dict
         From :func:`lazyconn.demo.derive_network`.
     params : NetworkParameters, optional
+        As in :func:`lazyconn.demo.simulate` (default: the demo's).
     seed : int
         As in :func:`lazyconn.demo.simulate`.
     workers : list of str, optional
@@ -568,7 +581,13 @@ class DistributedNetwork:
         self.t = 0
 
     def memory(self):
-        """Bytes of neuron state on each worker (list, in worker order)."""
+        """Bytes of neuron state on each worker.
+
+        Returns
+        -------
+        list of int
+            :meth:`NetworkBlock.memory` of each block, in worker order.
+        """
         return [block.memory().result() for block in self.blocks]
 
     def run(self, n_steps, exchange_every=None):
@@ -577,6 +596,7 @@ class DistributedNetwork:
         Parameters
         ----------
         n_steps : int
+            Steps to run; a later call goes on from the last step.
         exchange_every : int, optional
             Steps each worker runs between two exchanges of spikes, from 1
             to the delay in steps (default: the delay: one exchange per

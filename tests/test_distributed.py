@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 da = pytest.importorskip("dask.array")
 
 import lazyconn  # noqa: E402
@@ -138,3 +139,12 @@ def test_each_gpu_worker_sees_only_its_device():
         seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
         assert [seen[address] for address in worker_addresses(client)] == ["0", "1"]
         assert sorted(seen.values()) == ["0", "1"]
+
+
+def test_several_gpus_example_runs_on_cpu_threads(capsys):
+    import runpy
+    from pathlib import Path
+
+    example = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "several_gpus.py"))
+    example["main"](["--device", "cpu", "--threads", "--neurons", "3000"])
+    assert "both equal the one-process products" in capsys.readouterr().out
