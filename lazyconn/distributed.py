@@ -313,7 +313,18 @@ def pin_blocks(array, workers, axis=0):
     return _pin_layer(array, array.name, 1 + axis % array.ndim, workers)
 
 
-def matmul(a, b, workers, *, chunks="auto", split_every=None):
+def _per_worker_chunks(conn, x, right, n_workers):
+    """Output chunks of a gather: one block per worker, or a multiple of that count
+    of blocks each under Dask's ``array.chunk-size`` (float64 sized)."""
+    outer = conn.shape[0] if right else conn.shape[1]
+    free = 1 if x.ndim == 1 else x.shape[1 if right else 0]
+    limit = dask.utils.parse_bytes(dask.config.get("array.chunk-size"))
+    lines_per_block = max(1, limit // (max(free, 1) * 8))
+    n_blocks = n_workers * math.ceil(math.ceil(outer / n_workers) / lines_per_block)
+    return max(1, math.ceil(outer / n_blocks))
+
+
+def matmul(a, b, workers, *, chunks=None, split_every=None):
     """:func:`lazyconn.dask.matmul` with every product task pinned to a worker.
 
     Scatters (``x @ R``, ``BinaryArray(s) @ R``, ``C @ x``) pin the task of
@@ -331,7 +342,14 @@ def matmul(a, b, workers, *, chunks="auto", split_every=None):
         As in :func:`lazyconn.dask.matmul`.
     workers : list of str
         Worker addresses (:func:`worker_addresses`), one per device.
-    chunks, split_every
+    chunks : None, "auto", int or tuple of int, optional
+        Output chunking along the matrix axis that survives, as in
+        :func:`lazyconn.dask.matmul`.  Default None: a gather gets one
+        block per worker (a multiple of that where a block would pass
+        Dask's ``array.chunk-size``) -- a task costs the scheduler about a
+        millisecond, so a GPU wants few large ones; a scatter keeps
+        ``"auto"`` (its work is split by the operand's chunks).
+    split_every : int, optional
         As in :func:`lazyconn.dask.matmul`.
 
     Returns
@@ -354,12 +372,19 @@ def matmul(a, b, workers, *, chunks="auto", split_every=None):
     """
     from .dask import _is_matrix, matmul as dask_matmul
     from .events import BinaryArray
+    from .products import as_view
 
     workers = _check_workers(workers)
-    product = dask_matmul(a, b, chunks=chunks, split_every=split_every)
     right = _is_matrix(a)
     other = b if right else a
     operand = other.data if isinstance(other, BinaryArray) else other
+    if chunks is None:
+        chunks = "auto"
+        if right != _is_matrix(b) and hasattr(operand, "ndim"):
+            conn = a if right else b
+            if not as_view(conn).scatters("right" if right else "left"):
+                chunks = _per_worker_chunks(conn, operand, right, len(workers))
+    product = dask_matmul(a, b, chunks=chunks, split_every=split_every)
     # The one product layer this call added (the operand may hold others).
     name, = (n for n in product.dask.layers
              if n.startswith(("jitc-scatter-", "jitc-product-")) and n not in operand.dask.layers)

@@ -78,6 +78,9 @@ def test_gather_blocks_are_spread_in_runs(client):
         blocks = {key[-1]: worker for key, worker in where.items() if key[0].startswith("jitc-product-")}
         assert blocks == {i: w[i * 2 // n_blocks] for i in range(n_blocks)}
         assert result.tobytes() == product.compute(scheduler="sync").tobytes()
+    # By default a gather gets one block per worker: few large tasks suit a GPU.
+    assert matmul(conn, da.from_array(y, chunks=250), w).chunks == ((300, 300),)
+    assert matmul(da.from_array(x, chunks=(3, 250)), conn.T, w).chunks == ((3,), (300, 300))
     dense = conn.todense()
     _close(compute(client, right)[0], dense.astype(np.float64) @ y)
     _close(compute(client, left)[0], x @ dense.T)
