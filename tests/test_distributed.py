@@ -61,8 +61,10 @@ def test_scatter_tasks_run_where_their_operand_chunk_lives(client):
     # each worker adds its own two partials, and one partial per worker moves.
     assert chunks == partials == {0: w[0], 1: w[0], 2: w[1], 3: w[1]}
     assert sums == {0: w[0], 1: w[1]}
-    # Pins move tasks, never a sum: the bits of the same graph run in one thread.
+    # Pins move tasks, never a sum: the bits of the same graph run in one
+    # thread, or pinned to one worker.
     assert result.tobytes() == product.compute(scheduler="sync").tobytes()
+    assert result.tobytes() == compute(client, matmul(BinaryArray(x), conn, w[:1], split_every=2))[0].tobytes()
     _close(result, spikes.astype(np.float32) @ conn.todense())
 
 
@@ -136,12 +138,17 @@ def test_refusals_name_the_fix(client, monkeypatch):
 
 
 def test_each_gpu_worker_sees_only_its_device():
-    # No CUDA starts here: the check is the environment each worker process gets.
+    # No CUDA starts here: the check is the environment each worker process
+    # gets; then blocks of a (CPU) network pickled to the two processes.
+    conn_exc, conn_inh, derived = demo.build_network(1000, seed=4)
+    expected = demo.simulate(conn_exc, conn_inh, derived, 40, seed=4, progress=False)
     with local_cluster(device="gpu", devices=[1, 0], use_dask_cuda=False, silence_logs=logging.ERROR) as cluster, \
             distributed.Client(cluster) as client:
         seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
         assert [seen[address] for address in worker_addresses(client)] == ["0", "1"]
         assert sorted(seen.values()) == ["0", "1"]
+        result = simulate(conn_exc, conn_inh, derived, 40, seed=4, client=client, progress=False)
+    assert np.array_equal(result["raster"], expected["raster"]) and expected["raster"].sum() > 0
 
 
 def test_several_gpus_example_runs_on_cpu_threads(capsys):
