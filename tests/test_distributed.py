@@ -158,3 +158,23 @@ def test_several_gpus_example_runs_on_cpu_threads(capsys):
     example = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "several_gpus.py"))
     example["main"](["--device", "cpu", "--threads", "--neurons", "3000"])
     assert "both equal the one-process products" in capsys.readouterr().out
+
+
+def test_demo_on_cpu_workers_reports_the_one_process_rates(monkeypatch, tmp_path, capsys):
+    import lazyconn.distributed as ld
+    from lazyconn.cli import main
+
+    started = local_cluster
+    monkeypatch.setattr(ld, "local_cluster", lambda *a, **k: started(*a, **{**k, "processes": False}))
+    monkeypatch.setattr(demo, "_pyplot", lambda: (_ for _ in ()).throw(ImportError("no matplotlib")))
+    args = ["demo", "--neurons", "2000", "--steps", "200", "--no-progress", "--out", str(tmp_path)]
+    assert main(args) == 0
+    one = capsys.readouterr().out
+    assert main(args + ["--gpus", "2", "--device", "cpu"]) == 0
+    two = capsys.readouterr().out
+    assert ", 2 workers" in two
+    rates = [line for line in one.splitlines() if "firing rates" in line]
+    assert rates and rates == [line for line in two.splitlines() if "firing rates" in line]
+    monkeypatch.setattr(demo, "_cupy_if_usable", lambda: None)
+    assert main(args + ["--gpus", "2"]) == 1
+    assert "--device cpu" in capsys.readouterr().err
