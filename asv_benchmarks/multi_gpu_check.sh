@@ -8,6 +8,11 @@
 # there (dask, distributed, ...) may lie in .whl/ and are installed into
 # /tmp/site first.  Logs and multi_gpu.json go to $OUT when it is set.
 #   bash asv_benchmarks/multi_gpu_check.sh [--neurons 4000000] [other multi_gpu_bench.py options]
+# Through the device tool (a 2-GPU kind; it copies /work/main, so stage the branch first):
+#   rsync -a --delete --exclude .git --exclude __pycache__ /work/wt-multigpu/ /work/main/.gpu_stage_multigpu/
+#   run(command="cd .gpu_stage_multigpu && ln -sfn ../.whl .whl && bash asv_benchmarks/multi_gpu_check.sh",
+#       kind="nvidia-h100-x2", carry=[".gpu_stage_multigpu", ".whl"], timeout_s=600)
+# Expect about 5 minutes: two cluster starts per worker count, N = 2e6 products, a 1e6-neuron network.
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp}
 ROOT=$PWD
