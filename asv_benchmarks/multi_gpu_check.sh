@@ -12,7 +12,8 @@
 #   rsync -a --delete --exclude .git --exclude __pycache__ /work/wt-multigpu/ /work/main/.gpu_stage_multigpu/
 #   run(command="cd .gpu_stage_multigpu && ln -sfn ../.whl .whl && bash asv_benchmarks/multi_gpu_check.sh",
 #       kind="nvidia-h100-x2", carry=[".gpu_stage_multigpu", ".whl"], timeout_s=600)
-# Expect about 5 minutes: two cluster starts per worker count, N = 2e6 products, a 1e6-neuron network.
+# Not yet run on a GPU: its time is an estimate (a few minutes: cluster starts, kernel
+# compiles on each worker, N = 2e6 products, a 1e6-neuron network); its timeouts cap it at 10 minutes.
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-/tmp}
 ROOT=$PWD
