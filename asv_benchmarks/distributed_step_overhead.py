@@ -36,22 +36,22 @@ def graph_per_step(client, workers, conn_exc, conn_inh, derived, n_steps, seed, 
     """The demo loop with one pinned Dask product per step; returns (wall s, counts)."""
     import dask.array as da
 
-    from lazyconn import BinaryArray, demo
+    from lazyconn import BinaryArray, _lif
     from lazyconn.distributed import compute, matmul
 
     n = derived["n_exc"] + derived["n_inh"]
-    lif = demo._LIFConstants.of(derived, params)
+    lif = _lif._LIFConstants.of(derived, params)
     rng = np.random.default_rng(seed)
-    v = demo._initial_potentials(derived, lif, rng, n, np)
+    v = _lif._initial_potentials(derived, lif, rng, n, np)
     refractory = np.zeros(n, dtype=np.int16)
-    pending = demo._initial_inputs(derived, params, lif, n, np)
+    pending = _lif._initial_inputs(derived, params, lif, n, np)
     n_exc = derived["n_exc"]
     block = -(-n // len(workers))
     counts = np.zeros(n_steps, dtype=np.int64)
     start = time.perf_counter()
     for t in range(n_steps):
         slot = t % lif.delay_steps
-        v, refractory, spiking = demo._lif_step(
+        v, refractory, spiking = _lif._lif_step(
             v, refractory, rng.standard_normal(n, dtype=np.float32), pending[slot], lif, np)
         # The two projections' products (lazyconn.dask.matmul takes matrices, not composites).
         product = sum(
@@ -125,9 +125,9 @@ def main(argv=None):
 
 
 def network_delay(derived, params):
-    from lazyconn import demo
+    from lazyconn import _lif
 
-    return demo._LIFConstants.of(derived, params).delay_steps
+    return _lif._LIFConstants.of(derived, params).delay_steps
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def _products(client, workers, n, prob, n_blocks, seed):
     from lazyconn.distributed import matmul, pin_blocks
 
     conn = lazyconn.JITCNormalR(n, n, prob, 0.0, 1.0, seed=seed)
-    to_host = dict(meta=np.empty(0, np.float32))
+    to_host = {"meta": np.empty(0, np.float32)}
     block = -(-n // n_blocks)
 
     def on_gpus(make, chunks):

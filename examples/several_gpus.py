@@ -35,7 +35,13 @@ def main(argv=None):
     from dask.distributed import Client
 
     import lazyconn
-    from lazyconn.distributed import compute, local_cluster, matmul, pin_blocks, worker_addresses
+    from lazyconn.distributed import (
+        compute,
+        local_cluster,
+        matmul,
+        pin_blocks,
+        worker_addresses,
+    )
 
     if args.device == "gpu":
         import cupy
@@ -51,7 +57,7 @@ def main(argv=None):
                        silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         workers = worker_addresses(client)
         block = -(-n // len(workers))
-        host = dict(meta=np.empty(0, np.float32))
+        host = {"meta": np.empty(0, np.float32)}
         # Operands generated inside pinned tasks, on the workers' devices.
         y = pin_blocks(da.ones(n, chunks=n, dtype=np.float32).map_blocks(to_device), workers)
         spiking = da.random.default_rng(args.seed).random(n, chunks=block) < 0.01

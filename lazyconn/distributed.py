@@ -42,13 +42,14 @@ this holds where products are deterministic
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time
 
 import numpy as np
 
-from . import demo as _demo
+from . import _lif
 
 try:
     import dask
@@ -60,8 +61,8 @@ except ImportError as exc:
 
 __all__ = [
     "DistributedNetwork",
-    "compute",
     "NetworkBlock",
+    "compute",
     "local_cluster",
     "matmul",
     "pin_blocks",
@@ -96,7 +97,7 @@ def visible_devices():
         import cupy
 
         count = cupy.cuda.runtime.getDeviceCount()
-    except Exception:  # no CuPy, no driver, no device: no GPU to give out
+    except (ImportError, RuntimeError, OSError):  # no CuPy, driver or device: no GPU to give out
         return []
     return [str(i) for i in range(count)]
 
@@ -274,7 +275,7 @@ def _check_workers(workers):
 def _pin_layer(array, name, position, workers):
     """Annotate layer ``name`` of ``array``'s graph: its tasks run on ``workers`` by block."""
     layer = array.dask.layers[name]
-    n_blocks = 1 + max(key[position] for key in layer.keys())
+    n_blocks = 1 + max(key[position] for key in layer)
     layer.annotations = {**(layer.annotations or {}), "workers": _Pin(name, position, n_blocks, workers),
                          "allow_other_workers": False}
     return array
@@ -370,7 +371,8 @@ def matmul(a, b, workers, *, chunks=None, split_every=None):
     >>> y.chunks
     ((250, 250, 250, 250),)
     """
-    from .dask import _is_matrix, matmul as dask_matmul
+    from .dask import _is_matrix
+    from .dask import matmul as dask_matmul
     from .events import BinaryArray
     from .products import as_view
 
@@ -425,8 +427,7 @@ def compute(client, *arrays, sync=True):
 # --------------------------------------------------------------- simulations
 def _column_bounds(n, parts):
     """``parts`` contiguous ``(c0, c1)`` blocks of ``range(n)``, sizes differing by at most one."""
-    edges = [n * k // parts for k in range(parts + 1)]
-    return list(zip(edges[:-1], edges[1:]))
+    return list(itertools.pairwise(n * k // parts for k in range(parts + 1)))
 
 
 class NetworkBlock:
@@ -474,11 +475,11 @@ class NetworkBlock:
         self._n = derived["n_exc"] + derived["n_inh"]
         self._c0, self._c1 = c0, c1
         self._weights = np.vstack([conn_exc, conn_inh])[:, c0:c1]
-        self._lif = lif = _demo._LIFConstants.of(derived, params)
+        self._lif = lif = _lif._LIFConstants.of(derived, params)
         self._rng = xp.random.default_rng(seed)
-        self._v = _demo._initial_potentials(derived, lif, self._rng, self._n, xp)[c0:c1].copy()
+        self._v = _lif._initial_potentials(derived, lif, self._rng, self._n, xp)[c0:c1].copy()
         self._refractory = xp.zeros(c1 - c0, dtype=xp.int16)
-        self._pending = _demo._initial_inputs(derived, params, lif, c1 - c0, xp)
+        self._pending = _lif._initial_inputs(derived, params, lif, c1 - c0, xp)
         self._t = 0
         self._owed = 0  # steps whose spikes the next call must bring
         # Compile (Numba) or load (CUDA) the product kernels before the clock starts.
@@ -533,7 +534,7 @@ class NetworkBlock:
         fired = xp.zeros((n_steps, self._c1 - self._c0), dtype=bool)
         for k, t in enumerate(range(self._t, self._t + n_steps)):
             normals = self._rng.standard_normal(self._n, dtype=xp.float32)[self._c0:self._c1]
-            self._v, self._refractory, fired[k] = _demo._lif_step(
+            self._v, self._refractory, fired[k] = _lif._lif_step(
                 self._v, self._refractory, normals, self._pending[t % lif.delay_steps], lif, xp
             )
         self._t += n_steps
@@ -586,13 +587,13 @@ class DistributedNetwork:
 
         if device not in ("cpu", "gpu"):
             raise ValueError(f"device must be 'cpu' or 'gpu', got {device!r}")
-        params = _demo.NetworkParameters() if params is None else params
+        params = _lif.NetworkParameters() if params is None else params
         workers = worker_addresses(client) if workers is None else _check_workers(workers)
         self.n_exc, self.n_inh = derived["n_exc"], derived["n_inh"]
         n = self.n_exc + self.n_inh
         if len(workers) > n:
             raise ValueError(f"{len(workers)} workers for {n} neurons: use at most {n} workers")
-        self.delay_steps = _demo._LIFConstants.of(derived, params).delay_steps
+        self.delay_steps = _lif._LIFConstants.of(derived, params).delay_steps
         self.bounds = _column_bounds(n, len(workers))
         self.workers = workers
         futures = [
@@ -693,14 +694,14 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, *, clien
     import contextlib
     import sys
 
-    params = _demo.NetworkParameters() if params is None else params
+    params = _lif.NetworkParameters() if params is None else params
     with contextlib.ExitStack() as stack:
         if client is None:
             cluster = stack.enter_context(local_cluster(n_workers, device=device, silence_logs=40))
             client = stack.enter_context(distributed.Client(cluster))
         network = DistributedNetwork(client, conn_exc, conn_inh, derived, params, seed, device=device)
         n_exc, n_inh = network.n_exc, network.n_inh
-        n_rec_exc, n_rec_inh = _demo._recorded_counts(n_exc, n_inh, n_record)
+        n_rec_exc, n_rec_inh = _lif._recorded_counts(n_exc, n_inh, n_record)
         recorded = np.concatenate([np.arange(n_rec_exc), n_exc + np.arange(n_rec_inh)])
         raster = np.zeros((n_steps, recorded.size), dtype=bool)
         counts = np.zeros((n_steps, 2), dtype=np.int32)

@@ -15,9 +15,9 @@ distributed = pytest.importorskip("distributed")
 pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 da = pytest.importorskip("dask.array")
 
-import lazyconn  # noqa: E402
-from lazyconn import BinaryArray, demo  # noqa: E402
-from lazyconn.distributed import (  # noqa: E402
+import lazyconn
+from lazyconn import BinaryArray, demo
+from lazyconn.distributed import (
     DistributedNetwork,
     compute,
     local_cluster,
