@@ -111,7 +111,9 @@ class ArrayProtocols:
                 return left.__matmul__(right) if _is_jitc(left) else right.__rmatmul__(left)
             if ufunc is np.negative and len(inputs) == 1:
                 return -self
-            if ufunc is np.positive and len(inputs) == 1:
+            if ufunc in (np.positive, np.conjugate) and len(inputs) == 1:
+                # Real entries: the conjugate is the matrix itself (SciPy's
+                # array-API adjoint takes np.conj(A.T)).
                 return self
             if ufunc is np.multiply and len(inputs) == 2:
                 left, right = inputs

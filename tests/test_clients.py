@@ -47,6 +47,8 @@ def test_scipys_array_api_route_keeps_the_matrix_lazy(kind):
     if kind == "composite":
         conn = np.vstack([conn[:30], conn[30:]])
     assert np.atleast_2d(conn) is conn and np.atleast_1d(conn) is conn
+    assert np.conj(conn) is conn and np.conjugate(conn.T) is not None
+    np.testing.assert_array_equal(np.conj(conn.T).todense(), conn.todense().T)
     same, column = np.atleast_2d(conn, np.arange(3.0))
     assert same is conn and column.shape == (1, 3)
     with pytest.raises(TypeError, match="atleast_3d"):
