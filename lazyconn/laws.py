@@ -173,6 +173,10 @@ class Law:
         None while the GPU backend has no kernel for the law (it then
         refuses the law's matrices with a TypeError that names the host
         route).
+    cuda_float32_ndtri_table : bool
+        Whether the law's float32 GPU kernels copy the ndtri table into each
+        CTA's shared memory (``smem_bytes<float>()`` of its struct in
+        ``jitc_laws.cuh``); the launcher reserves that much before the tile.
     cost : float
         Nanoseconds per weight on one CPU core, roughly (0 for a constant
         law); decides the CPU kernels' weight strategy.
@@ -200,6 +204,7 @@ class Law:
     matrix_params_doc: str
     numba_batch: str | None = None
     kernel_max_abs_weight: Callable | None = None
+    cuda_float32_ndtri_table: bool = False
 
     @property
     def constant(self):
@@ -480,6 +485,7 @@ NORMAL = Law(
     numba=".kernels._cpu_random:normal_weight",
     numba_batch=".kernels._cpu_random:normal_weights",
     cuda_type="NormalLaw",
+    cuda_float32_ndtri_table=True,
     kernel_max_abs_weight=lambda a, b: abs(a) + abs(b) * NDTRI_MAX,
     cost=15.0,
     summary="Normal(loc, scale) weights",

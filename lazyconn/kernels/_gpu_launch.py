@@ -359,15 +359,14 @@ def _geometry():
             _EVENT_LINES_PER_THREAD)
 
 
-#: The law structs whose float32 products copy the ndtri table into each
-#: CTA's shared memory (``smem_bytes<float>()`` of jitc_laws.cuh is
-#: JITC_NDTRI_SMEM_BYTES); every other law takes none.
-_NDTRI_SMEM_LAWS = frozenset({"NormalLaw"})
-
-
 def _ndtri_smem_bytes(params, dtype):
-    """Shared memory a product's CTA spends on its law's share (jitc_law_smem_bytes)."""
-    if law_type(params) in _NDTRI_SMEM_LAWS and np.dtype(dtype) == np.float32:
+    """Shared memory a product's CTA spends on its law's share (jitc_law_smem_bytes).
+
+    The law's record says whether its float32 kernels copy the ndtri table
+    (``Law.cuda_float32_ndtri_table``); every other product takes none.
+    """
+    law_type(params)
+    if laws.by_code(params.law).cuda_float32_ndtri_table and np.dtype(dtype) == np.float32:
         return _NDTRI_SMEM_BYTES
     return 0
 
