@@ -14,7 +14,8 @@ process with ``perf record -p`` for ``--seconds`` while the product runs in a
 loop, and prints the share of samples per function; with ``--annotate K``
 also the K hottest 128-byte windows of machine code, each instruction with
 its share (``objdump`` of the library's object code; samples land on the
-instruction after a slow one).  Shares only: no timing is printed.
+instruction after a slow one).  Shares only: no timing is printed.  The
+temporary cache, object code and ``perf.data`` are removed at the end.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import argparse
 import collections
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -108,7 +110,8 @@ def main(argv=None):
     library = dispatcher.overloads[dispatcher.signatures[0]].library
     object_path = os.path.join(work, "kernel.o")
     functions = _functions(library, object_path)
-    with open(f"/tmp/perf-{os.getpid()}.map", "w") as out:
+    perf_map = f"/tmp/perf-{os.getpid()}.map"
+    with open(perf_map, "w") as out:
         for address, size, name, _ in functions:
             out.write(f"{address:x} {size:x} {name}\n")
     data = os.path.join(work, "perf.data")
@@ -121,6 +124,7 @@ def main(argv=None):
     perf.send_signal(2)
     perf.wait()
     ips = subprocess.run(["perf", "script", "-i", data, "-F", "ip"], capture_output=True, text=True).stdout.split()
+    os.remove(perf_map)
     per_function = collections.Counter()
     per_offset = collections.Counter()
     for ip in (int(value, 16) for value in ips):
@@ -151,6 +155,7 @@ def main(argv=None):
             print(f"\nwindow {window:#x}: {100 * count / total:.1f}% of samples")
             for offset in sorted(a for a in code if window <= a < window + 128):
                 print(f"  {100 * per_offset[offset] / total:5.2f}%  {offset:6x}: {code[offset]}")
+    shutil.rmtree(work, ignore_errors=True)
     return per_function
 
 
