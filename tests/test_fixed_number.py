@@ -1,7 +1,7 @@
 """The fixed-number rule (spec v2 extension): exactly K distinct entries per line.
 
-Checked on the NumPy reference (the only backend with this rule so far):
-exact counts, the uniform law over K-subsets (chi-square and binomial
+Checked on the NumPy reference (the CPU backend is checked against it in
+tests/test_backends.py and at the end of this file): exact counts, the uniform law over K-subsets (chi-square and binomial
 tests, fixed seeds, significance level ALPHA), edges, windows, transposes,
 the weight slots, pinned test vectors and a golden checksum, the work per
 line, and a transcription of docs/spec.md's algorithm written from the text.
@@ -431,21 +431,32 @@ def test_spec_records():
     assert (bernoulli.rule, bernoulli.num_conn, bernoulli.minor_size) == (0, 0, 0)
 
 
-def test_kernels_without_the_rule_refuse_it(monkeypatch):
+def test_the_gpu_refuses_the_rule_and_the_cpu_computes_it(monkeypatch):
     params = _spec().kernel_params()
+    # The GPU kernels still ask this first (lazyconn.kernels.gpu).
     with pytest.raises(NotImplementedError, match="no kernels for the FixedNumber connection rule"):
         rules.require_bernoulli(params, "GPU")
     cpu = pytest.importorskip("lazyconn.kernels.cpu")
+    expected = reference.dense(params, 0, 3, 0, 40, np.float64)
+    assert np.array_equal(cpu.dense(params, 0, 3, 0, 40, np.float64), expected)
+    assert np.all((expected != 0).sum(axis=1) == 5)
+    monkeypatch.setenv("LAZYCONN_BACKEND", "cpu")
+    assert np.array_equal(lazyconn.from_spec(_spec()).todense(), reference.dense(params, 0, 30, 0, 40, np.float64))
+
+
+def test_a_rule_without_a_numba_walk_is_refused_by_the_cpu(monkeypatch):
+    cpu = pytest.importorskip("lazyconn.kernels.cpu")
+    params = _spec().kernel_params()
+    monkeypatch.setattr(cpu.rules, "by_code", lambda code: rules.Rule(
+        name="Toy", code=code, params=(), check=None, block_log2=None, reference_walk=None, numba_walk="",
+        cuda_type="", domain=9))
     for call in (lambda: cpu.dense(params, 0, 3, 0, 40, np.float64),
                  lambda: cpu.coo(params, 0, 3, 0, 40, np.float64),
                  lambda: cpu.gather(params, 0, 3, 0, 40, np.ones((40, 1)), np.float64),
                  lambda: cpu.scatter(params, np.arange(3), None, 0, 40, np.float64),
                  lambda: cpu.degrees(params, 0, 3, 0, 40, np.float64)):
-        with pytest.raises(NotImplementedError, match="LAZYCONN_BACKEND=reference"):
+        with pytest.raises(NotImplementedError, match="no kernels for the Toy connection rule.*LAZYCONN_BACKEND"):
             call()
-    monkeypatch.setenv("LAZYCONN_BACKEND", "cpu")
-    with pytest.raises(NotImplementedError):
-        lazyconn.from_spec(_spec()).todense()
 
 
 def test_reductions_sparse_and_dask_on_the_reference(monkeypatch):
@@ -470,3 +481,4 @@ def test_dask_names_tell_a_fixed_number_matrix_from_its_bernoulli_twin():
     bernoulli = Spec((10, 10), "R", fixed.prob, Scalar(1.0), 3, np.float32)
     window = (0, 10, 0, 10)
     assert View(fixed, window, 1.0).token() != View(bernoulli, window, 1.0).token()
+
