@@ -64,9 +64,12 @@ def fill_trials(rk0, rk1, line, d0, n_draws, words, lns):
 
 
 @numba.njit(**INLINE_OPTIONS)
-def _proposal(n_r, n):
-    """``(lam, delta_up, delta_lo)`` of a step, ``2 <= n < n_r`` (twin of ``_rule_fixed.proposal``)."""
-    t = np.float64(n - 1) / np.float64(n_r - 1)
+def _proposal(b_f, n_f):
+    """``(lam, delta_up, delta_lo)`` of a step (twin of ``_rule_fixed.proposal``).
+
+    ``b_f = float(N_r - 1)``, ``n_f = float(n - 1)``, ``2 <= n < N_r``.
+    """
+    t = n_f / b_f
     t3 = (t * t) * t
     if t <= _SERIES_MAX:
         return -t * (1.0 + 0.5 * t), t3 / (3.0 * (1.0 - t)), t3 / 3.0
@@ -121,6 +124,11 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
     n = num_conn - 4 * t0  # entries still to choose
     e0 = pos + 1  # the next candidate
     n_r = n_eff - e0  # candidates left
+    # The sequential chain of a trial is division, rounding, subtraction and
+    # division again: in floats (exact, the integers are < 2**53) it needs no
+    # int-float conversion.  b_f = float(n_r - 1), n_f = float(n - 1).
+    b_f = np.float64(n_r - 1)
+    n_f = np.float64(n - 1)
     # Without the diagonal, candidate e is entry e + (e >= line): the window's end in candidates.
     e_end = min(end - np.int64(skip and end > line), n_eff)
     tau = aux
@@ -134,6 +142,7 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
             return walked, e0 - 1, tau, True
         if n == n_r:  # every candidate left is chosen: no word is read
             p = e0
+            b_f -= 1.0
         else:
             if avail == 0:
                 # Draw ahead: about the entries this batch still needs, and a few rejections.
@@ -152,24 +161,23 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
                 p = e0 + _uniform_index(n_r, w1, w2)
             else:
                 if fresh:
-                    lam, delta_up, delta_lo = _proposal(n_r, n)
+                    lam, delta_up, delta_lo = _proposal(b_f, n_f)
                     fresh = False
-                a = n_r - n  # the largest skip
-                skip_f = min(ln_u1 / lam, _SKIP_CLAMP)
-                s = np.int64(skip_f)  # >= 0: truncation is floor
-                if s > a:
+                a_f = b_f - n_f  # the largest skip, float(n_r - n)
+                sf = np.floor(min(ln_u1 / lam, _SKIP_CLAMP))
+                if sf > a_f:
                     continue
                 u2 = word_to_uniform(w2)
-                sf = np.float64(s)
-                num = np.float64(n - 1) * (sf * np.float64(s - 1))
-                den_up = (2.0 * np.float64(n_r - 1)) * np.float64(a - s + 1)
+                num = n_f * (sf * (sf - 1.0))
+                den_up = (2.0 * b_f) * ((a_f - sf) + 1.0)
                 if not ((1.0 - u2) * den_up - num >= (sf * delta_up) * den_up):
-                    den_lo = (2.0 * np.float64(a)) * np.float64(n_r - 1)
+                    den_lo = (2.0 * a_f) * b_f
                     if u2 * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo:
                         continue
-                    if not _exact_accept(s, n, n_r, lam, u2):
+                    if not _exact_accept(np.int64(sf), n, n_r, lam, u2):
                         continue
-                p = e0 + s
+                b_f -= sf + 1.0
+                p = e0 + np.int64(sf)
         if p >= e_end:
             return walked, p, tau, True
         positions[np.uint64(at + walked)] = p + np.int64(skip and p >= line)
@@ -177,6 +185,7 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
         e0 = p + 1
         n_r = n_eff - e0
         n -= 1
+        n_f -= 1.0
         fresh = True
     return walked, e0 - 1, tau, False
 
