@@ -197,6 +197,7 @@ def num_conns(minor_size, include_self):
     minor_size : int
         Length of a line.
     include_self : bool
+        False: the line draws among its ``minor_size - 1`` off-diagonal entries.
 
     Returns
     -------
