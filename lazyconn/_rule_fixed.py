@@ -22,8 +22,8 @@ s-th chosen entry of a line has connection slot ``s``, so its weight is
 word ``s % 4`` of counter ``(s // 4, 0, k, 1)``, as a Bernoulli slot of
 block 0.  No Bernoulli matrix changes: its gap words are domain 0.
 
-Only the NumPy reference walks this rule for now; the CPU and GPU backends
-refuse it (``NotImplementedError``).
+The CPU backend's walk is its Numba twin, ``kernels/_cpu_fixed.py``; the
+GPU backend refuses the rule (``NotImplementedError``).
 """
 
 from __future__ import annotations
@@ -366,7 +366,7 @@ FIXED_NUMBER = rules.register(rules.Rule(
     check=lambda num_conn: (check_num_conn(num_conn),),
     block_log2=lambda num_conn: BLOCK_LOG2,
     reference_walk=fixed_reference_walk,
-    numba_walk="",  # no CPU kernels yet: lazyconn.kernels.cpu refuses the rule
+    numba_walk=".kernels._cpu_fixed:fixed_walk",
     cuda_type="",  # no GPU kernels yet: lazyconn.kernels.gpu refuses the rule
     domain=DOMAIN_FIXED,
 ))

@@ -90,9 +90,14 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
         self._scale = float(scale)
         return self
 
-    def _init_spec(self, num_pre, num_post, prob, law, seed, dtype, include_self):
+    def _init_spec(self, num_pre, num_post, prob, law, seed, dtype, include_self, num_conn=None):
+        if prob is None and num_conn is None:
+            raise TypeError(
+                f"{type(self).__name__}() needs prob (a connection probability, e.g. prob=0.01) or num_conn "
+                "(exactly that many connections per line, e.g. num_conn=100)"
+            )
         seed = _fresh_seed() if seed is None else seed
-        spec = Spec((num_pre, num_post), self._orientation, prob, law, seed, dtype, include_self)
+        spec = Spec((num_pre, num_post), self._orientation, prob, law, seed, dtype, include_self, num_conn)
         self._spec = spec
         self._window = (0, spec.shape[0], 0, spec.shape[1])
         self._scale = 1.0
@@ -123,8 +128,13 @@ class JITCMatrix(OperatorsMixin, _protocols.ArrayProtocols, _numpy_functions.Num
 
     @property
     def prob(self):
-        """Connection probability."""
+        """Connection probability; with ``num_conn``, the probability ``K / N`` of an entry."""
         return self._spec.prob
+
+    @property
+    def num_conn(self):
+        """Connections per line of the fixed-number rule (rows of R, columns of C), or None."""
+        return self._spec.num_conn
 
     @property
     def shape(self):
@@ -595,7 +605,12 @@ _SHARED_PARAMETERS = """
 """
 
 
-def _document(cls, orientation_text, law_text, law_params):
+def _document(cls, orientation_text, law_text, law_params, params):
+    rows = cls._orientation == "R"
+    line, count, axis = ("row", "num_post", 1) if rows else ("column", "num_pre", 0)
+    degree = "a fixed out-degree" if rows else "a fixed in-degree"
+    name = cls.__name__
+    example = ", ".join(f"{param}=1.0" for param in params)
     cls.__doc__ = f"""A JITC matrix {orientation_text} with {law_text}.
 
     Parameters
@@ -604,15 +619,31 @@ def _document(cls, orientation_text, law_text, law_params):
         Rows (presynaptic neurons), ``0 <= num_pre <= 2**31 - 1``.
     num_post : int
         Columns (postsynaptic neurons), ``0 <= num_post <= 2**31 - 1``.
-    prob : float
+    prob : float, optional
         Connection probability in [0, 1]; each entry is connected
-        independently (exact Bernoulli).
-{law_params}{_SHARED_PARAMETERS}
+        independently (exact Bernoulli).  Give ``prob`` or ``num_conn``.
+{law_params}{_SHARED_PARAMETERS}    num_conn : int, optional
+        In place of ``prob``: exactly ``num_conn`` distinct connections per
+        {line} ({degree}), uniform over the subsets of its {count} entries,
+        or of its {count} - 1 off-diagonal ones with ``include_self=False``
+        (the largest ``num_conn``).  Spec extension v2 (docs/spec.md,
+        "Fixed-number rule"); computed by the reference and CPU backends
+        (the GPU refuses it).
+
     Raises
     ------
     ValueError, TypeError
         For arguments out of range or of the wrong type; the message names
         the argument.
+
+    Examples
+    --------
+    >>> import lazyconn
+    >>> conn = lazyconn.{name}(200, 300, {example}, num_conn=20, seed=1)
+    >>> bool(((conn.todense() != 0).sum(axis={axis}) == 20).all())
+    True
+    >>> conn.T.num_conn
+    20
     """
     return cls
 
@@ -623,10 +654,33 @@ _COL_TEXT = "generated column by column (event-driven ``conn @ spikes``)"
 #: Public class for each (law class, orientation), for building views from a Spec.
 CLASS_FOR = {}
 
+
+class _Required:
+    """Default of a law parameter: ``prob`` may be left out (with ``num_conn``),
+    so the parameters after it need a default; leaving them out is an error."""
+
+    def __repr__(self):
+        return "<required>"
+
+
+_REQUIRED = _Required()
+
 _INIT_TEMPLATE = """
-def __init__(self, num_pre, num_post, prob, {params}, seed=None, *, dtype=np.float32, include_self=True):
-    self._init_spec(num_pre, num_post, prob, law_class({params}), seed, dtype, include_self)
+def __init__(self, num_pre, num_post, prob=None, {defaults}, seed=None, *, dtype=np.float32, include_self=True,
+             num_conn=None):
+    missing = [name for name, value in zip({names!r}, ({params},)) if value is REQUIRED]
+    if missing:
+        raise TypeError(missing_message(type(self).__name__, missing))
+    self._init_spec(num_pre, num_post, prob, law_class({params}), seed, dtype, include_self, num_conn)
 """
+
+
+def _missing_message(cls_name, missing):
+    """Python's own message for missing positional arguments."""
+    quoted = [repr(name) for name in missing]
+    names = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
+    plural = "argument" if len(missing) == 1 else "arguments"
+    return f"{cls_name}.__init__() missing {len(missing)} required positional {plural}: {names}"
 
 
 def classes_for_law(name):
@@ -634,7 +688,8 @@ def classes_for_law(name):
 
     ``JITC<name>R`` (generated row by row) and ``JITC<name>C`` (column by
     column), whose constructors take ``num_pre, num_post, prob``, the law's
-    parameters, ``seed`` and the keywords ``dtype`` and ``include_self``.
+    parameters, ``seed`` and the keywords ``dtype``, ``include_self`` and
+    ``num_conn`` (in place of ``prob``: the fixed-number rule).
 
     Parameters
     ----------
@@ -655,14 +710,19 @@ def classes_for_law(name):
     # parameters; they are identifiers (checked when the law was registered).
     made = []
     for orientation, text in (("R", _ROW_TEXT), ("C", _COL_TEXT)):
-        namespace = {"np": np, "law_class": law_class, "__name__": __name__}
-        exec(_INIT_TEMPLATE.format(params=", ".join(law.params)), namespace)  # noqa: S102
+        namespace = {"np": np, "law_class": law_class, "__name__": __name__, "REQUIRED": _REQUIRED,
+                     "missing_message": _missing_message}
+        source = _INIT_TEMPLATE.format(
+            params=", ".join(law.params), names=tuple(law.params),
+            defaults=", ".join(f"{param}=REQUIRED" for param in law.params),
+        )
+        exec(source, namespace)  # noqa: S102
         cls = type(f"JITC{name}{orientation}", (JITCMatrix,), {
             "__slots__": (), "_orientation": orientation, "__init__": namespace["__init__"],
             "__module__": __name__,
         })
         cls.__init__.__qualname__ = f"{cls.__name__}.__init__"
-        _document(cls, text, law.summary, law.matrix_params_doc)
+        _document(cls, text, law.summary, law.matrix_params_doc, law.params)
         CLASS_FOR[(law_class, orientation)] = cls
         made.append(cls)
     made[0]._mirror, made[1]._mirror = made[1], made[0]

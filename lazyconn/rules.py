@@ -23,10 +23,14 @@ Record fields, and who reads them:
     ``(lines[i], blocks[i])`` with ``pos < ends[i]``.
 ``numba_walk``
     ``"module:name"`` of the CPU backend's batch walk (a leading dot: inside
-    ``lazyconn``), compiled into the
+    ``lazyconn``; empty: the CPU refuses the rule), compiled into the
     kernels per (rule, law): ``walk(rk0, rk1, inv_log_q, table_base,
-    table_threshold, line, block, t0, n_draws, pos, end, positions, words,
-    at) -> (walked, pos, done)`` (see ``kernels/_cpu_kernels.py``).
+    table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws, pos,
+    aux, end, positions, words, lns, at) -> (walked, pos, aux, done)``
+    writes the positions of connection slots ``4 t0 .. 4 (t0 + n_draws)``
+    (fewer only when the item ends); ``pos`` and ``aux`` are the walk's
+    state from batch to batch, ``-1`` and ``0`` at the item's start (see
+    ``kernels/_cpu_kernels.py`` and ``kernels/_cpu_fixed.py``).
 ``cuda_type``
     The GPU backend's walk struct.
 ``domain``

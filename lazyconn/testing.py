@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from hypothesis import strategies as st
 
+from ._rule_fixed import line_length
 from .laws import Exponential, LogNormal
 from .matrix import from_spec
 from .spec import Normal, Scalar, Spec, Uniform
@@ -58,6 +59,9 @@ __all__ = [
     "LAWS",
     "LAW_EXAMPLES",
     "LAW_BACKENDS",
+    "RULE_BACKENDS",
+    "num_conns",
+    "fixed_number_window_cases",
     "ORIENTATIONS",
     "DTYPES",
 ]
@@ -173,9 +177,36 @@ def laws(kinds=tuple(LAW_KINDS)):
     return st.one_of([LAW_KINDS[kind][1] for kind in kinds])
 
 
+#: Backends (:attr:`BackendCase.name`) that implement a connection rule
+#: other than Bernoulli, which every backend implements.  The GPU kernels
+#: refuse the fixed-number rule with a NotImplementedError naming the host
+#: route, which the conformance suite checks in place of its GPU rows.
+RULE_BACKENDS = {
+    "FixedNumber": frozenset({"reference", "cpu"}),
+}
+
+
+def num_conns(minor_size, include_self):
+    """Entries per line of the fixed-number rule: the edges 0 and all, and any count between.
+
+    Parameters
+    ----------
+    minor_size : int
+        Length of a line.
+    include_self : bool
+        False: the line draws among its ``minor_size - 1`` off-diagonal entries.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of int
+    """
+    limit = line_length(minor_size, include_self)
+    return st.sampled_from(sorted({0, limit, max(limit - 1, 0)})) | st.integers(0, limit)
+
+
 @st.composite
 def specs(draw, max_side=40, orientations=ORIENTATIONS, law_kinds=tuple(LAW_KINDS),
-          dtypes=DTYPES, probs=None):
+          dtypes=DTYPES, probs=None, rules=("Bernoulli",)):
     """Whole-matrix :class:`~lazyconn.spec.Spec` objects.
 
     Parameters
@@ -188,18 +219,28 @@ def specs(draw, max_side=40, orientations=ORIENTATIONS, law_kinds=tuple(LAW_KIND
     dtypes : tuple of dtype
     probs : strategy, optional
         Defaults to :func:`probabilities`.
+    rules : tuple of str, optional
+        Connection rules drawn: ``"Bernoulli"`` (``prob``) and
+        ``"FixedNumber"`` (``num_conn`` from :func:`num_conns`).
     """
     m = draw(st.integers(0, max_side))
     n = draw(st.integers(0, max_side))
     include_self = True if m != n else draw(st.booleans())
+    orientation = draw(st.sampled_from(orientations))
+    rule = rules[0] if len(rules) == 1 else draw(st.sampled_from(rules))
+    if rule == "FixedNumber":
+        prob, num_conn = None, draw(num_conns(n if orientation == "R" else m, include_self))
+    else:
+        prob, num_conn = draw(probabilities() if probs is None else probs), None
     return Spec(
         shape=(m, n),
-        orientation=draw(st.sampled_from(orientations)),
-        prob=draw(probabilities() if probs is None else probs),
+        orientation=orientation,
+        prob=prob,
         law=draw(laws(law_kinds)),
         seed=draw(seeds()),
         dtype=np.dtype(draw(st.sampled_from(dtypes))),
         include_self=include_self,
+        num_conn=num_conn,
     )
 
 
@@ -372,6 +413,20 @@ class BackendCase:
         """
         return self.name in LAW_BACKENDS.get(law_kind(law), (self.name,))
 
+    def supports_rule(self, name):
+        """Whether this backend implements the connection rule ``name`` (see :data:`RULE_BACKENDS`).
+
+        Parameters
+        ----------
+        name : str
+            A rule's name, e.g. ``"FixedNumber"``.
+
+        Returns
+        -------
+        bool
+        """
+        return self.name in RULE_BACKENDS.get(name, (self.name,))
+
     @property
     def on_device(self):
         """True when the backend takes and returns device (non-NumPy) arrays."""
@@ -458,6 +513,57 @@ def line_window_cases(draw, max_lines=24, max_width=700, max_minor=2**23, max_ma
         seed=draw(seeds()),
         dtype=draw(st.sampled_from(DTYPES)),
         include_self=not (square and draw(st.booleans())),
+    )
+    n_lines = draw(st.integers(0, min(max_lines, major)))
+    k0 = draw(st.integers(0, major - n_lines))
+    width = draw(st.integers(0, min(max_width, minor)))
+    if square and draw(st.booleans()):
+        j0 = min(k0, minor - width)  # on the diagonal
+    else:
+        j0 = draw(st.integers(0, minor - width))
+    return spec, (k0, k0 + n_lines, j0, j0 + width)
+
+
+@st.composite
+def fixed_number_window_cases(draw, max_lines=16, max_width=700, max_minor=2**22, max_major=2**20,
+                              max_num_conn=3000, law_examples=LAW_EXAMPLES):
+    """A fixed-number spec on a long minor axis and a small line-space window inside it.
+
+    The window lands anywhere on the line, so its walk starts from the
+    line's start and stops at the window's end (docs/spec.md, fixed-number
+    rule, "Windows"); square specs put it on the diagonal too.
+
+    Parameters
+    ----------
+    max_lines, max_width : int
+        Largest window: lines and minor extent (0 is drawn too).
+    max_minor, max_major : int
+        Largest matrix sides.
+    max_num_conn : int
+        Largest number of entries per line (the walk is O(K) per line).
+    law_examples : sequence of laws
+        Laws sampled for the spec.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy of (Spec, (k0, k1, j0, j1))
+    """
+    square = draw(st.booleans())
+    minor = draw(st.integers(1, max_minor))
+    major = minor if square else draw(st.integers(1, max_major))
+    include_self = not (square and draw(st.booleans()))
+    limit = line_length(minor, include_self)
+    num_conn = draw(st.sampled_from([0, min(limit, 1), min(limit, max_num_conn)])
+                    | st.integers(0, min(limit, max_num_conn)))
+    spec = Spec(
+        shape=(major, minor),
+        orientation="R",
+        prob=None,
+        law=draw(st.sampled_from(law_examples)),
+        seed=draw(seeds()),
+        dtype=draw(st.sampled_from(DTYPES)),
+        include_self=include_self,
+        num_conn=num_conn,
     )
     n_lines = draw(st.integers(0, min(max_lines, major)))
     k0 = draw(st.integers(0, major - n_lines))

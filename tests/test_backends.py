@@ -16,7 +16,9 @@ to ``BACKENDS``; a new law by one entry of ``LAW_KINDS``.  Where a backend
 does not implement a law yet (listed in ``lazyconn.testing.LAW_BACKENDS``,
 empty today: every backend runs every law), its rows check the refusal
 instead: a TypeError naming the law from every kernel and from the public
-API.
+API.  The fixed-number rule (``RULE_BACKENDS``: not on the GPU yet) has its
+own section at the end, with the same checks and a NotImplementedError where
+a backend refuses it.
 """
 
 import numpy as np
@@ -38,10 +40,12 @@ from lazyconn.testing import (
     LAW_KINDS,
     LAWS,
     ORIENTATIONS,
+    RULE_BACKENDS,
     assert_products_match_reference,
     assert_same_bits,
     assert_sums_close,
     assert_window_matches_reference,
+    fixed_number_window_cases,
     law_id,
     line_window_cases,
     line_windows,
@@ -407,3 +411,149 @@ def test_host_reductions_and_connection_lists(api, orientation, law, dtype):
         assert_same_bits(rows, expected_rows.astype(np.int64))
         assert_same_bits(cols, expected_cols.astype(np.int64))
         assert_same_bits(values, dense[expected_rows, expected_cols])
+
+
+# ------------------------------------------------------ fixed-number rule
+def _rule_refused(backend, spec, window=(0, 1, 0, 1)):
+    """Whether the backend does not implement the spec's rule; if so, check that
+    every kernel refuses it (a law it lacks too may be refused first)."""
+    name = lazyconn.rules.by_code(spec.kernel_params().rule).name
+    if backend.case.supports_rule(name):
+        return _refused(backend, spec.law, spec.kernel_params(), window, spec.dtype)
+    params, xp, (k0, k1, j0, j1), dtype = spec.kernel_params(), backend.xp, window, spec.dtype
+    expected = NotImplementedError if backend.case.supports(spec.law) else (NotImplementedError, TypeError)
+    for call in (lambda: backend.module.dense(params, *window, dtype),
+                 lambda: backend.module.coo(params, *window, dtype),
+                 lambda: backend.module.degrees(params, *window, dtype),
+                 lambda: backend.module.gather(params, *window, xp.ones((j1 - j0, 1)), dtype),
+                 lambda: backend.module.scatter(params, xp.arange(k0, k1), None, j0, j1, dtype)):
+        with pytest.raises(expected, match="no kernels for"):
+            call()
+    return True
+
+
+def test_every_rule_backend_is_a_backend():
+    backends = {case.name for case in BACKENDS}
+    assert all(names <= backends and "reference" in names for names in RULE_BACKENDS.values())
+    assert set(RULE_BACKENDS) <= {lazyconn.rules.by_code(code).name for code in (0, 1)}
+
+
+@settings(max_examples=40)
+@given(spec=specs(max_side=40, rules=("FixedNumber",)), data=st.data())
+def test_fixed_number_windows_are_bit_equal(backend, spec, data):
+    window = data.draw(line_windows(spec))
+    if _rule_refused(backend, spec, window):
+        return
+    scales = (data.draw(st.sampled_from(SCALES)),)
+    _check_window(backend, spec.kernel_params(), window, spec.dtype, (1.0,) + scales)
+
+
+@settings(max_examples=80)
+@given(fixed_number_window_cases())
+def test_fixed_number_windows_on_a_long_minor_axis_are_bit_equal(backend, case):
+    # The walk of a window starting at j0 > 0 starts at the line's start and
+    # stops at j1: the positions must be those of the whole line.
+    spec, window = case
+    if _rule_refused(backend, spec, window):
+        return
+    _check_window(backend, spec.kernel_params(), window, spec.dtype)
+
+
+@settings(max_examples=40)
+@given(spec=specs(max_side=40, rules=("FixedNumber",)), data=st.data())
+def test_fixed_number_products_match_the_reference(backend, spec, data):
+    window = data.draw(line_windows(spec))
+    if _rule_refused(backend, spec, window):
+        return
+    assert_products_match_reference(
+        backend.module, spec.kernel_params(), window, spec.dtype,
+        n_cols=data.draw(st.sampled_from([1, 3])),
+        value_dtype=data.draw(st.sampled_from(DTYPES)),
+        seed=data.draw(st.integers(0, 2**32 - 1)),
+        xp=backend.xp,
+    )
+
+
+@settings(max_examples=30)
+@given(fixed_number_window_cases(max_lines=10, max_width=400), st.sampled_from([1, 2]), st.integers(0, 2**32 - 1))
+def test_fixed_number_products_on_a_long_minor_axis_match_the_reference(backend, case, n_cols, seed):
+    spec, window = case
+    if _rule_refused(backend, spec, window):
+        return
+    assert_products_match_reference(backend.module, spec.kernel_params(), window, spec.dtype,
+                                    n_cols=n_cols, seed=seed, xp=backend.xp)
+
+
+#: Named fixed-number cases: (shape, num_conn, include_self, windows).
+FIXED_REGIMES = {
+    "empty": ((10, 10), 0, True, [(0, 10, 0, 10), (3, 3, 0, 10)]),
+    "all": ((40, 300), 300, True, [(0, 40, 0, 300), (5, 9, 100, 299)]),
+    "all but the diagonal": ((300, 300), 299, False, [(0, 300, 0, 300), (290, 300, 280, 300)]),
+    "one per line": ((200, 5000), 1, True, [(0, 200, 0, 5000), (3, 150, 2500, 5000)]),
+    "one of one": ((7, 1), 1, True, [(0, 7, 0, 1)]),
+    "dense lines (ln1p steps)": ((60, 1000), 800, True, [(0, 60, 0, 1000), (0, 60, 333, 777)]),
+    # K > 256: a line fills many batches and outgrows every buffer.
+    "long lines": ((4, 20_000), 5000, True, [(0, 4, 0, 20_000), (1, 3, 15_000, 19_999)]),
+    "diagonal without self": ((3000, 3000), 100, False, [(100, 140, 90, 160), (2990, 3000, 7, 2995)]),
+    "far from the origin": ((60_000, 3000), 150, True, [(50_000, 50_004, 100, 3000)]),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("law", LAWS, ids=law_id)
+@pytest.mark.parametrize("regime", list(FIXED_REGIMES))
+def test_fixed_number_edge_windows(backend, regime, law, dtype):
+    shape, num_conn, include_self, windows = FIXED_REGIMES[regime]
+    spec = Spec(shape, "R", None, law, 5, dtype, include_self, num_conn=num_conn)
+    if _rule_refused(backend, spec, windows[0]):
+        return
+    params = spec.kernel_params()
+    for window in windows:
+        dense = _check_window(backend, params, window, dtype, (1.0, 1e-300))
+        if window[2:] == (0, shape[1]):
+            assert np.all((dense != 0).sum(axis=1) == num_conn)
+        for n_cols in (1, 5):
+            assert_products_match_reference(backend.module, params, window, dtype, n_cols=n_cols,
+                                            value_dtype=dtype if n_cols == 1 else np.float64, seed=n_cols,
+                                            xp=backend.xp)
+
+
+def _fixed_matrix(orientation, law, dtype, shape=(120, 90), seed=2**64 - 1):
+    minor = shape[1] if orientation == "R" else shape[0]
+    return lazyconn.from_spec(Spec(shape, orientation, None, law, seed, dtype, num_conn=minor // 9))
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("law", LAWS, ids=law_id)
+@pytest.mark.parametrize("orientation", ORIENTATIONS)
+def test_fixed_number_public_api(api, orientation, law, dtype):
+    conn = _fixed_matrix(orientation, law, dtype)
+    if _rule_refused(api, conn.spec):
+        return
+    xp, rng = api.xp, np.random.default_rng(5)
+    for name, (view, dense) in _views(conn).items():
+        assert_same_bits(view.todense(xp=xp), _reference_dense(view))
+        m, n = view.shape
+        for side, shape, x_dtype in [("right", (n,), np.float32), ("right", (n, 4), np.float64),
+                                     ("left", (m,), np.float64), ("left", (3, m), np.float32)]:
+            x = (rng.normal(size=shape) * (rng.random(shape) < 0.5)).astype(x_dtype)
+            result = view @ xp.asarray(x) if side == "right" else xp.asarray(x) @ view
+            expected, abs_sums, count = _expected_product(dense, x, side)
+            assert result.dtype == np.result_type(x_dtype, dtype), (name, side)
+            assert_sums_close(result, expected, abs_sums, count, result.dtype)
+        spikes = rng.random(m) < 0.05
+        expected, abs_sums, count = _expected_product(dense, spikes, "left")
+        assert_sums_close(lazyconn.BinaryArray(xp.asarray(spikes)) @ view, expected, abs_sums, count, dtype)
+        if not api.case.on_device:
+            exact = _reference_dense(view)
+            assert view.count_nonzero() == np.count_nonzero(exact), name
+            np.testing.assert_array_equal(view.count_nonzero(axis=0), np.count_nonzero(exact, axis=0))
+            rows, cols, values = view.tocoo_arrays()
+            expected_rows, expected_cols = np.nonzero(exact)
+            assert_same_bits(rows, expected_rows.astype(np.int64))
+            assert_same_bits(cols, expected_cols.astype(np.int64))
+            assert_same_bits(values, exact[expected_rows, expected_cols])
+    # Exactly K entries on every line of the generator, in the user's orientation.
+    if not api.case.on_device:
+        counts = np.count_nonzero(_reference_dense(conn), axis=1 if orientation == "R" else 0)
+        assert np.all(counts == conn.spec.num_conn)

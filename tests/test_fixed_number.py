@@ -1,7 +1,7 @@
 """The fixed-number rule (spec v2 extension): exactly K distinct entries per line.
 
-Checked on the NumPy reference (the only backend with this rule so far):
-exact counts, the uniform law over K-subsets (chi-square and binomial
+Checked on the NumPy reference (the CPU backend is checked against it in
+tests/test_backends.py and at the end of this file): exact counts, the uniform law over K-subsets (chi-square and binomial
 tests, fixed seeds, significance level ALPHA), edges, windows, transposes,
 the weight slots, pinned test vectors and a golden checksum, the work per
 line, and a transcription of docs/spec.md's algorithm written from the text.
@@ -431,21 +431,32 @@ def test_spec_records():
     assert (bernoulli.rule, bernoulli.num_conn, bernoulli.minor_size) == (0, 0, 0)
 
 
-def test_kernels_without_the_rule_refuse_it(monkeypatch):
+def test_the_gpu_refuses_the_rule_and_the_cpu_computes_it(monkeypatch):
     params = _spec().kernel_params()
+    # The GPU kernels still ask this first (lazyconn.kernels.gpu).
     with pytest.raises(NotImplementedError, match="no kernels for the FixedNumber connection rule"):
         rules.require_bernoulli(params, "GPU")
     cpu = pytest.importorskip("lazyconn.kernels.cpu")
+    expected = reference.dense(params, 0, 3, 0, 40, np.float64)
+    assert np.array_equal(cpu.dense(params, 0, 3, 0, 40, np.float64), expected)
+    assert np.all((expected != 0).sum(axis=1) == 5)
+    monkeypatch.setenv("LAZYCONN_BACKEND", "cpu")
+    assert np.array_equal(lazyconn.from_spec(_spec()).todense(), reference.dense(params, 0, 30, 0, 40, np.float64))
+
+
+def test_a_rule_without_a_numba_walk_is_refused_by_the_cpu(monkeypatch):
+    cpu = pytest.importorskip("lazyconn.kernels.cpu")
+    params = _spec().kernel_params()
+    monkeypatch.setattr(cpu.rules, "by_code", lambda code: rules.Rule(
+        name="Toy", code=code, params=(), check=None, block_log2=None, reference_walk=None, numba_walk="",
+        cuda_type="", domain=9))
     for call in (lambda: cpu.dense(params, 0, 3, 0, 40, np.float64),
                  lambda: cpu.coo(params, 0, 3, 0, 40, np.float64),
                  lambda: cpu.gather(params, 0, 3, 0, 40, np.ones((40, 1)), np.float64),
                  lambda: cpu.scatter(params, np.arange(3), None, 0, 40, np.float64),
                  lambda: cpu.degrees(params, 0, 3, 0, 40, np.float64)):
-        with pytest.raises(NotImplementedError, match="LAZYCONN_BACKEND=reference"):
+        with pytest.raises(NotImplementedError, match="no kernels for the Toy connection rule.*LAZYCONN_BACKEND"):
             call()
-    monkeypatch.setenv("LAZYCONN_BACKEND", "cpu")
-    with pytest.raises(NotImplementedError):
-        lazyconn.from_spec(_spec()).todense()
 
 
 def test_reductions_sparse_and_dask_on_the_reference(monkeypatch):
@@ -470,3 +481,70 @@ def test_dask_names_tell_a_fixed_number_matrix_from_its_bernoulli_twin():
     bernoulli = Spec((10, 10), "R", fixed.prob, Scalar(1.0), 3, np.float32)
     window = (0, 10, 0, 10)
     assert View(fixed, window, 1.0).token() != View(bernoulli, window, 1.0).token()
+
+
+
+# --------------------------------------------- CPU and Dask against the reference
+def _cpu_or_skip():
+    return pytest.importorskip("lazyconn.kernels.cpu")
+
+
+@pytest.mark.parametrize("kwargs, expected", GOLDEN_FIXED)
+def test_golden_checksums_on_the_cpu(kwargs, expected, monkeypatch):
+    _cpu_or_skip()
+    monkeypatch.setenv("LAZYCONN_BACKEND", "cpu")
+    assert checksum(lazyconn.from_spec(_spec(**kwargs)).todense()) == expected
+
+
+def test_windows_of_long_lines_restart_from_the_line_start():
+    # K = 3000 fills many batches of the CPU walk; a window far along the line
+    # walks from the line's start and must give the same positions.
+    cpu = _cpu_or_skip()
+    spec = _spec(shape=(6, 40_000), num_conn=3000, law=Uniform(-1.0, 1.0), seed=99, dtype=np.float32)
+    params = spec.kernel_params()
+    full = reference.dense(params, 0, 6, 0, 40_000, np.float32)
+    assert np.array_equal(cpu.dense(params, 0, 6, 0, 40_000, np.float32), full)
+    for j0, j1 in [(1, 40_000), (39_000, 40_000), (12_345, 12_999), (20_000, 20_001)]:
+        assert np.array_equal(cpu.dense(params, 2, 5, j0, j1, np.float32), full[2:5, j0:j1])
+        k, j, w = cpu.coo(params, 2, 5, j0, j1, np.float32)
+        rows, cols = np.nonzero(full[2:5, j0:j1])
+        assert np.array_equal(k, rows + 2) and np.array_equal(j, cols + j0)
+
+
+def test_the_cpu_realises_every_line_with_k_distinct_entries_and_the_marginals():
+    _cpu_or_skip()
+    conn = lazyconn.from_spec(_spec(shape=(500, 400), orientation="C", num_conn=25, seed=7))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAZYCONN_BACKEND", "cpu")
+        dense = conn.todense()
+        assert np.all((dense != 0).sum(axis=0) == 25)
+        assert conn.count_nonzero() == 25 * 400
+        # Each entry is connected with probability K / N: row counts over 400 columns.
+        rows = (dense != 0).sum(axis=1)
+        chi2 = ((rows - 400 * 25 / 500) ** 2 / (400 * 25 / 500 * (1 - 25 / 500))).sum()
+        assert stats.chi2.sf(chi2, 499) > ALPHA
+
+
+def test_dask_chunks_are_windows_of_the_cpu_matrix():
+    _cpu_or_skip()
+    da = pytest.importorskip("dask.array")
+    import lazyconn.dask
+
+    conn = lazyconn.from_spec(_spec(shape=(90, 70), orientation="C", num_conn=30, law=Normal(0.0, 1.0), seed=5,
+                                    dtype=np.float32, include_self=True))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAZYCONN_BACKEND", "reference")
+        expected = conn.todense()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAZYCONN_BACKEND", "cpu")
+        for chunks in [(16, 25), (90, 7), ((40, 50), (1, 69))]:
+            assert conn.to_dask(chunks=chunks).compute(scheduler="synchronous").tobytes() == expected.tobytes()
+        x = np.random.default_rng(3).normal(size=(70, 2)).astype(np.float32)
+        lazy = lazyconn.dask.matmul(conn, da.from_array(x, chunks=(20, 1)), chunks=(30,))
+        np.testing.assert_allclose(lazy.compute(scheduler="synchronous"), expected.astype(np.float64) @ x,
+                                   rtol=1e-5, atol=1e-4)
+        v = np.random.default_rng(4).normal(size=90).astype(np.float32)
+        lazy = lazyconn.dask.matmul(da.from_array(v, chunks=25), conn, chunks=(20,), split_every=2)
+        np.testing.assert_allclose(lazy.compute(scheduler="synchronous"), v.astype(np.float64) @ expected,
+                                   rtol=1e-5, atol=1e-4)
+

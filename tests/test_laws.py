@@ -100,7 +100,8 @@ def test_matrix_classes_are_generated_from_laws_times_orientations():
         assert row._mirror is col and col._mirror is row
         assert CLASS_FOR[(laws.law_class(law), "R")] is row
         params = list(inspect.signature(row).parameters)
-        assert params == ["num_pre", "num_post", "prob", *laws.get(law).params, "seed", "dtype", "include_self"]
+        assert params == ["num_pre", "num_post", "prob", *laws.get(law).params, "seed", "dtype", "include_self",
+                          "num_conn"]
         assert laws.get(law).summary in row.__doc__ and "row by row" in row.__doc__
     conn = lazyconn.JITCUniformC(5, 6, 0.3, -1.0, 2.0, seed=3)
     assert repr(conn) == "JITCUniformC(num_pre=5, num_post=6, prob=0.3, low=-1.0, high=2.0, seed=3, dtype=float32)"

@@ -69,6 +69,9 @@ class Generator(NamedTuple):
         For sizing batches only; never influences a bit.
     table_base, table_threshold : ndarray
         The gap table, or empty arrays.
+    num_conn, n_eff : int64
+        The fixed-number rule's entries per line and candidates per line
+        (``N`` or ``N - 1`` without the diagonal); 0 for other rules.
     """
 
     rk0: np.ndarray
@@ -83,6 +86,8 @@ class Generator(NamedTuple):
     prob: np.float64
     table_base: np.ndarray
     table_threshold: np.ndarray
+    num_conn: np.int64
+    n_eff: np.int64
 
 
 class Kernels(NamedTuple):
@@ -118,7 +123,8 @@ def _first_draws(prob, end):
 
 @numba.njit(**JIT_OPTIONS)
 def _scratch():
-    """Per-thread batch buffers: positions, uniforms, weights, tail lanes, words."""
+    """Per-thread batch buffers: positions, uniforms, weights, tail lanes, words, and
+    the walk's float scratch (the fixed-number rule's ``ln(u1)`` of its trials)."""
     n = 4 * _MAX_DRAWS
     return (
         np.empty(n, dtype=np.int64),
@@ -127,12 +133,13 @@ def _scratch():
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.uint64),
+        np.empty(n // 2, dtype=np.float64),
     )
 
 
 @numba.njit(**INLINE_OPTIONS)
-def bernoulli_walk(rk0, rk1, inv_log_q, table_base, table_threshold, line, block, t0, n_draws, pos, end, gaps,
-                   words, at):
+def bernoulli_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0,
+                   n_draws, pos, aux, end, gaps, words, lns, at):
     """The Bernoulli rule's walk: draws ``t0 .. t0 + n_draws`` of item ``(line, block)`` from ``pos``.
 
     Writes ``gaps[at + s]`` = the block-local position of slot ``4*t0 + s``
@@ -145,10 +152,14 @@ def bernoulli_walk(rk0, rk1, inv_log_q, table_base, table_threshold, line, block
     array, is an atomic reference-count increment and decrement, a
     sizeable part of a batch's time.
 
+    ``num_conn``, ``n_eff``, ``skip``, ``aux`` and ``lns`` are other
+    rules' (the walk interface is shared: see :mod:`lazyconn.rules`); the
+    diagonal is dropped by the kernels.
+
     Returns
     -------
-    walked, pos, done
-        Connections found, the position reached, whether the block ended.
+    walked, pos, aux, done
+        Connections found, the position reached, ``aux`` unchanged, whether the block ended.
     """
     n_slots = 4 * n_draws
     if table_base.size:
@@ -156,17 +167,35 @@ def bernoulli_walk(rk0, rk1, inv_log_q, table_base, table_threshold, line, block
         for s in range(n_slots):
             pos += table_gap(words[s], inv_log_q, table_base, table_threshold) + 1
             if pos >= end:
-                return s, pos, True
+                return s, pos, aux, True
             gaps[np.uint64(at + s)] = pos  # unsigned: no wraparound test
-        return n_slots, pos, False
+        return n_slots, pos, aux, False
     fill_gaps(rk0, rk1, line, block, t0, n_draws, inv_log_q, gaps, at)
     for s in range(n_slots):
         j = np.uint64(at + s)  # unsigned: no wraparound test
         pos += gaps[j] + 1
         if pos >= end:
-            return s, pos, True
+            return s, pos, aux, True
         gaps[j] = pos
-    return n_slots, pos, False
+    return n_slots, pos, aux, False
+
+
+@numba.njit(**JIT_OPTIONS)
+def _grown(js, ws, count, size):
+    """``js``, ``ws`` reallocated to ``size`` entries, keeping the first ``count``.
+
+    A function of its own: written inline in :func:`kernels_for`'s
+    ``line_block``, itself inlined into the parallel lines kernel, the
+    reallocation fails in Numba 0.68 from the second one on (a line of the
+    fixed-number rule grows them several times).  Module level, not a
+    closure: closures of one qualname compiled in different processes can
+    share a symbol name, and cached code would call the wrong one.
+    """
+    js_new = np.empty(size, dtype=js.dtype)
+    ws_new = np.empty(size, dtype=ws.dtype)
+    js_new[:count] = js[:count]
+    ws_new[:count] = ws[:count]
+    return js_new, ws_new
 
 
 @numba.njit(**INLINE_OPTIONS)
@@ -312,8 +341,8 @@ def kernels_for(rule, law):
     defer_capacity = _DEFER_CAPACITY if weights_deferred else 0
 
     @numba.njit(**INLINE_OPTIONS)
-    def walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, line, block, t0, n_draws, pos, end, gaps,
-                   uniforms, words, positions, dus, n_deferred):
+    def walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws,
+                   pos, aux, end, gaps, uniforms, words, lns, positions, dus, n_deferred):
         """The walk of a batch, with its weight uniforms: into the scratch
         ``gaps``/``uniforms``, or for deferred weights straight into the
         deferral buffers ``positions``/``dus`` at the running count
@@ -322,16 +351,16 @@ def kernels_for(rule, law):
         than drawing only the walked slots later)."""
         if weights_deferred:
             fill_uniforms(rk0, rk1, line, block, t0, 4 * n_draws, dus, n_deferred)
-            return walk(rk0, rk1, inv_log_q, table_base, table_threshold, line, block, t0, n_draws, pos, end,
-                        positions, words, n_deferred)
+            return walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0,
+                        n_draws, pos, aux, end, positions, words, lns, n_deferred)
         if weights_per_batch:
             fill_uniforms(rk0, rk1, line, block, t0, 4 * n_draws, uniforms, 0)
-        return walk(rk0, rk1, inv_log_q, table_base, table_threshold, line, block, t0, n_draws, pos, end, gaps,
-                    words, 0)
+        return walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws,
+                    pos, aux, end, gaps, words, lns, 0)
 
     @numba.njit(**INLINE_OPTIONS)
     def line_block(gen, table_base, table_threshold, line, block, j0, j1, gaps, uniforms, weights, tail_index,
-                   tail_r, words, js, ws):
+                   tail_r, words, lns, js, ws):
         """All connections of item ``(line, block)`` inside ``[j0, j1)``, batch by batch.
 
         A generator would be the natural shape; Numba's are slow, so this
@@ -343,6 +372,7 @@ def kernels_for(rule, law):
             Global minor indices (sorted) and weights in ``ws``'s dtype.
         """
         rk0, rk1, log2, inv_log_q = gen.rk0, gen.rk1, gen.block_log2, gen.inv_log_q
+        num_conn, n_eff = gen.num_conn, gen.n_eff
         a, b, skip, round32, scalar_w = gen.a, gen.b, gen.skip_diagonal, gen.round32, gen.scalar_weight
         block_start = block << log2
         end = min(np.int64(1) << log2, j1 - block_start)
@@ -350,25 +380,21 @@ def kernels_for(rule, law):
         diagonal = line - block_start if skip else np.int64(-1)
         n_draws = _first_draws(gen.prob, end)
         pos = np.int64(-1)
+        aux = np.int64(0)
         t = np.int64(0)
         count = 0
         while True:
             if weights_constant:
-                walked, pos, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, line, block, t,
-                                         n_draws, pos, end, gaps, words, 0)
+                walked, pos, aux, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff,
+                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, lns, 0)
             else:
                 fill_uniforms(rk0, rk1, line, block, t, 4 * n_draws, uniforms, 0)
-                walked, pos, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, line, block, t,
-                                         n_draws, pos, end, gaps, words, 0)
+                walked, pos, aux, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff,
+                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, lns, 0)
                 if walked:
                     weights_of(walked, a, b, round32, uniforms, weights, tail_index, tail_r)
             if count + walked > js.size:
-                size = 2 * (count + walked)
-                js_new = np.empty(size, dtype=js.dtype)
-                ws_new = np.empty(size, dtype=ws.dtype)
-                js_new[:count] = js[:count]
-                ws_new[:count] = ws[:count]
-                js, ws = js_new, ws_new
+                js, ws = _grown(js, ws, count, 2 * (count + walked))
             for s in range(walked):
                 p = gaps[s]
                 js[count] = block_start + p
@@ -445,7 +471,7 @@ def kernels_for(rule, law):
         n_lines = k1 - k0
         for chunk in numba.prange(n_chunks):
             row = np.int64(numba.get_thread_id()) if by_thread else np.int64(chunk)
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words, lns = _scratch()
             js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
             ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
             for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
@@ -453,7 +479,7 @@ def kernels_for(rule, law):
                 total = 0
                 for block in range(b0, b1):
                     count, js, ws = line_block(gen, table_base, table_threshold, k, block, j0, j1, gaps, uniforms,
-                                               weights, tail_index, tail_r, words, js, ws)
+                                               weights, tail_index, tail_r, words, lns, js, ws)
                     if mode == _MODE_DENSE:
                         for s in range(count):
                             dense_out[k - k0, js[s] - j0] = ws[s]
@@ -488,6 +514,7 @@ def kernels_for(rule, law):
         and the output rows written (the chunk's) stay in cache.
         """
         rk0, rk1, log2, inv_log_q = gen.rk0, gen.rk1, gen.block_log2, gen.inv_log_q
+        num_conn, n_eff = gen.num_conn, gen.n_eff
         a, b, skip, round32, scalar_w = gen.a, gen.b, gen.skip_diagonal, gen.round32, gen.scalar_weight
         prob, table_base, table_threshold = gen.prob, gen.table_base, gen.table_threshold
         n_lines = k1 - k0
@@ -496,7 +523,7 @@ def kernels_for(rule, law):
         w0 = out[0, 0]  # zero, in the accumulator dtype
         w0 += scalar_w
         for chunk in numba.prange(n_chunks):
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words, lns = _scratch()
             cast = np.empty(1, dtype=out.dtype)  # float64 -> accumulator dtype
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
@@ -521,11 +548,12 @@ def kernels_for(rule, law):
                 offset = block_start - j0
                 n_draws = _first_draws(prob, end)
                 pos = np.int64(-1)
+                aux = np.int64(0)
                 t = np.int64(0)
                 while True:
-                    walked, pos, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, k, block, t,
-                                                   n_draws, pos, end, gaps, uniforms, words, positions, dus,
-                                                   n_deferred)
+                    walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
+                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
+                                                        uniforms, words, lns, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
@@ -587,6 +615,7 @@ def kernels_for(rule, law):
         The walk is fused with the scatter.
         """
         rk0, rk1, log2, inv_log_q = gen.rk0, gen.rk1, gen.block_log2, gen.inv_log_q
+        num_conn, n_eff = gen.num_conn, gen.n_eff
         a, b, skip, round32, scalar_w = gen.a, gen.b, gen.skip_diagonal, gen.round32, gen.scalar_weight
         prob, table_base, table_threshold = gen.prob, gen.table_base, gen.table_threshold
         n_lines = lines.shape[0]
@@ -604,7 +633,7 @@ def kernels_for(rule, law):
             if start == stop:
                 continue
             out = out_private[group]
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words, lns = _scratch()
             cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
@@ -621,11 +650,12 @@ def kernels_for(rule, law):
                     scale = w0 if binary else values[i, 0] * w0
                 n_draws = first_draws
                 pos = np.int64(-1)
+                aux = np.int64(0)
                 t = np.int64(0)
                 while True:
-                    walked, pos, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, k, block, t,
-                                                   n_draws, pos, end, gaps, uniforms, words, positions, dus,
-                                                   n_deferred)
+                    walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
+                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
+                                                        uniforms, words, lns, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):

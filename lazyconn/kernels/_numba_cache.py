@@ -59,6 +59,7 @@ KERNEL_SOURCES = (
     "_exp.py",
     "kernels/_cpu_exp.py",
     "_rule_fixed.py",
+    "kernels/_cpu_fixed.py",
 )
 
 try:  # private API: see the module docstring

@@ -54,6 +54,7 @@ import numba
 import numpy as np
 
 from .. import laws, rules
+from .._rule_fixed import line_length
 from ._cpu_kernels import (
     _MODE_COO,
     _MODE_COUNT,
@@ -130,7 +131,7 @@ def _generator(params, dtype):
     ``nan != nan`` would make a value key return another matrix's record
     or miss every time.  The record's arrays are only read by the kernels.
     """
-    rules.require_bernoulli(params, "CPU")
+    _require_walk(params)
     key = (id(params), np.dtype(dtype))
     cached = _GENERATORS.get(key)
     if cached is not None and cached[0] is params:
@@ -148,7 +149,10 @@ _GENERATORS = {}
 def _make_generator(params, dtype):
     rk0, rk1 = round_key_arrays(params.key0, params.key1)
     scalar_weight = float(np.dtype(dtype).type(params.a))  # rounded once, as the reference
-    table_base, table_threshold = _gap_table(float(params.inv_log_q))
+    bernoulli = params.rule == rules.BERNOULLI.code
+    # Only the Bernoulli walk reads the gap table.
+    table_base, table_threshold = _gap_table(float(params.inv_log_q)) if bernoulli else _NO_TABLE
+    n_eff = 0 if bernoulli else line_length(params.minor_size, not params.skip_diagonal)
     return Generator(
         rk0=rk0,
         rk1=rk1,
@@ -162,7 +166,19 @@ def _make_generator(params, dtype):
         prob=np.float64(params.prob),
         table_base=table_base,
         table_threshold=table_threshold,
+        num_conn=np.int64(params.num_conn),
+        n_eff=np.int64(n_eff),
     )
+
+
+def _require_walk(params):
+    """Refuse a rule without a Numba walk (never a silent Bernoulli matrix)."""
+    rule = rules.by_code(params.rule)
+    if not rule.numba_walk:
+        raise NotImplementedError(
+            f"the CPU backend has no kernels for the {rule.name} connection rule yet; "
+            "set LAZYCONN_BACKEND=reference to compute it with the NumPy reference (host arrays only)"
+        )
 
 
 def _kernels(params):
@@ -251,7 +267,7 @@ def _expected(params, n_lines, width):
 
 
 def _empty(params, j0, j1):
-    rules.require_bernoulli(params, "CPU")  # every public kernel asks this first
+    _require_walk(params)  # every public kernel asks this first
     return j1 <= j0 or params.inv_log_q == -math.inf
 
 
