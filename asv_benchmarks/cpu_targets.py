@@ -125,7 +125,7 @@ def products(table, n, p, repeat):
         csr = scipy.sparse.csr_matrix(scalar.tocsr())
     build = time.perf_counter() - start
     csr_bytes = csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes
-    table.add(f"scipy CSR of the same matrix: build (`tocsr()`), bytes", f"{build:.1f} s, {csr_bytes / MiB:,.0f} MiB")
+    table.add("scipy CSR of the same matrix: build (`tocsr()`), bytes", f"{build:.1f} s, {csr_bytes / MiB:,.0f} MiB")
     csc_view = csr.T  # x @ M as CSR's transpose product, the way scipy does it
 
     _dense_row(table, "`M @ y` Scalar (lazy / CSR)", *_pair_times(lambda: scalar @ x, lambda: csr @ x, repeat))

@@ -15,7 +15,6 @@ import lazyconn
 from lazyconn import dispatch
 from lazyconn.backends import SCATTER_ROWS, ArrayBackend, Backend, check_backend
 from lazyconn.kernels import reference
-from lazyconn.products import View
 
 ROOT = pathlib.Path(lazyconn.__file__).resolve().parent
 
