@@ -12,15 +12,30 @@ if ls .whl/*.whl >/dev/null 2>&1; then
 fi
 export PYTHONPATH=/tmp/site:$ROOT
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+# pytest-xdist, where installed, spreads the tests over the CPU cores
+# (CuPy's kernel cache on disk is shared by the workers).
+XDIST=""
+python3 -c "import xdist" 2>/dev/null && XDIST="-n 8"
 echo "=== GPU tests"; date
-timeout 300 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_determinism.py tests/test_gpu.py \
-    tests/test_dask_gpu.py tests/test_gpu_clients.py tests/test_gpu_exp.py tests/test_composite_clients.py "tests/test_composite.py::test_cupy_operands_run_on_the_leaves_gpu_kernels" 2>&1 \
+timeout 300 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_gpu_determinism.py tests/test_gpu.py \
+    tests/test_dask_gpu.py tests/test_gpu_exp.py tests/test_composite_clients.py \
+    tests/test_new_laws.py tests/test_clients.py tests/test_fixed_driver.py \
+    "tests/test_composite.py::test_cupy_operands_run_on_the_leaves_gpu_kernels" 2>&1 \
     | tee "$OUT/tests.log" | tail -30
+# PyTorch's and JAX's allocators in 8 processes on one GPU run out of memory:
+# the DLPack client tests run in one process.
+timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_clients.py 2>&1 \
+    | tee "$OUT/tests_clients.log" | tail -5
 echo "=== conformance suite, GPU backend"; date
-timeout 240 python3 -m pytest -q -p no:cacheprovider -rs tests/test_backends.py -k gpu 2>&1 \
+timeout 240 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_backends.py -k gpu 2>&1 \
     | tee "$OUT/backends.log" | tail -8
 echo "=== determinism bench"; date
 timeout 90 python3 asv_benchmarks/gpu_determinism.py 2>&1 | tee "$OUT/det.log" | tail -25
 echo "=== GPU targets"; date
 timeout 150 python3 asv_benchmarks/gpu_targets.py 2>&1 | tee "$OUT/targets.log" | tail -25
+date
+echo "=== the E/I demo on one GPU worker (lazyconn.distributed)"; date
+timeout 120 python3 -c 'import sys; from lazyconn.cli import main; sys.exit(main(sys.argv[1:]))' \
+    demo --gpus 1 --neurons 20000 --steps 300 --no-progress --out "$OUT/demo_gpus1" 2>&1 \
+    | grep -v " - INFO - " | tee "$OUT/demo_gpus1.log" | tail -8
 date

@@ -43,7 +43,7 @@ _NO_VALUE = np._NoValue
 #: methods here).  Any other function known for matrices is refused by name.
 COMPOSITE_FUNCTIONS = frozenset({
     np.dot, np.inner, np.tensordot, np.einsum, np.transpose, np.swapaxes, np.matrix_transpose, np.sum,
-    np.count_nonzero, np.shape, np.ndim, np.size, np.astype, np.block, np.concatenate, np.hstack, np.vstack,
+    np.count_nonzero, np.shape, np.ndim, np.size, np.atleast_1d, np.atleast_2d, np.astype, np.block, np.concatenate, np.hstack, np.vstack,
     np.mean, np.max, np.amax, np.min, np.amin, np.trace, np.diagonal, np.linalg.norm, np.linalg.vector_norm,
     np.linalg.matrix_norm, np.linalg.trace, np.linalg.diagonal,
 })

@@ -111,7 +111,9 @@ class ArrayProtocols:
                 return left.__matmul__(right) if _is_jitc(left) else right.__rmatmul__(left)
             if ufunc is np.negative and len(inputs) == 1:
                 return -self
-            if ufunc is np.positive and len(inputs) == 1:
+            if ufunc in (np.positive, np.conjugate) and len(inputs) == 1:
+                # Real entries: the conjugate is the matrix itself (SciPy's
+                # array-API adjoint takes np.conj(A.T)).
                 return self
             if ufunc is np.multiply and len(inputs) == 2:
                 left, right = inputs
@@ -224,6 +226,23 @@ def _ndim(a):
 @implements(np.size)
 def _size(a, axis=None):
     return a.size if axis is None else a.shape[axis]
+
+
+def _at_least(make, arys):
+    # A JITC matrix is already 2-D: it is its own result.  SciPy's array-API
+    # path of ``aslinearoperator`` calls ``atleast_2d`` on any array it is given.
+    results = [a if isinstance(a, ArrayProtocols) else make(a) for a in arys]
+    return results[0] if len(results) == 1 else tuple(results)
+
+
+@implements(np.atleast_1d)
+def _atleast_1d(*arys):
+    return _at_least(np.atleast_1d, arys)
+
+
+@implements(np.atleast_2d)
+def _atleast_2d(*arys):
+    return _at_least(np.atleast_2d, arys)
 
 
 @implements(np.astype)

@@ -82,6 +82,9 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
     demo.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                       help="where to simulate (default: %(default)s: the GPU when usable)")
+    demo.add_argument("--gpus", type=_positive_int, default=None, metavar="K",
+                      help="step on K Dask workers, one per GPU, each owning a block of neurons "
+                      "(with --device cpu: K CPU worker processes)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     bench = commands.add_parser(
@@ -133,7 +136,7 @@ def main(argv=None):
             from .demo import run_demo
 
             run_demo(neurons=args.neurons, steps=args.steps, out=args.out, seed=args.seed,
-                     quick=args.quick, device=args.device, progress=not args.no_progress)
+                     quick=args.quick, device=args.device, progress=not args.no_progress, gpus=args.gpus)
         elif args.command == "bench":
             from .bench import run_bench
 

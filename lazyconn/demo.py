@@ -42,6 +42,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._lif import (  # the model's arithmetic, shared with lazyconn.distributed
+    NetworkParameters,
+    _initial_inputs,
+    _initial_potentials,
+    _lif_step,
+    _LIFConstants,
+    _recorded_counts,
+)
+
 __all__ = [
     "NetworkParameters",
     "DemoResult",
@@ -54,53 +63,6 @@ __all__ = [
     "run_demo",
     "default_neurons",
 ]
-
-
-@dataclass(frozen=True)
-class NetworkParameters:
-    """Neuron, synapse and target-state parameters of the demo network.
-
-    Attributes
-    ----------
-    dt_ms : float
-        Time step (ms).
-    tau_m_ms : float
-        Membrane time constant (ms).
-    theta_mv, reset_mv : float
-        Threshold and reset potential (mV, relative to rest).
-    refractory_ms : float
-        Absolute refractory period (ms).
-    delay_ms : float
-        Synaptic delay (ms); a multiple of ``dt_ms``.
-    prob : float
-        Connection probability of both projections.
-    excitatory_fraction : float
-        Fraction of excitatory neurons.
-    g : float
-        Relative strength of inhibition: an inhibitory weight is ``-g`` times
-        the mean excitatory one.  ``g > 4`` makes the network
-        inhibition-dominated (4 = N_E / N_I).
-    weight_cv : float
-        Coefficient of variation of the Normal excitatory weights.
-    rate_hz : float
-        Target firing rate from which the drive is derived.
-    sigma_rec_mv, sigma_ext_mv : float
-        Recurrent and external input noise at the target rate (mV).
-    """
-
-    dt_ms: float = 0.1
-    tau_m_ms: float = 20.0
-    theta_mv: float = 20.0
-    reset_mv: float = 10.0
-    refractory_ms: float = 2.0
-    delay_ms: float = 1.5
-    prob: float = 0.02
-    excitatory_fraction: float = 0.8
-    g: float = 5.0
-    weight_cv: float = 0.25
-    rate_hz: float = 8.0
-    sigma_rec_mv: float = 4.0
-    sigma_ext_mv: float = 3.0
 
 
 def _erfcx_neg(u):
@@ -356,31 +318,14 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
     params = NetworkParameters() if params is None else params
     n_exc, n_inh = derived["n_exc"], derived["n_inh"]
     n = n_exc + n_inh
-    dt, tau = params.dt_ms, params.tau_m_ms
-    delay_steps = max(1, int(round(params.delay_ms / dt)))
-    refractory_steps = int(round(params.refractory_ms / dt))
-    leak = np.float32(dt / tau)
-    drive = np.float32(derived["drive_mv"])
-    noise = np.float32(params.sigma_ext_mv * math.sqrt(dt / tau))
-    theta, reset = np.float32(params.theta_mv), np.float32(params.reset_mv)
-
+    lif = _LIFConstants.of(derived, params)
     rng = xp.random.default_rng(seed)
-    # Start from the stationary spread around the target mean input; draws
-    # above threshold count as neurons that have just fired (at reset), so
-    # the run does not begin with a synchronous volley.
-    v = (derived["mu_mv"] + derived["sigma_mv"] / math.sqrt(2.0) * rng.standard_normal(n, dtype=xp.float32))
-    v = xp.where(v >= theta, reset, v).astype(xp.float32)
+    v = _initial_potentials(derived, lif, rng, n, xp)
     refractory = xp.zeros(n, dtype=xp.int16)
-    # Ring buffer of delayed inputs: what spikes of step t send arrives at
-    # step t + delay_steps, which reuses slot t % delay_steps.
-    # Its first delay_steps slots hold the mean recurrent input of the
-    # target state: starting from zero, the (large, balanced) external drive
-    # alone would push most neurons over threshold together.
-    per_step = (derived["mu_mv"] - derived["drive_mv"]) * dt / tau
-    pending = xp.full((delay_steps, n), per_step, dtype=xp.float32)
+    pending = _initial_inputs(derived, params, lif, n, xp)
+    delay_steps = lif.delay_steps
 
-    n_rec_exc = min(n_exc, int(round(n_record * 0.8)))
-    n_rec_inh = min(n_inh, n_record - n_rec_exc)
+    n_rec_exc, n_rec_inh = _recorded_counts(n_exc, n_inh, n_record)
     recorded = xp.concatenate([xp.arange(n_rec_exc), n_exc + xp.arange(n_rec_inh)])
     raster = xp.zeros((n_steps, recorded.size), dtype=bool)
     counts = xp.zeros((n_steps, 2), dtype=xp.int32)
@@ -409,12 +354,7 @@ def simulate(conn_exc, conn_inh, derived, n_steps, seed=0, params=None, xp=np, n
     start = time.perf_counter()
     for t in steps:
         slot = t % delay_steps
-        v += leak * (drive - v) + noise * rng.standard_normal(n, dtype=xp.float32) + pending[slot]
-        # Refractory neurons stay at reset and ignore their input.
-        v = xp.where(refractory > 0, reset, v)
-        spiking = v >= theta
-        v = xp.where(spiking, reset, v)
-        refractory = xp.where(spiking, xp.int16(refractory_steps), xp.maximum(refractory - 1, 0).astype(xp.int16))
+        v, refractory, spiking = _lif_step(v, refractory, rng.standard_normal(n, dtype=xp.float32), pending[slot], lif, xp)
         # The event-driven product: only the rows of neurons that spiked.
         pending[slot] = BinaryArray(spiking) @ weights
         raster[t] = spiking[recorded]
@@ -637,7 +577,7 @@ def plot_connectivity(conn_exc, conn_inh, path, sample=2000):
 
 
 def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="auto", progress=True,
-             params=None, stream=None):
+             params=None, stream=None, gpus=None):
     """Build, simulate, report and plot the balanced network: ``lazyconn demo``.
 
     Parameters
@@ -661,6 +601,10 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     params : NetworkParameters, optional
     stream : file-like, optional
         Where the report is printed (default ``sys.stdout``).
+    gpus : int, optional
+        Step on this many Dask workers, one per GPU, each owning a block of
+        neurons (:func:`lazyconn.distributed.simulate`; same spikes).  With
+        ``device="cpu"``: that many CPU worker processes instead.
 
     Returns
     -------
@@ -669,7 +613,8 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     Raises
     ------
     RuntimeError
-        If ``device="gpu"`` and no usable GPU is found.
+        If ``device="gpu"`` (or ``gpus`` without ``device="cpu"``) and no
+        usable GPU is found.
     ValueError
         For a network too small or a non-positive step count.
     """
@@ -682,6 +627,12 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
         raise RuntimeError(
             "device='gpu' needs CuPy with a working CUDA device and lazyconn's GPU kernels; "
             "run `lazyconn info` to see what is missing, or use device='cpu'"
+        )
+    if gpus is not None and device != "cpu" and cupy is None:
+        raise RuntimeError(
+            f"gpus={gpus} needs CuPy with {gpus} working CUDA devices and found none usable "
+            "(`lazyconn info` says what is missing); pass device='cpu' (--device cpu) to step "
+            f"on {gpus} CPU worker processes instead"
         )
     xp = cupy if cupy is not None else np
     if neurons is None:
@@ -698,7 +649,8 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     memory = memory_report(conn_exc, conn_inh)
     print(
         f"lazyconn demo: {neurons:,} LIF neurons ({derived['n_exc']:,} E, {derived['n_inh']:,} I), "
-        f"p = {params.prob}, {steps:,} steps of {params.dt_ms} ms on {xp.__name__} ({kernels} kernels)",
+        f"p = {params.prob}, {steps:,} steps of {params.dt_ms} ms on {xp.__name__} ({kernels} kernels)"
+        + ("" if gpus is None else f", {gpus} workers"),
         file=stream,
     )
     print(
@@ -707,7 +659,13 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
         f"external drive {derived['drive_mv']:.1f} mV",
         file=stream, flush=True,
     )
-    sim = simulate(conn_exc, conn_inh, derived, steps, seed, params, xp, progress=progress)
+    if gpus is None:
+        sim = simulate(conn_exc, conn_inh, derived, steps, seed, params, xp, progress=progress)
+    else:
+        from .distributed import simulate as simulate_on_workers
+
+        sim = simulate_on_workers(conn_exc, conn_inh, derived, steps, seed, params, n_workers=gpus,
+                                  device="cpu" if cupy is None else "gpu", progress=progress)
 
     dt = params.dt_ms
     warmup_ms = 50.0 if steps * dt >= 150.0 else 0.0

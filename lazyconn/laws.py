@@ -14,6 +14,7 @@ field                     used by
 ``check``                 validation of the user's values
 ``kernel_params``         ``(a, b)`` for the kernels
 ``max_abs_weight``        refusing dtypes and scale factors that overflow
+``kernel_max_abs_weight``  the same bound from ``(a, b)`` (GPU fixed point)
 ``reference``             the NumPy backend (the oracle)
 ``numba``, ``numba_batch``  the CPU backend, compiled into kernels per law
 ``cuda_type``             the GPU backend's law struct (``jitc_laws.cuh``)
@@ -25,10 +26,10 @@ its Numba function (a plain Python function the CPU backend compiles, or
 one in a kernel module listed in ``kernels/_numba_cache.KERNEL_SOURCES``,
 such as ``kernels/_cpu_random.py``); the two public matrix classes in
 :mod:`lazyconn.matrix` and their names in ``lazyconn/__init__.py``; and its
-CUDA struct (until then ``cuda_type=None``, and the GPU backend refuses the
-law's matrices: ``kernels/_gpu_laws.py``).  Nothing else names a law: the
-kernels are compiled per law from the record.  LogNormal and Exponential
-(extension v1.1, below) took exactly those four files.
+CUDA struct in ``kernels/jitc_laws.cuh``, named by ``cuda_type`` (until
+then ``cuda_type=None``, and the GPU backend refuses the law's matrices:
+``kernels/_gpu_launch.law_type``).  Nothing else names a law: the kernels
+are compiled per law from the record, on the CPU and on the GPU.
 
 The CPU kernels choose how to apply weights from the record alone: a
 *constant* law (``reference is None``: every weight is ``a``) reads no
@@ -156,6 +157,10 @@ class Law:
         Numba function (imported only when the CPU backend compiles; a
         module name starting with a dot is relative to ``lazyconn``).
         None for a constant law.
+    kernel_max_abs_weight : callable or None
+        ``kernel_max_abs_weight(a, b) -> float``: a bound on ``|weight|``
+        from the kernel parameters (the GPU's deterministic scatter sizes
+        its fixed point with it).  Required with ``cuda_type``.
     numba_batch : str or None
         Optional ``"module:name"`` (as for ``numba``) of a Numba function
         ``(n, a, b, uniforms, weights, tail_index, tail_r)`` filling
@@ -163,9 +168,15 @@ class Law:
         float64 scratch of size ``n``), bit-equal to ``numba``.  None: a
         loop over ``numba``.
     cuda_type : str or None
-        Name of the law's struct in the GPU laws header; None while the GPU
-        backend has no kernel for the law (it then refuses the law's
-        matrices with a TypeError that names the host route).
+        Name of the law's struct in the GPU laws header
+        (``kernels/jitc_laws.cuh``), the GPU kernels' template argument;
+        None while the GPU backend has no kernel for the law (it then
+        refuses the law's matrices with a TypeError that names the host
+        route).
+    cuda_float32_ndtri_table : bool
+        Whether the law's float32 GPU kernels copy the ndtri table into each
+        CTA's shared memory (``smem_bytes<float>()`` of its struct in
+        ``jitc_laws.cuh``); the launcher reserves that much before the tile.
     cost : float
         Nanoseconds per weight on one CPU core, roughly (0 for a constant
         law); decides the CPU kernels' weight strategy.
@@ -192,6 +203,8 @@ class Law:
     doc: str
     matrix_params_doc: str
     numba_batch: str | None = None
+    kernel_max_abs_weight: Callable | None = None
+    cuda_float32_ndtri_table: bool = False
 
     @property
     def constant(self):
@@ -448,6 +461,7 @@ SCALAR = Law(
     reference=None,
     numba=None,
     cuda_type="ScalarLaw",
+    kernel_max_abs_weight=lambda a, b: abs(a),
     cost=0.0,
     summary="one shared weight",
     doc="""Every connection carries the same weight.
@@ -471,6 +485,8 @@ NORMAL = Law(
     numba=".kernels._cpu_random:normal_weight",
     numba_batch=".kernels._cpu_random:normal_weights",
     cuda_type="NormalLaw",
+    cuda_float32_ndtri_table=True,
+    kernel_max_abs_weight=lambda a, b: abs(a) + abs(b) * NDTRI_MAX,
     cost=15.0,
     summary="Normal(loc, scale) weights",
     doc="""Weights drawn from Normal(loc, scale): ``loc + scale * ndtri(u)``.
@@ -495,6 +511,7 @@ UNIFORM = Law(
     reference=_uniform_weight,
     numba=_uniform_weight,
     cuda_type="UniformLaw",
+    kernel_max_abs_weight=lambda a, b: abs(a) + abs(b),
     cost=1.0,
     summary="Uniform(low, high) weights",
     doc="""Weights drawn from Uniform(low, high): ``low + (high - low) * u``.
@@ -561,7 +578,8 @@ LOGNORMAL = Law(
     reference=_lognormal_reference,
     numba=".kernels._cpu_random:lognormal_weight",
     numba_batch=".kernels._cpu_random:lognormal_weights",
-    cuda_type=None,  # not on the GPU yet: the GPU backend refuses it
+    cuda_type="LogNormalLaw",
+    kernel_max_abs_weight=lambda a, b: _lognormal_bound(a, abs(b)),  # (a, b) = (mu, sigma)
     cost=24.0,  # Normal's ndtri and one exp: deferred, as Normal
     summary="LogNormal(mu, sigma) weights",
     doc="""Weights drawn from LogNormal(mu, sigma): ``exp(mu + sigma * ndtri(u))``.
@@ -600,7 +618,8 @@ EXPONENTIAL = Law(
     max_abs_weight=lambda scale: scale * LN_U_MAX,
     reference=_exponential_reference,
     numba=".kernels._cpu_random:exponential_weight",
-    cuda_type=None,  # not on the GPU yet: the GPU backend refuses it
+    cuda_type="ExponentialLaw",
+    kernel_max_abs_weight=lambda a, b: abs(a) * LN_U_MAX,  # a = -scale
     cost=10.0,  # one ln, with its divide: deferred (per batch is slower, asv_benchmarks/law_speed.py)
     summary="Exponential(scale) weights",
     doc="""Weights drawn from Exponential(scale): ``(-scale) * ln(u)``.

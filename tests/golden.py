@@ -26,8 +26,7 @@ GOLDEN = [
 ]
 
 #: The extension laws of docs/spec.md §5.1 (LogNormal, Exponential: law codes
-#: 3 and 4), one float32 and one float64 matrix each.  The GPU backend
-#: refuses them until it has their kernels (lazyconn.testing.LAW_BACKENDS).
+#: 3 and 4), one float32 and one float64 matrix each, on every backend.
 GOLDEN_EXTENSION = [
     (lazyconn.JITCLogNormalR, dict(num_pre=40, num_post=60, prob=0.2, mu=-0.5, sigma=1.0, seed=2024), "baf4721b0a43f601"),
     (lazyconn.JITCLogNormalR, dict(num_pre=40, num_post=60, prob=0.2, mu=-0.5, sigma=1.0, seed=2024, dtype=np.float64), "0aa6634cf587c517"),

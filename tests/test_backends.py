@@ -13,12 +13,12 @@ launch geometry, CuPy operands) stays in that backend's own test file.
 
 A new backend is covered by adding one :class:`lazyconn.testing.BackendCase`
 to ``BACKENDS``; a new law by one entry of ``LAW_KINDS``.  Where a backend
-does not implement a law yet (``lazyconn.testing.LAW_BACKENDS``: the GPU and
-the LogNormal and Exponential laws), its rows check the refusal instead: a
-TypeError naming the law from every kernel and from the public API.  The
-fixed-number rule (``RULE_BACKENDS``: not on the GPU yet) has its own
-section at the end, with the same checks and a NotImplementedError where a
-backend refuses it.
+does not implement a law yet (listed in ``lazyconn.testing.LAW_BACKENDS``,
+empty today: every backend runs every law), its rows check the refusal
+instead: a TypeError naming the law from every kernel and from the public
+API.  The fixed-number rule (``RULE_BACKENDS``: not on the GPU yet) has its
+own section at the end, with the same checks and a NotImplementedError where
+a backend refuses it.
 """
 
 import numpy as np

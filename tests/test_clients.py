@@ -38,6 +38,32 @@ def test_aslinearoperator_takes_the_raw_matrix():
         conn.matmat(x)
 
 
+@pytest.mark.parametrize("kind", ["matrix", "composite"])
+def test_scipys_array_api_route_keeps_the_matrix_lazy(kind):
+    # Newer SciPy treats any object with __array_namespace__ as an array in
+    # aslinearoperator: xp.atleast_2d(A) then MatrixLinearOperator(A), which
+    # calls A.dot and A.T.conj().  atleast_1d/2d must hand the matrix back.
+    conn = _square(seed=8, n=60)
+    if kind == "composite":
+        conn = np.vstack([conn[:30], conn[30:]])
+    assert np.atleast_2d(conn) is conn and np.atleast_1d(conn) is conn
+    assert np.conj(conn) is conn and np.conjugate(conn.T) is not None
+    np.testing.assert_array_equal(np.conj(conn.T).todense(), conn.todense().T)
+    same, column = np.atleast_2d(conn, np.arange(3.0))
+    assert same is conn and column.shape == (1, 3)
+    with pytest.raises(TypeError, match="atleast_3d"):
+        np.atleast_3d(conn)
+    from scipy.sparse.linalg._interface import MatrixLinearOperator
+
+    op = MatrixLinearOperator(np.atleast_2d(conn))
+    dense = conn.todense().astype(np.float64)
+    y = np.linspace(-1, 1, 60)
+    np.testing.assert_allclose(op.matvec(y), dense @ y, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(op.H.matvec(y), dense.T @ y, rtol=1e-12, atol=1e-12)
+    values = scipy_linalg.eigs(op, k=3, return_eigenvectors=False)
+    np.testing.assert_allclose(np.sort(np.abs(values)), np.sort(np.abs(np.linalg.eigvals(dense)))[-3:], rtol=1e-8)
+
+
 def test_eigs_and_svds_on_the_raw_matrix_match_dense():
     conn = _square()
     dense = conn.todense()

@@ -15,7 +15,7 @@ CHECKED = {"GL08", "PR01", "PR02", "PR07", "RT01"}
 
 def _public_names():
     names = []
-    for module_name in ("lazyconn", "lazyconn.testing", "lazyconn.bench", "lazyconn.dask"):
+    for module_name in ("lazyconn", "lazyconn.testing", "lazyconn.bench", "lazyconn.dask", "lazyconn.distributed"):
         try:
             module = importlib.import_module(module_name)
         except ImportError:  # an optional extra (dask) is not installed

@@ -20,6 +20,7 @@ from hypothesis import strategies as st  # noqa: E402
 import lazyconn  # noqa: E402
 from lazyconn.bench import device_extra_bytes  # noqa: E402
 from lazyconn.kernels import _gpu_launch, _ndtri_fast, gpu, reference  # noqa: E402
+from lazyconn.laws import Exponential, LogNormal  # noqa: E402
 from lazyconn.spec import Normal, Scalar, Spec, Uniform  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -33,7 +34,8 @@ def _reference_on_the_host():
         yield
 
 SEEDS = [0, 2**64 - 1, 12345, 2**32, 2**63 + 7]
-LAWS = [Scalar(0.5), Scalar(-1.25), Normal(0.0, 1.0), Normal(1.0, 0.3), Uniform(-1.0, 2.0), Uniform(0.25, 0.25)]
+LAWS = [Scalar(0.5), Scalar(-1.25), Normal(0.0, 1.0), Normal(1.0, 0.3), Uniform(-1.0, 2.0), Uniform(0.25, 0.25),
+        LogNormal(-0.5, 0.8), LogNormal(0.0, 0.0), Exponential(1.5)]
 DTYPES = [np.float32, np.float64]
 
 
@@ -119,7 +121,10 @@ def test_products_are_close_to_the_reference(case, seed, use_small_launch):
             setattr(_gpu_launch, name, value)
 
 
-@pytest.mark.parametrize("law", [Scalar(0.75), Normal(0.5, 1.0), Uniform(0.0, 1.0)], ids=["scalar", "normal", "uniform"])
+@pytest.mark.parametrize(
+    "law", [Scalar(0.75), Normal(0.5, 1.0), Uniform(0.0, 1.0), LogNormal(0.1, 0.6), Exponential(0.4)],
+    ids=["scalar", "normal", "uniform", "lognormal", "exponential"],
+)
 @pytest.mark.parametrize("orientation", ["R", "C"])
 def test_binary_events_equal_the_dense_path(law, orientation, small_launch):
     spec = Spec((700, 500), orientation, 0.05, law, 11, np.float32)
@@ -174,10 +179,17 @@ def test_numpy_operands_stay_on_the_host_after_the_gpu_backend_is_loaded():
     assert isinstance(conn @ cp.ones(20, cp.float32), cp.ndarray)
 
 
+def test_the_generator_record_has_the_same_layout_on_host_and_device():
+    # CuPy copies the host record's bytes into the kernel parameter: every
+    # field must sit where the device compiler put it.
+    device, host = _gpu_launch.gen_layout()
+    assert device == host
+
+
 def test_first_call_compile_time_is_reported():
     gpu.dense(Spec((4, 4), "R", 0.5, Scalar(1.0), 0, np.float32).kernel_params(), 0, 4, 0, 4, np.float32)
     seconds = gpu.compile_seconds()
-    assert "jitc_dense<float>" in seconds
+    assert "jitc_dense<float, ScalarLaw>" in seconds
     assert all(math.isfinite(s) and s >= 0 for s in seconds.values())
 
 

@@ -5,7 +5,7 @@ law's value, Exponential = ``(-scale) * ln(u)``), their distributions
 (Kolmogorov-Smirnov against scipy.stats, fixed seeds, so the p-values are
 pinned numbers), the reference and CPU backends byte-equal on windows,
 products against ``todense()``, validation, the overflow bounds, pickles and
-reprs, and the GPU backend's refusal (with and without a GPU).  The golden
+reprs, and the GPU kernels (bit-equal to the reference).  The golden
 checksums are in ``tests/golden.py`` (``GOLDEN_EXTENSION``), checked on
 every backend by ``tests/test_backends.py``.
 """
@@ -22,7 +22,7 @@ from scipy import stats
 
 import lazyconn
 from lazyconn import _exp, laws
-from lazyconn.kernels import _gpu_laws, reference
+from lazyconn.kernels import reference
 from lazyconn.random import ln
 from lazyconn.spec import Spec
 from lazyconn.testing import assert_matmul_matches_dense, assert_same_bits
@@ -283,43 +283,102 @@ def test_tiny_lognormal_weights_underflow_to_zero_consistently():
 
 
 # -------------------------------------------------------------- the GPU
-def test_the_gpu_guard_refuses_the_extension_laws_without_a_gpu():
-    assert _gpu_laws.GPU_LAW_CODES == {0, 1, 2}
-    for law in (lazyconn.Scalar(1.0), lazyconn.Normal(0.0, 1.0), lazyconn.Uniform(0.0, 1.0)):
-        _gpu_laws.require_gpu_law(Spec((3, 3), "R", 0.5, law, 0, np.float32).kernel_params())
-    for law, name in ((lazyconn.LogNormal(0.0, 1.0), "LogNormal"), (lazyconn.Exponential(1.0), "Exponential")):
-        params = Spec((3, 3), "C", 0.5, law, 0, np.float64).kernel_params()
-        with pytest.raises(TypeError, match=rf"GPU backend has no kernels for {name} weights.*NumPy operands"):
-            _gpu_laws.require_gpu_law(params)
-    # A law is either implemented by the CUDA kernels or marked as not (no CUDA struct).
-    for law in laws.registered():
-        assert (law.code in _gpu_laws.GPU_LAW_CODES) == (law.cuda_type is not None), law.name
+def test_every_law_names_a_struct_of_the_gpu_laws_header():
+    # The GPU kernels are instantiated per law from the record's cuda_type:
+    # every law of the package has one, and it names a struct of the header.
+    header = (ROOT / "lazyconn" / "kernels" / "jitc_laws.cuh").read_text()
+    structs = set(re.findall(r"^struct (\w+Law) \{", header, re.M))
+    package = (laws.SCALAR, laws.NORMAL, laws.UNIFORM, laws.LOGNORMAL, laws.EXPONENTIAL)
+    assert {law.cuda_type for law in package} == structs
+    # No law is named anywhere else on the GPU side.
+    for name in ("gpu.py", "_gpu_launch.py", "_gpu_fixed.py", "jitc_kernels.cu", "jitc_fixed.cu"):
+        source = (ROOT / "lazyconn" / "kernels" / name).read_text()
+        for law in package:
+            uses = re.findall(rf"\b{law.cuda_type}\b|\bLAW_{law.name.upper()}\b", source)
+            assert not uses, (name, law.name)
+    # The record says which structs keep the ndtri table in shared memory
+    # (a smem_bytes<W>() that is not the constant 0), as the header does.
+    bodies = dict(re.findall(r"^struct (\w+Law) \{(.*?)^\};", header, re.M | re.S))
+    for law in package:
+        constant_zero = re.search(r"smem_bytes\(\)\s*\{\s*return 0;\s*\}", bodies[law.cuda_type])
+        assert law.cuda_float32_ndtri_table == (constant_zero is None), law.name
+    assert not (ROOT / "lazyconn" / "kernels" / "_gpu_laws.py").exists()
 
 
-def test_every_gpu_entry_point_calls_the_guard_first():
-    source = (ROOT / "lazyconn" / "kernels" / "gpu.py").read_text()
-    for name in ("dense", "coo", "degrees", "gather", "scatter", "scatter_rows"):
-        body = re.search(rf'^def {name}\(params.*?"""\n(.*?)\n', source, re.S | re.M)
-        assert body and body.group(1).strip() == "require_gpu_law(params)", name
+@pytest.mark.parametrize("law", [laws.get(name) for name in ("Scalar", "Normal", "Uniform", "LogNormal",
+                                                             "Exponential")], ids=lambda law: law.name)
+def test_the_kernel_weight_bound_holds_at_the_extreme_words(law):
+    # kernel_max_abs_weight(a, b) (the GPU's deterministic scatter sizes its
+    # integers with it) bounds every weight: the laws are monotone in u, so
+    # the extreme words 0 and 2**32 - 1 give the largest ones; and it agrees
+    # with the public max_abs_weight of the same law.
+    from lazyconn.testing import LAW_EXAMPLES
+
+    for value in LAW_EXAMPLES:
+        if type(value).__name__ != law.name:
+            continue
+        a, b = value.kernel_params()
+        bound = law.kernel_max_abs_weight(a, b)
+        assert bound >= value.max_abs_weight() * (1 - 2**-40), value
+        if law.reference is not None:
+            u = np.array([0.5 * 2.0**-32, 1.0 - 0.5 * 2.0**-32])
+            assert np.abs(law.reference(u, a, b)).max() <= bound, value
 
 
 @pytest.mark.gpu
-def test_gpu_products_and_windows_of_the_extension_laws_are_refused():
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gpu_products_and_windows_of_the_extension_laws_equal_the_reference(dtype):
     from gpu_guard import cupy_or_skip
 
     cp = cupy_or_skip()
-    for conn in (lazyconn.JITCLogNormalR(50, 40, 0.3, 0.0, 1.0, seed=1),
-                 lazyconn.JITCExponentialC(50, 40, 0.3, 2.0, seed=1, dtype=np.float64)):
-        name = type(conn.spec.law).__name__
-        for call in (lambda: conn.todense(xp=cp), lambda: conn @ cp.ones(40), lambda: cp.ones(50) @ conn,
-                     lambda: lazyconn.BinaryArray(cp.ones(50, dtype=bool)) @ conn,
-                     lambda: conn[5:9].T @ cp.ones((4, 2), dtype=cp.float32)):
-            with pytest.raises(TypeError, match=f"no kernels for {name} weights"):
+    for conn in (lazyconn.JITCLogNormalR(300, 260, 0.3, -0.2, 1.1, seed=1, dtype=dtype),
+                 lazyconn.JITCExponentialC(280, 280, 0.3, 2.0, seed=2**64 - 1, dtype=dtype, include_self=False)):
+        m, n = conn.shape
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("LAZYCONN_BACKEND", "reference")
+            dense = conn.todense()
+            window = conn[5:270, 7:200].todense()
+        assert_same_bits(conn.todense(xp=cp), dense)
+        assert_same_bits(conn[5:270, 7:200].todense(xp=cp), window)
+        # One nonzero term per output: the products' weights are the dense kernel's bits.
+        assert_same_bits(conn @ cp.asarray(np.eye(n, 9, dtype=dtype)), np.ascontiguousarray(dense[:, :9]))
+        assert_same_bits(cp.asarray(np.eye(9, m, dtype=dtype)) @ conn, np.ascontiguousarray(dense[:9]))
+        spikes = np.zeros(m, dtype=bool)
+        spikes[17] = True
+        assert_same_bits(lazyconn.BinaryArray(cp.asarray(spikes)) @ conn, dense[17])
+        # The same with the deterministic (fixed-point) scatter: one term per output is exact.
+        with lazyconn.set_options(deterministic=True):
+            assert_same_bits(cp.asarray(np.eye(9, m, dtype=dtype)) @ conn, np.ascontiguousarray(dense[:9]))
+            x = np.random.default_rng(3).standard_normal(m).astype(dtype)
+            np.testing.assert_allclose((cp.asarray(x) @ conn).get(), x.astype(np.float64) @ dense.astype(np.float64),
+                                       rtol=1e-4 if dtype == np.float32 else 1e-10, atol=1e-4)
+
+
+@pytest.mark.gpu
+def test_a_law_without_a_cuda_struct_is_refused_on_the_gpu():
+    from gpu_guard import cupy_or_skip
+
+    cp = cupy_or_skip()
+    from lazyconn.kernels import gpu
+
+    law = laws.get("Exponential")
+    params = Spec((30, 20), "R", 0.5, lazyconn.Exponential(1.0), 0, np.float32).kernel_params()
+    object.__setattr__(law, "cuda_type", None)  # a frozen record: as if registered without a CUDA struct
+    try:
+        for call in (lambda: gpu.dense(params, 0, 30, 0, 20, np.float32),
+                     lambda: gpu.gather(params, 0, 30, 0, 20, cp.ones((20, 1)), np.float32),
+                     lambda: gpu.scatter(params, cp.arange(3), None, 0, 20, np.float32)):
+            with pytest.raises(TypeError, match="no kernels for Exponential weights.*NumPy operands"):
                 call()
-        # The host route the message names works.
-        dense = conn.todense()
-        np.testing.assert_allclose(conn @ np.ones(40), dense.astype(np.float64) @ np.ones(40), rtol=1e-5)
-        assert_same_bits(cp.asarray(dense), dense)
+    finally:
+        object.__setattr__(law, "cuda_type", "ExponentialLaw")
+
+
+def test_every_gpu_entry_point_asks_for_the_law_type_first():
+    source = (ROOT / "lazyconn" / "kernels" / "gpu.py").read_text()
+    for name in ("dense", "coo", "degrees", "gather", "scatter", "scatter_rows"):
+        body = re.search(rf'^def {name}\(params.*?"""\n(.*?)\n', source, re.S | re.M)
+        assert body and body.group(1).strip() in ("law = law_type(params)", "law_type(params)"), name
 
 
 # ------------------------------------------------------------- the spec

@@ -16,17 +16,28 @@ E_c - ew``: every finite ``|x|`` of the column is below ``2**E_c`` (found on
 the device before the walk), every ``|w|`` at most ``2**ew`` (the law's
 bound), and an output receives at most ``2**L`` terms (one per operand row).
 So no partial sum can exceed ``2**62`` in magnitude: the int64 words never
-overflow, whatever the values (no fallback is needed: the bound is formed
-from exponents and never overflows either).  Each term is rounded to the
-resolution: off by at most ``2**-(S_c + 1)`` (float32 products: one int64
-word), or ``2**-(S_c + 32)`` (float64: a second word keeps 31 more bits of
-each term).  NaN and infinite entries of the operand set per-output flags
-that the final kernel resolves as float addition would (see jitc_fixed.cu).
+overflow, whatever the values (the bound is formed from exponents and never
+overflows either).  Each term is rounded to the resolution (float32
+products: one int64 word; float64: a second word keeps 31 more bits).
+That error is absolute: an entry far below the column's largest would lose
+its relative accuracy.  So the pre-pass also finds the smallest exponent of
+each column, and entries ``B`` or more exponents below the largest are
+left out of that sum and added into finer levels (words of their own at
+``2**-(S_c + k B)``, by the same kernel launched again over only the lines
+holding such entries): every term is then resolved to half an ulp of
+``2**ew * |x|``
+(:mod:`._fixed_plan` has the arithmetic; a column whose span needs more
+than :data:`._fixed_plan.MAX_LEVELS` levels raises a ValueError before any
+work).  Usual operands have one level: the same words, kernels and bits as
+without levels.  NaN and infinite entries of the operand set per-output
+flags that the final kernel resolves as float addition would (see
+jitc_fixed.cu).
 The kernels are in ``jitc_fixed.cu``.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import math
 import warnings
@@ -35,18 +46,15 @@ import numpy as np
 
 import cupy as cp
 
-from ..spec import LAW_NORMAL, LAW_SCALAR
 from . import _gpu_launch as _launch
+from ._fixed_plan import NO_EXPONENT as _NO_EXPONENT
+from ._fixed_plan import level_bits, plan_levels, row_exponent, term_bits  # noqa: F401  (tests read them here)
 
-# |ndtri(u)| of the most extreme 32-bit weight word is about 6.3: a Normal
-# law's weights lie within |loc| + 6.5 * scale.
-_NDTRI_BOUND = 6.5
 # Shared memory for a CTA's tile of int64 words: one 4096-entry block
 # (p = 0.01) of one float32 column.  Beyond 48 KiB a CTA (tile and ndtri
 # table) needs the kernel's opt-in, asked for below.
 _TILE_BYTES = 32 * 1024
 _SMEM_LIMIT = 64 * 1024
-_NO_EXPONENT = -2000  # JITC_FIXED_NO_EXPONENT
 # int64 words per output entry of a float32 product (float64: always 2).
 # One word resolves 62 - L bits below the column's largest possible term;
 # a second adds 31 bits for a second shared-memory atomic per connection.
@@ -59,39 +67,36 @@ _FLOAT32_WORDS = 1
 _MIN_CTAS = {(True, 1): 4, (True, 8): 4, (False, 1): 4, (False, 8): 4}
 
 
+@functools.lru_cache(maxsize=None)
+def _level_of():
+    """The elementwise kernel of each operand entry's level.
+
+    Broadcast against the column exponents ``emax``: 0 for zeros, non-finite
+    entries and those within ``bits`` exponents of their column's largest
+    (jitc_fixed.cu), else ``(emax - e) // bits``, at most ``top``.  Made at
+    the first split, not at import (no device is touched then).
+    """
+    return cp.ElementwiseKernel(
+        "T x, int32 emax, int32 bits, int32 top", "int8 level",
+        "const double v = (double)x;"
+        "level = (isfinite(v) && v != 0.0) ? (signed char)min((emax - (ilogb(v) + 1)) / bits, top) : (signed char)0;",
+        "lazyconn_fixed_level",
+    )
+
+
 def weight_exponent(params):
     """``ew``: every weight of the law, rounded to the matrix dtype, is at most ``2**ew`` in magnitude.
 
     Clamped to ``[-900, 1025]`` (a larger bound stays a bound), so that the
     kernels' scaled operand entries stay within the double range.
     """
-    a, b = abs(params.a), abs(params.b)
-    if params.law == LAW_SCALAR:
-        bound = a
-    elif params.law == LAW_NORMAL:
-        bound = a + b * _NDTRI_BOUND
-    else:
-        bound = a + b
+    bound = _launch.weight_bound(params)  # from the law's record
     if not math.isfinite(bound):
         return 1025
     if bound == 0.0:
         return 0
     # bound < 2**e; rounding a weight to float32 may reach 2**e, still a bound.
     return min(max(math.frexp(bound)[1], -900), 1025)
-
-
-def row_exponent(n_rows):
-    """``L``: an output receives at most ``n_rows <= 2**L`` terms."""
-    return (max(int(n_rows), 1) - 1).bit_length()
-
-
-def term_bits(n_rows):
-    """Every scaled term is below ``2**term_bits`` (jitc_fixed.cu): ``min(62 - L, 51)``.
-
-    ``2**L`` terms then sum below ``2**62``; 51 lets the kernels round a term
-    with one floating-point add.
-    """
-    return min(62 - row_exponent(n_rows), 51)
 
 
 class _Sum:
@@ -106,11 +111,16 @@ class _Sum:
         self.shape = (width, n_cols)
         # Binary events: every entry is 1 = 0.5 * 2**1.
         self.emax = cp.full(n_cols, 1 if events else _NO_EXPONENT, dtype=cp.int32)
+        self.emin = cp.full(n_cols, 1 if events else -_NO_EXPONENT, dtype=cp.int32)
+        self.n_rows = n_rows
         self.shift0 = term_bits(n_rows) - weight_exponent(params)
         self.events = events
+        # One level until plan(): the finer levels' words (never touched then).
+        self.levels, self.fine = 1, self.acc
+        self.bits = level_bits(n_rows, self.value_dtype, self.words)
 
     def exponents(self, part):
-        """Max the column exponents of ``part`` (rows, n_cols) of float32/float64 into ``emax``."""
+        """Max (min) the column exponents of ``part`` (rows, n_cols) of float32/float64 into ``emax`` (``emin``)."""
         if self.events or part.shape[0] == 0:
             return
         ctype = _launch._CTYPES[np.dtype(part.dtype)]
@@ -118,7 +128,49 @@ class _Sum:
         rs, cs = (stride // part.itemsize for stride in part.strides)
         grid = (_launch._grid_1d(part.shape[0])[0], min(part.shape[1], 65535))
         kernel(grid, (_launch._THREADS,), (part, np.int64(rs), np.int64(cs), np.int32(part.shape[0]),
-                                        np.int32(part.shape[1]), self.emax))
+                                        np.int32(part.shape[1]), self.emax, self.emin))
+
+    def plan(self):
+        """Levels from the exponents (one small copy to the host); a ValueError for a span beyond them.
+
+        Called once every exponent is in, before the first scatter launch.
+        """
+        if self.events:
+            return
+        self.levels = plan_levels(cp.asnumpy(self.emax), cp.asnumpy(self.emin), self.n_rows, self.value_dtype,
+                                  self.words)
+        if self.levels > 1:
+            self.fine = cp.zeros((self.levels - 1, *self.shape, self.words), dtype=cp.uint64)
+
+    def split(self, part):
+        """``part`` without its finer levels' entries, and ``(level, lines, entries)`` of each finer level.
+
+        ``lines`` indexes the rows of ``part`` holding an entry of the level,
+        ``entries`` (one row per line) keeps that level's entries only.
+        Only with more than one level; ``lines`` costs a copy to the host.
+        """
+        level = _level_of()(part, self.emax, np.int32(self.bits), np.int32(self.levels - 1))
+        zero = part.dtype.type(0)
+        finer = []
+        for k in range(1, self.levels):
+            lines = cp.flatnonzero((level == k).any(axis=1))
+            if lines.size:
+                finer.append((k, lines, cp.where(level[lines] == k, part[lines], zero)))
+        return cp.where(level == 0, part, zero), finer
+
+    def level(self, k):
+        """This sum seen as level ``k``: the level's words, and the exponents less ``k * bits``."""
+        view = copy.copy(self)
+        view.acc = self.fine[k - 1]
+        view.emax = self.emax - np.int32(k * self.bits)
+        return view
+
+    def add_finer(self, params, finer, rows, line0, j0, j1, dtype):
+        """Scatter each finer level's entries (from :meth:`split`) into its words."""
+        for k, lines, entries in finer:
+            _scatter_into(params, rows[lines] if rows is not None else lines.astype(cp.int32),
+                          cp.full(1, lines.size, dtype=cp.uint32), int(lines.size), line0, entries, False, j0, j1,
+                          dtype, self.level(k))
 
     def finish(self):
         """The sums as an array of ``value_dtype``, shape ``(width, n_cols)``."""
@@ -130,7 +182,8 @@ class _Sum:
             kernel = _launch._function(f"jitc_fixed_finish<{ctype}, {self.words}>", cp.cuda.Device().id)
             kernel(_launch._grid_1d(n), (_launch._THREADS,),
                    (self.acc, self.flags, np.int32(not self.events), self.emax, np.int32(self.shift0), np.int64(n),
-                    np.int32(n_cols), out))
+                    np.int32(n_cols), out, self.fine, np.int64(n * self.words), np.int32(self.levels),
+                    np.int32(self.bits)))
         return out
 
 
@@ -143,10 +196,14 @@ def scatter(params, lines, values, j0, j1, dtype):
     n_lines = int(lines.size)
     total = _Sum(params, max(j1 - j0, 0), n_cols, value_dtype, n_lines, events)
     if n_lines and not _launch._is_empty(params, n_lines, j0, j1) and n_cols:
+        rows = cp.asarray(lines, dtype=cp.int32)
         if not events:
             values = cp.ascontiguousarray(values)
             total.exponents(values)
-        rows = cp.asarray(lines, dtype=cp.int32)
+            total.plan()
+            if total.levels > 1:
+                values, finer = total.split(values)
+                total.add_finer(params, finer, rows, 0, j0, j1, dtype)
         n_rows = cp.full(1, n_lines, dtype=cp.uint32)
         _scatter_into(params, rows, n_rows, n_lines, 0, values, False, j0, j1, dtype, total)
     return total.finish()
@@ -156,7 +213,8 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     """:func:`lazyconn.kernels.gpu.scatter_rows`, deterministic (same interface).
 
     Two passes over the operand's row chunks: the column exponents first
-    (they fix the resolution for every chunk), then the scatter.
+    (they fix the resolution and the levels for every chunk), then the
+    scatter.
     """
     dtype, value_dtype = np.dtype(dtype), np.dtype(value_dtype)
     events = binary and rows.shape[1] == 1
@@ -175,10 +233,14 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     if not events:
         for r0 in range(0, rows.shape[0], chunk):
             total.exponents(prepared(rows[r0 : r0 + chunk]))
+        total.plan()
     active = cp.empty(min(chunk, rows.shape[0]), dtype=cp.int32)
     n_active = cp.zeros(1, dtype=cp.uint32)
     for r0 in range(0, rows.shape[0], chunk):
         part = prepared(rows[r0 : r0 + chunk])
+        if total.levels > 1:
+            part, finer = total.split(part)
+            total.add_finer(params, finer, None, k0 + r0, j0, j1, dtype)
         if r0:
             n_active.fill(0)
         _launch._find_events(part, active, n_active)
@@ -212,7 +274,8 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         strides = tuple(stride // values.itemsize for stride in values.strides)
     device_id = cp.cuda.Device().id
     gen = _launch._gen_args(params)
-    weighted = params.law != LAW_SCALAR
+    law = _launch.law_type(params)
+    weighted = not _launch.constant_law(params)
     reserved = _launch._ndtri_smem_bytes(params, dtype)
     for col0 in range(0, n_cols, _launch._MAX_COLUMNS):
         nc = min(_launch._MAX_COLUMNS, n_cols - col0)
@@ -222,9 +285,10 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
                 params, max_rows, j0, j1, nc, 8 * total.words, reserved, tile_bytes=_TILE_BYTES, smem_limit=limit
             )
             plain = _launch._plain(params, j0)
-            flags = ", ".join("true" if f else "false" for f in (use_smem, weighted, plain, events))
+            flags = ", ".join("true" if f else "false" for f in (plain, events))
             expression = (f"jitc_scatter_fixed<{_launch._CTYPES[dtype]}, {_launch._CTYPES[value_dtype]}, {columns}, "
-                          f"{flags}, {total.words}, {_MIN_CTAS[weighted, columns]}>")
+                          f"{'true' if use_smem else 'false'}, {law}, {flags}, {total.words}, "
+                          f"{_MIN_CTAS[weighted, columns]}>")
             kernel = _launch._function(expression, device_id)
             if smem <= 48 * 1024 or _allow_shared(kernel, smem, device_id):
                 break
@@ -233,7 +297,7 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _launch._MIN_LINES_PER_SEGMENT), 65535))
         kernel(
             (n_tiles, n_segs), (_launch._THREADS,),
-            (*gen, rows, n_rows, np.int32(max_rows if values_by_row else -1), np.int32(line0), values,
+            (gen, rows, n_rows, np.int32(max_rows if values_by_row else -1), np.int32(line0), values,
              np.int32(strides[0]), np.int64(strides[1]), np.int32(values_by_row), np.int32(col0), np.int32(nc),
              np.int32(j0), np.int32(j1), np.int32(b0), np.int32(b1), np.int32(G), total.acc,
              np.int32(total.shape[1]), total.flags, total.emax, np.int32(total.shift0),

@@ -3,8 +3,9 @@
 What :mod:`lazyconn.kernels.gpu` (the float kernels) and
 :mod:`lazyconn.kernels._gpu_fixed` (the deterministic scatter) share: the
 CUDA source and its compilation through CuPy (NVRTC), the dtype table, the
-generator's kernel arguments, the launch tunables and the grid and tile
-geometry, and the device-side event finding.  It imports neither of them, so
+generator's kernel argument (one record, ``jitc_gen``), the weight law's
+kernel instance (from the law's record, ``Law.cuda_type``), the launch
+tunables and the grid and tile geometry, and the device-side event finding.  It imports neither of them, so
 that they import it without a cycle.
 
 Launch tunables
@@ -29,10 +30,9 @@ import numpy as np
 
 import cupy as cp
 
-from .. import rules
+from .. import laws, rules
 from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
-from ..spec import LAW_NORMAL
 
 # Threads per CTA (at most 256: the product kernels' __launch_bounds__).
 _THREADS = 256
@@ -76,20 +76,21 @@ _NDTRI_SMEM_BYTES = _ndtri_fast.N_INTERVALS * (_ndtri_fast.DEGREE + 1) * 8
 _compile_seconds = {}
 
 
+#: The translation unit, in order: the random primitives, the pinned exp,
+#: the weight laws, then the kernels.
+_SOURCES = ("jitc_random.cuh", "jitc_exp.cuh", "jitc_laws.cuh", "jitc_kernels.cu", "jitc_events.cu", "jitc_fixed.cu")
+
+
 def _source():
-    """The CUDA translation unit: the header pasted before the kernels.
+    """The CUDA translation unit: the headers pasted before the kernels.
 
     Pasting (rather than ``-I``) makes the text CuPy hashes for its on-disk
-    cache cover the header too, so an edited header is never served stale.
+    cache cover the headers too, so an edited header is never served stale.
     """
-    header = (_HERE / "jitc_random.cuh").read_text()
-    kernels = (_HERE / "jitc_kernels.cu").read_text()
-    events = (_HERE / "jitc_events.cu").read_text()
-    fixed = (_HERE / "jitc_fixed.cu").read_text()
-    return header + "\n" + kernels + events + fixed
+    return "\n".join((_HERE / name).read_text() for name in _SOURCES)
 
 
-_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check")
+_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check", "jitc_gen_layout")
 
 
 @functools.lru_cache(maxsize=None)
@@ -108,23 +109,87 @@ def _function(expression, device_id):
     return function
 
 
-def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, weighted=False, plain=False, mode=None):
-    """The compiled kernel ``name`` for the given template arguments."""
+def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, law=None, plain=False, mode=None):
+    """The compiled kernel ``name`` for the given template arguments.
+
+    ``law`` is the weight law's CUDA struct (:func:`law_type`), for the
+    kernels that generate weights.
+    """
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
     w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
     if name.startswith(("jitc_find_events", "jitc_scale_counts", "jitc_sum_partials")):
         expression = name
     elif name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
-        expression = f"{name}<{w}>"
+        expression = f"{name}<{w}, {law}>"
     elif name in ("jitc_gather", "jitc_scatter"):
-        flags = ", ".join("true" if f else "false" for f in (smem, weighted, plain))
-        expression = f"{name}<{w}, {t}, {columns}, {flags}" + (">" if mode is None else f", {mode}>")
+        expression = f"{name}<{w}, {t}, {columns}, {_flag(smem)}, {law}, {_flag(plain)}" + (
+            ">" if mode is None else f", {mode}>")
     else:
         expression = name
     # A module is loaded on the device current when it is compiled: key the
     # cache on the device too (CuPy's disk cache makes a second device cheap).
     return _function(expression, cp.cuda.Device().id)
+
+
+def _flag(value):
+    """A C++ bool literal."""
+    return "true" if value else "false"
+
+
+def law_type(params):
+    """The CUDA struct of the generator's weight law (``jitc_laws.cuh``), from the law's record.
+
+    Every GPU entry point asks this first: a law registered without a CUDA
+    struct (``Law.cuda_type`` None) is refused rather than computed with
+    another law's weights.
+
+    Parameters
+    ----------
+    params : lazyconn.spec.KernelParams
+
+    Returns
+    -------
+    str
+        ``Law.cuda_type``: the kernels' template argument.
+
+    Raises
+    ------
+    TypeError
+        If the law has no CUDA struct; the message names the law and the
+        host route.
+    """
+    law = laws.by_code(params.law)
+    if law.cuda_type is None:
+        raise TypeError(
+            f"the GPU backend has no kernels for {law.name} weights (law code {law.code}: its record has no "
+            "cuda_type); use the host: NumPy operands (conn @ numpy_array, numpy_array @ conn) and conn.todense() "
+            "without xp= run on the CPU, bit-identical to every other backend; move the result with "
+            "cupy.asarray(...) if you need it on the device"
+        )
+    return law.cuda_type
+
+
+def weight_bound(params):
+    """A bound on ``|weight|`` of the generator's law, from its record (``Law.kernel_max_abs_weight``).
+
+    Raises
+    ------
+    TypeError
+        If the law's record gives no such bound.
+    """
+    law = laws.by_code(params.law)
+    if law.kernel_max_abs_weight is None:
+        raise TypeError(
+            f"the GPU's deterministic scatter needs a bound on {law.name} weights: the law's record has no "
+            "kernel_max_abs_weight; add one, or run with set_options(deterministic=False)"
+        )
+    return law.kernel_max_abs_weight(params.a, params.b)
+
+
+def constant_law(params):
+    """Whether every weight of the generator's law is ``a`` (a Scalar law: no weight stream)."""
+    return laws.by_code(params.law).constant
 
 
 def compile_seconds():
@@ -172,42 +237,87 @@ def _ndtri_bound():
     return float(_ndtri_fast.load_table()[:, -1].max())
 
 
+# The generator's kernel argument, one record laid out as jitc_gen and
+# jitc_law_args of jitc_kernels.cu / jitc_laws.cuh (whose static_asserts pin
+# the same offsets and size as the checks below).
+_LAW_ARGS_DTYPE = np.dtype(
+    [("a", np.float64), ("b", np.float64), ("ndtri_table", np.uint64), ("ndtri_bq_bound", np.float64),
+     ("ndtri_bv_slack", np.float64), ("ndtri_a_slack", np.float64)],
+    align=True,
+)
+_GEN_DTYPE = np.dtype(
+    [("key0", np.uint32), ("key1", np.uint32), ("block_log2", np.int32), ("fast", np.int32),
+     ("inv_log_q", np.float64), ("gap_scale", np.float32), ("gap_tol", np.float32), ("skip_diagonal", np.int32),
+     ("law", _LAW_ARGS_DTYPE), ("rk0", np.uint32, (10,)), ("rk1", np.uint32, (10,))],
+    align=True,
+)
+assert _LAW_ARGS_DTYPE.itemsize == 48 and _GEN_DTYPE.itemsize == 168  # as static_assert-ed in jitc_kernels.cu
+_GEN_BYTES = np.dtype((np.void, _GEN_DTYPE.itemsize))
+
+
+def _leaf_offsets(dtype, base=0):
+    """Byte offsets of a structured dtype's leaf fields, in declaration order."""
+    offsets = []
+    for name in dtype.names:
+        field, offset = dtype.fields[name][:2]
+        offsets += _leaf_offsets(field, base + offset) if field.names else [base + offset]
+    return offsets
+
+
+def gen_layout():
+    """``(device, host)``: jitc_gen's size and field offsets as compiled on the device, and as ``_GEN_DTYPE`` has them.
+
+    The two must be equal (the GPU tests check it): the kernels read the
+    record CuPy copies from the host's bytes.
+    """
+    out = cp.zeros(17, dtype=cp.uint64)
+    _function("jitc_gen_layout", cp.cuda.Device().id)((1,), (1,), (out,))
+    return out.get().tolist(), [_GEN_DTYPE.itemsize] + _leaf_offsets(_GEN_DTYPE)
+
+
 def _gen_args(params):
-    """The generator's arguments in the order of JITC_GEN_PARAMS."""
+    """The generator's kernel argument: one ``_GEN_DTYPE`` record, as a one-element bytes array."""
     rules.require_bernoulli(params, "GPU")
     return _gen_args_on(params, cp.cuda.Device().id)
 
 
 @functools.lru_cache(maxsize=256)
 def _gen_args_on(params, device_id):
-    # Cached: building them is Python work that a sparse event product would
-    # otherwise pay after its host sync.
+    # Cached: building it is Python work that a sparse event product would
+    # otherwise pay after its host sync.  (Never written to after this.)
+    law_type(params)  # a law without kernels raises here, on every call (errors are not cached)
     fast, c2, tol = _gap_constants(params.inv_log_q)
-    return (
-        np.uint32(params.key0),
-        np.uint32(params.key1),
-        np.int32(params.block_log2),
-        np.float64(params.inv_log_q),
-        c2,
-        tol,
-        np.int32(fast),
-        np.int32(params.law),
-        np.float64(params.a),
-        np.float64(params.b),
-        np.int32(bool(params.skip_diagonal)),
-        *_round_keys(params.key0, params.key1),
-        _ndtri_table(device_id),
-        np.float64(_ndtri_bound()),
-    )
+    gen = np.zeros(1, dtype=_GEN_DTYPE)
+    record = gen[0]
+    record["key0"], record["key1"] = params.key0, params.key1
+    record["block_log2"] = params.block_log2
+    record["fast"] = int(fast)
+    record["inv_log_q"] = params.inv_log_q
+    record["gap_scale"], record["gap_tol"] = c2, tol
+    record["skip_diagonal"] = int(bool(params.skip_diagonal))
+    law = record["law"]
+    a, b = float(params.a), float(params.b)
+    law["a"], law["b"] = a, b
+    # The float32 Normal route's table and the constants of its error bound
+    # (jitc_normal_weight32): each a product of the law's a or b with the
+    # table's largest bound and powers of two, rounded up by 1 + 2**-40.
+    law["ndtri_table"] = _ndtri_table(device_id).data.ptr
+    law["ndtri_bq_bound"] = abs(b) * _ndtri_bound() * 2.0**-32 * (1.0 + 2.0**-40)
+    law["ndtri_bv_slack"] = abs(b) * 2.0**-49 * (1.0 + 2.0**-40)
+    law["ndtri_a_slack"] = abs(a) * 2.0**-50 * (1.0 + 2.0**-40)
+    record["rk0"], record["rk1"] = _round_keys(params.key0, params.key1)
+    # Handed to CuPy as the same bytes without their field names: CuPy reads
+    # a by-value argument's address from __array_interface__, which costs
+    # microseconds per launch for a structured dtype (its field list is
+    # rebuilt every time) and a fraction of that for plain bytes.
+    return gen.view(_GEN_BYTES)
 
 
 def _round_keys(key0, key1):
-    """Philox4x32-10 round keys 1..9, interleaved (k0_r, k1_r), as uint32."""
-    keys = []
-    for r in range(1, 10):
-        keys.append(np.uint32((key0 + r * PHILOX_W0) & 0xFFFFFFFF))
-        keys.append(np.uint32((key1 + r * PHILOX_W1) & 0xFFFFFFFF))
-    return keys
+    """Philox4x32-10 round keys 0..9 (key + r * Weyl increment, mod 2**32) of both key words, as uint32."""
+    rounds = range(10)
+    return ([(key0 + r * PHILOX_W0) & 0xFFFFFFFF for r in rounds],
+            [(key1 + r * PHILOX_W1) & 0xFFFFFFFF for r in rounds])
 
 
 def _scalar_weight(params, matrix_dtype, value_dtype):
@@ -250,8 +360,13 @@ def _geometry():
 
 
 def _ndtri_smem_bytes(params, dtype):
-    """Shared memory a product's CTA spends on its copy of the ndtri table (jitc_ndtri_smem_bytes)."""
-    if params.law == LAW_NORMAL and np.dtype(dtype) == np.float32:
+    """Shared memory a product's CTA spends on its law's share (jitc_law_smem_bytes).
+
+    The law's record says whether its float32 kernels copy the ndtri table
+    (``Law.cuda_float32_ndtri_table``); every other product takes none.
+    """
+    law_type(params)
+    if laws.by_code(params.law).cuda_float32_ndtri_table and np.dtype(dtype) == np.float32:
         return _NDTRI_SMEM_BYTES
     return 0
 

@@ -48,14 +48,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
     ) from exc
 
 from ..config import get_options
-from ..spec import LAW_SCALAR
 from . import _gpu_fixed
 from . import _gpu_launch as _launch
 from ._gpu_launch import (
     _CTYPES, _blocks, _find_events, _gap_constants, _gen_args, _grid_1d, _int32, _is_empty, _kernel, _ndtri_bound,
     _ndtri_smem_bytes, _ndtri_table, _plain, _product_geometry, _scalar_weight, _segments, _sm_count, compile_seconds,
+    constant_law, law_type,
 )
-from ._gpu_laws import require_gpu_law
 
 __all__ = [
     "NAME", "dense", "coo", "scatter", "scatter_rows", "gather", "degrees", "compile_seconds", "gap_check",
@@ -93,7 +92,7 @@ def _require_device(name, array):
 # ---------------------------------------------------------------------------
 def dense(params, k0, k1, j0, j1, dtype):
     """Dense block ``L[k0:k1, j0:j1]`` as a CuPy array of ``dtype``."""
-    require_gpu_law(params)
+    law = law_type(params)
     dtype = np.dtype(dtype)
     n_lines = k1 - k0
     out = cp.zeros((max(n_lines, 0), max(j1 - j0, 0)), dtype=dtype)
@@ -101,9 +100,9 @@ def dense(params, k0, k1, j0, j1, dtype):
         return out
     b0, b1 = _blocks(params, j0, j1)
     n_items = n_lines * (b1 - b0)
-    _kernel("jitc_dense", dtype)(
+    _kernel("jitc_dense", dtype, law=law)(
         _grid_1d(n_items), (_launch._THREADS,),
-        (*_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0), out),
+        (_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0), out),
     )
     return out
 
@@ -117,7 +116,7 @@ def coo(params, k0, k1, j0, j1, dtype):
         Global line and minor indices, sorted by ``(k, j)``.
     w : cupy.ndarray of ``dtype``
     """
-    require_gpu_law(params)
+    law = law_type(params)
     dtype = np.dtype(dtype)
     n_lines = k1 - k0
     if _is_empty(params, n_lines, j0, j1):
@@ -127,7 +126,7 @@ def coo(params, k0, k1, j0, j1, dtype):
     geometry = (_int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0))
     gen = _gen_args(params)
     counts = cp.empty(n_items, dtype=cp.int64)
-    _kernel("jitc_coo_count", dtype)(_grid_1d(n_items), (_launch._THREADS,), (*gen, *geometry, counts))
+    _kernel("jitc_coo_count", dtype)(_grid_1d(n_items), (_launch._THREADS,), (gen, *geometry, counts))
     ends = cp.cumsum(counts)
     total = int(ends[-1])
     offsets = ends - counts
@@ -135,7 +134,8 @@ def coo(params, k0, k1, j0, j1, dtype):
     j = cp.empty(total, cp.int64)
     w = cp.empty(total, dtype)
     if total:
-        _kernel("jitc_coo_fill", dtype)(_grid_1d(n_items), (_launch._THREADS,), (*gen, *geometry, offsets, k, j, w))
+        _kernel("jitc_coo_fill", dtype, law=law)(_grid_1d(n_items), (_launch._THREADS,),
+                                                 (gen, *geometry, offsets, k, j, w))
     return k, j, w
 
 
@@ -149,16 +149,16 @@ def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
         (already rounded to ``dtype``) counts when ``dtype(float64(w) * scale)``
         is nonzero, so weights that the scale underflows to zero do not.
     """
-    require_gpu_law(params)
+    law = law_type(params)
     n_lines = k1 - k0
     per_line = cp.zeros(max(n_lines, 0), cp.uint64)
     per_minor = cp.zeros(max(j1 - j0, 0), cp.uint64)
     if not _is_empty(params, n_lines, j0, j1):
         b0, b1 = _blocks(params, j0, j1)
         n_items = n_lines * (b1 - b0)
-        _kernel("jitc_degrees", dtype)(
+        _kernel("jitc_degrees", dtype, law=law)(
             _grid_1d(n_items), (_launch._THREADS,),
-            (*_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0),
+            (_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0),
              np.float64(scale), per_line, per_minor),
         )
     return per_line.view(cp.int64), per_minor.view(cp.int64)
@@ -192,7 +192,7 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
     -------
     cupy.ndarray of the vectors' float dtype, shape (k1 - k0, n_cols)
     """
-    require_gpu_law(params)
+    law = law_type(params)
     _require_device("vectors", vectors)
     value_dtype = _value_dtype(vectors)
     vectors = cp.ascontiguousarray(vectors, dtype=value_dtype)
@@ -208,8 +208,8 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
             params, n_lines, j0, j1, nc, value_dtype.itemsize, _ndtri_smem_bytes(params, dtype)
         )
         kernel = _kernel(
-            "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem,
-            params.law != LAW_SCALAR, _plain(params, j0),
+            "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem, law,
+            _plain(params, j0),
         )
 
         def launch(line0, lines, tile0, tiles, target, ld, out_col0, part_stride,
@@ -218,7 +218,7 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
             per_seg, n_segs = _segments(lines, tiles)
             kernel(
                 (tiles, n_segs), (_launch._THREADS,),
-                (*gen, _int32(k0 + line0), _int32(lines), _int32(j0), _int32(j1), _int32(b0 + tile0 * G),
+                (gen, _int32(k0 + line0), _int32(lines), _int32(j0), _int32(j1), _int32(b0 + tile0 * G),
                  _int32(b1), _int32(G), _int32(per_seg), vectors, _int32(n_cols), _int32(col0), _int32(nc),
                  target, _int32(ld), _int32(out_col0), np.int64(part_stride), scalar_w),
                 shared_mem=smem,
@@ -280,7 +280,7 @@ def scatter(params, lines, values, j0, j1, dtype):
     cupy.ndarray, shape (j1 - j0, n_cols)
         Of the values' float dtype, or of ``dtype`` for binary events.
     """
-    require_gpu_law(params)
+    law_type(params)
     dtype = np.dtype(dtype)
     _require_device("lines", lines)
     if values is not None:
@@ -322,7 +322,7 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     -------
     cupy.ndarray, shape (j1 - j0, n_cols), of ``value_dtype``
     """
-    require_gpu_law(params)
+    law_type(params)
     dtype, value_dtype = np.dtype(dtype), np.dtype(value_dtype)
     _require_device("rows", rows)
     events = binary and rows.shape[1] == 1
@@ -356,7 +356,7 @@ def _fixed_point(params, events):
     Binary events with a Scalar law count connections in integers: exact
     already, on either route.
     """
-    return get_options()["deterministic"] and not (events and params.law == LAW_SCALAR)
+    return get_options()["deterministic"] and not (events and constant_law(params))
 
 
 def _scatter_output(params, events, width, n_cols, value_dtype):
@@ -366,7 +366,7 @@ def _scatter_output(params, events, width, n_cols, value_dtype):
     same allocation: one fill kernel fewer for short event products.
     ``counts`` is unused (and may alias ``spare``) unless ``out is counts``.
     """
-    if events and params.law == LAW_SCALAR:
+    if events and constant_law(params):
         buffer = cp.zeros(width + 1, dtype=cp.uint32)
         counts = buffer[:width]
         return counts, counts, buffer[width:]
@@ -421,7 +421,7 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         out.shape[1] if out.ndim == 2 else 1, cp.cuda.Device().id, _launch._geometry(),
     )
     for kernel, grid, smem, gen, head, middle, tail in plan:
-        kernel(grid, (_launch._THREADS,), (*gen, rows, n_rows, *head, values, *middle, out, tail[0], counts, *tail[1:]),
+        kernel(grid, (_launch._THREADS,), (gen, rows, n_rows, *head, values, *middle, out, tail[0], counts, *tail[1:]),
                shared_mem=smem)
 
 
@@ -448,8 +448,8 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
         target = _sm_count(device_id) * per_sm
         n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _launch._MIN_LINES_PER_SEGMENT), 65535))
         kernel = _kernel(
-            "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem,
-            params.law != LAW_SCALAR, _plain(params, j0), mode,
+            "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem, law_type(params),
+            _plain(params, j0), mode,
         )
         head = (_int32(max_rows if values_by_row else -1), _int32(line0))
         middle = (_int32(strides[0]), np.int64(strides[1]), _int32(values_by_row), _int32(col0), _int32(nc),

@@ -58,6 +58,21 @@ __global__ void jitc_gap_check(double inv_log_q, float gap_scale, float gap_tol,
     if (slow) atomicAdd(fallbacks, slow);
 }
 
+// The layout of jitc_gen as the device compiler lays it out: its size, then
+// the offset of every field in declaration order (the law's fields inside
+// it), for _gpu_launch.gen_layout to compare with the host's dtype.
+__global__ void jitc_gen_layout(jitc_u64 *out)
+{
+    const jitc_gen g = {};
+    const char *base = reinterpret_cast<const char *>(&g);
+    const void *fields[] = {&g.key0,  &g.key1,  &g.block_log2, &g.fast,        &g.inv_log_q,
+                            &g.gap_scale, &g.gap_tol, &g.skip_diagonal, &g.law.a, &g.law.b,
+                            &g.law.ndtri_table, &g.law.ndtri_bq_bound, &g.law.ndtri_bv_slack,
+                            &g.law.ndtri_a_slack, &g.rk0[0], &g.rk1[0]};
+    out[0] = sizeof(jitc_gen);
+    for (int i = 0; i < 16; ++i) out[1 + i] = (jitc_u64)(reinterpret_cast<const char *>(fields[i]) - base);
+}
+
 // Self-check of the float32 Normal route's candidate (jitc_ndtri_candidate):
 // for words [first, first + count) below 2**31 (u < 0.5; the words above
 // mirror them exactly, candidate and AS241 alike), count the words where

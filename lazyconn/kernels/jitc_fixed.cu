@@ -23,6 +23,16 @@
 // rounding remainder of each term at 31 more bits (|remainder| <= 2**30 per
 // term, so at most 2**61 in all): resolution 2**-(S_c + 31).
 //
+// Levels.  That error is absolute, set by the column's largest entry.  An
+// entry x with E_c - frexp_exponent(x) = d >= B (level_bits, from
+// _fixed_plan.py) is left out of this sum and added by a second launch of
+// the same kernel into level k = d / B: words of its own, with E_c - k B
+// for E_c (resolution 2**-(S_c + k B)); its terms stay below
+// 2**min(62 - L, 51) as at level 0, and every term is resolved to half an
+// ulp of 2**ew |x| of the dtype (_gpu_fixed.py splits the operand).
+// jitc_fixed_finish adds the levels; n_levels = 1 (usual operands) is the
+// single-level sum, unchanged.
+//
 // Non-finite operand entries add nothing to the integers; they set flags
 // per output entry instead (atomicOr: also order-free) that
 // jitc_fixed_finish resolves as float addition would: NaN if a NaN (or
@@ -37,21 +47,30 @@
 #define JITC_FIXED_MIN_EXPONENT (-1080)
 #define JITC_FIXED_LO_BITS 31
 
-// Largest frexp exponent E (|x| < 2**E) of the finite nonzero entries of
-// each column of data[r * rs + c * cs], r < n_rows, c < n_cols, maxed into
-// emax[c] (which starts at JITC_FIXED_NO_EXPONENT).  One atomic per warp.
+// Largest (smallest) frexp exponent E (|x| < 2**E) of the finite nonzero
+// entries of each column of data[r * rs + c * cs], r < n_rows, c < n_cols,
+// maxed into emax[c] (which starts at JITC_FIXED_NO_EXPONENT), minned into
+// emin[c] (from -JITC_FIXED_NO_EXPONENT).  Two atomics per warp.
 template <typename S>
-__global__ void jitc_fixed_exponents(const S *data, jitc_i64 rs, jitc_i64 cs, int n_rows, int n_cols, int *emax)
+__global__ void jitc_fixed_exponents(const S *data, jitc_i64 rs, jitc_i64 cs, int n_rows, int n_cols, int *emax,
+                                     int *emin)
 {
     for (int c = blockIdx.y; c < n_cols; c += gridDim.y) {
-        int m = JITC_FIXED_NO_EXPONENT;
+        int m = JITC_FIXED_NO_EXPONENT, lo = -JITC_FIXED_NO_EXPONENT;
         for (jitc_i64 r = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; r < n_rows;
              r += (jitc_i64)gridDim.x * blockDim.x) {
             const double v = (double)data[r * rs + c * cs];
-            if (isfinite(v) && v != 0.0) m = max(m, ilogb(v) + 1);
+            if (isfinite(v) && v != 0.0) {
+                m = max(m, ilogb(v) + 1);
+                lo = min(lo, ilogb(v) + 1);
+            }
         }
         m = __reduce_max_sync(0xFFFFFFFFu, m);
-        if ((threadIdx.x & 31) == 0 && m != JITC_FIXED_NO_EXPONENT) atomicMax(emax + c, m);
+        lo = __reduce_min_sync(0xFFFFFFFFu, lo);
+        if ((threadIdx.x & 31) == 0 && m != JITC_FIXED_NO_EXPONENT) {
+            atomicMax(emax + c, m);
+            atomicMin(emin + c, lo);
+        }
     }
 }
 
@@ -104,7 +123,7 @@ __device__ __forceinline__ jitc_u32 jitc_fixed_class(jitc_u32 cls, double w)
 // global atomic per nonzero word.  shift0 = min(62 - L, 51) - ew; emax[col0 + c] the
 // column's exponent.
 // MIN_CTAS: CTAs per SM the registers must allow (_gpu_fixed picks it).
-template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS>
+template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS>
 __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows,
                                                        int chunk_rows, int line0, const T *values, int val_rs,
                                                        jitc_i64 val_cs, int values_by_row, int col0, int nc, int j0,
@@ -113,13 +132,14 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                                                        int lines_per_thread)
 {
     JITC_GEN_INIT;
+    constexpr bool WEIGHTED = !Law::CONSTANT;
     const int n = (int)*n_rows;
     const int per_seg = lines_per_thread * (int)blockDim.x;
     const int segs = min((int)gridDim.y, max(1, n / per_seg + (n % per_seg != 0)));
     if ((int)blockIdx.y >= segs) return;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
-    const int ndtri_bytes = jitc_ndtri_smem_bytes<W, WEIGHTED>(g);
-    if (ndtri_bytes) jitc_stage_ndtri(g.ndtri_table, reinterpret_cast<double *>(jitc_smem));
+    constexpr int ndtri_bytes = jitc_law_smem_bytes<W, Law>();
+    jitc_law_stage<W, Law>(g, jitc_smem);
     const jitc_u32 ndtri_smem = jitc_pinned_shared_address(jitc_smem);
     jitc_u64 *tile_acc = reinterpret_cast<jitc_u64 *>(jitc_smem + ndtri_bytes);
     const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
@@ -144,7 +164,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     jitc_u32 bad = 0u;
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
-    jitc_walk_items<W, WEIGHTED, PLAIN, 1>(
+    jitc_walk_items<W, Law, PLAIN, 1>(
         g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {
@@ -200,14 +220,25 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     }
 }
 
+// s + err += v, with err collecting the rounding errors exactly (TwoSum).
+__device__ __forceinline__ void jitc_fixed_two_sum(double &s, double &err, double v)
+{
+    const double t = s + v;
+    const double bv = t - s;
+    err += (s - (t - bv)) + (v - bv);
+    s = t;
+}
+
 // out[e] for e < n_entries (n_cols columns a row): the fixed-point sum back
 // to T, or the value its flags say.  The int64 word is split into a double
 // and its exact integer remainder, so the sum is rounded once to double
 // (then once more to T, and scaled by 2**-S_c exactly unless it over- or
-// underflows T, as a float sum would).
+// underflows T, as a float sum would).  Finer levels (n_levels > 1) join
+// the sum first, with their rounding errors carried in a second double.
 template <typename T, int NW>
 __global__ void jitc_fixed_finish(const jitc_i64 *acc, const jitc_u32 *flags, int has_flags, const int *emax,
-                                  int shift0, jitc_i64 n_entries, int n_cols, T *out)
+                                  int shift0, jitc_i64 n_entries, int n_cols, T *out, const jitc_i64 *fine,
+                                  jitc_i64 fine_plane, int n_levels, int level_bits)
 {
     for (jitc_i64 e = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; e < n_entries;
          e += (jitc_i64)gridDim.x * blockDim.x) {
@@ -224,7 +255,25 @@ __global__ void jitc_fixed_finish(const jitc_i64 *acc, const jitc_u32 *flags, in
             const double head = (double)h;  // |h| < 2**63: (jitc_i64)head does not overflow
             double rest = (double)(h - (jitc_i64)head);
             if (NW == 2) rest += ldexp((double)acc[e * NW + 1], -JITC_FIXED_LO_BITS);
-            value = ldexp(head + rest, -jitc_fixed_shift(shift0, emax[(int)(e % n_cols)]));
+            double sum = head + rest;
+            if (n_levels > 1) {
+                // Levels in units of level 0 (scaled by exact powers of two,
+                // far from underflow: at most 7 levels of at most 29 bits),
+                // added with compensation (TwoSum): the partial sums' roundings
+                // are carried, not lost to cancellation between levels.
+                double s = head, err = 0.0;
+                jitc_fixed_two_sum(s, err, rest);
+                for (int k = 1; k < n_levels; ++k) {
+                    const jitc_i64 *w = fine + (k - 1) * fine_plane + e * NW;
+                    const double scale = ldexp(1.0, -k * level_bits);
+                    const double fh = (double)w[0];
+                    jitc_fixed_two_sum(s, err, fh * scale);
+                    jitc_fixed_two_sum(s, err, (double)(w[0] - (jitc_i64)fh) * scale);
+                    if (NW == 2) jitc_fixed_two_sum(s, err, ldexp((double)w[1], -JITC_FIXED_LO_BITS) * scale);
+                }
+                sum = s + err;
+            }
+            value = ldexp(sum, -jitc_fixed_shift(shift0, emax[(int)(e % n_cols)]));
         }
         out[e] = (T)value;
     }

@@ -19,53 +19,45 @@
 #ifndef JITC_RANDOM_CUH
 #include "jitc_random.cuh"
 #endif
-
-#define JITC_LAW_SCALAR 0
-#define JITC_LAW_NORMAL 1
-#define JITC_LAW_UNIFORM 2
+#ifndef JITC_EXP_CUH
+#include "jitc_exp.cuh"
+#endif
+#ifndef JITC_LAWS_CUH
+#include "jitc_laws.cuh"
+#endif
 
 #define JITC_MODE_VALUES 0  // scatter weighted rows: out += w * values[line]
 #define JITC_MODE_EVENTS 1  // binary events, weights summed
 #define JITC_MODE_COUNTS 2  // binary events, Scalar law: integer counts
 
-// The generator's scalars (lazyconn.spec.KernelParams, plus the float32 gap
-// constants c2 = fl32(inv_log_q * ln 2), |c2| * 2**-20 and the fast-path
-// switch; see jitc_random.cuh), passed to every kernel.
-#define JITC_GEN_PARAMS                                                                         \
-    jitc_u32 key0, jitc_u32 key1, int block_log2, double inv_log_q, float gap_scale, float gap_tol, \
-        int fast, int law, double law_a, double law_b, int skip_diagonal, jitc_u32 rka1, jitc_u32 rkb1,  \
-        jitc_u32 rka2, jitc_u32 rkb2, jitc_u32 rka3, jitc_u32 rkb3, jitc_u32 rka4, jitc_u32 rkb4,           \
-        jitc_u32 rka5, jitc_u32 rkb5, jitc_u32 rka6, jitc_u32 rkb6, jitc_u32 rka7, jitc_u32 rkb7,           \
-        jitc_u32 rka8, jitc_u32 rkb8, jitc_u32 rka9, jitc_u32 rkb9, const double *__restrict__ ndtri_table, double ndtri_bound
-#define JITC_GEN_INIT                                                                                  \
-    const jitc_gen g = {key0, key1, block_log2, inv_log_q, gap_scale, gap_tol, fast, law, law_a, law_b, \
-                        skip_diagonal,                                                                 \
-                        {key0, rka1, rka2, rka3, rka4, rka5, rka6, rka7, rka8, rka9},                  \
-                        {key1, rkb1, rkb2, rkb3, rkb4, rkb5, rkb6, rkb7, rkb8, rkb9},                  \
-                        ndtri_table,                                                                   \
-                        fabs(law_b) * ndtri_bound * 0x1p-32 * (1.0 + 0x1p-40),                         \
-                        fabs(law_b) * 0x1p-49 * (1.0 + 0x1p-40),                                       \
-                        fabs(law_a) * 0x1p-50 * (1.0 + 0x1p-40)}
-
+// The generator's arguments, one record passed by value to every kernel
+// (in the parameter bank: reading a field costs no instruction).  Filled on
+// the host by _gpu_launch._gen_args, whose NumPy dtype mirrors this layout
+// (the static_asserts below pin it): lazyconn.spec.KernelParams, the
+// float32 gap constants c2 = fl32(inv_log_q * ln 2), |c2| * 2**-20 and the
+// fast-path switch (see jitc_random.cuh), the law's arguments
+// (jitc_laws.cuh), and the Philox round keys (key + r * Weyl increment,
+// mod 2**32), so that the kernels compute none.
 struct jitc_gen {
     jitc_u32 key0, key1;
     int block_log2;
+    int fast;
     double inv_log_q;
     float gap_scale;
     float gap_tol;
-    int fast;
-    int law;
-    double a, b;
     int skip_diagonal;
-    // Philox round keys (key + r * Weyl increment, mod 2**32), computed on the
-    // host: read straight from the parameter bank, they cost no instruction.
+    jitc_law_args law;
     jitc_u32 rk0[10], rk1[10];
-    // Table of the float32 Normal route (jitc_normal_weight32), and the
-    // constants of its error bound, from the table's largest bound and the
-    // law's a and b.
-    const double *ndtri_table;
-    double ndtri_bq_bound, ndtri_bv_slack, ndtri_a_slack;
 };
+// The offsets are checked on the device against the host's dtype
+// (jitc_gen_layout, run by the GPU tests); NVRTC has no offsetof.
+static_assert(sizeof(jitc_law_args) == 48 && sizeof(jitc_gen) == 168, "jitc_gen layout: see _gpu_launch._GEN_DTYPE");
+
+// Every kernel takes the generator as its first argument, `gen`, and reads
+// it through a local copy (the fields then come straight from the
+// parameter bank, however the inlined helpers take it).
+#define JITC_GEN_PARAMS const jitc_gen gen
+#define JITC_GEN_INIT const jitc_gen g = gen
 
 // Philox4x32-10 with precomputed round keys: the same function as jitc_philox.
 __device__ __forceinline__ jitc_words jitc_philox_rk(jitc_u32 c0, jitc_u32 c1, jitc_u32 c2, jitc_u32 c3,
@@ -115,34 +107,19 @@ __device__ __forceinline__ void jitc_walk(const jitc_gen &g, jitc_u32 line, jitc
     }
 }
 
-// jitc_normal_weight32 with the generator's constants.
-template <bool SMEM_ROWS>
-__device__ __forceinline__ bool jitc_normal_weight32_of(const jitc_gen &g, jitc_u32 word, jitc_u32 smem_rows, float &w)
-{
-    return jitc_normal_weight32<SMEM_ROWS>(word, g.a, g.b, g.ndtri_bq_bound, g.ndtri_bv_slack, g.ndtri_a_slack,
-                                           g.ndtri_table, smem_rows, w);
-}
-
 // Weight of the connection in slot 4t + i of item (line, blk), in float64 and
 // rounded once to W, as reference._weights does.  `cache` keeps the Philox
 // block of draw `cache_t` so the four slots of one draw share one call.
-template <typename W>
+template <typename Law, typename W>
 __device__ __forceinline__ W jitc_weight(const jitc_gen &g, jitc_u32 line, jitc_u32 blk, jitc_u32 t, int i,
                                          jitc_words &cache, jitc_u32 &cache_t)
 {
-    if (g.law == JITC_LAW_SCALAR) return (W)g.a;
+    if (Law::CONSTANT) return Law::template weight<W>(g.law, 0u);
     if (cache_t != t) {
         cache = jitc_philox(t, blk, line, 1u, g.key0, g.key1);
         cache_t = t;
     }
-    const jitc_u32 word = jitc_word(cache, i);
-    const double u = jitc_uniform(word);
-    if (g.law == JITC_LAW_UNIFORM) return (W)(g.a + g.b * u);
-    if (sizeof(W) == sizeof(float)) {
-        float w;
-        if (jitc_normal_weight32_of<false>(g, word, 0u, w)) return (W)w;
-    }
-    return (W)(g.a + g.b * jitc_ndtri(u));
+    return Law::template weight<W>(g.law, jitc_word(cache, i));
 }
 
 // Loads from a shared-memory byte address held in a register: the compiler
@@ -199,7 +176,7 @@ __device__ __forceinline__ int jitc_block_end(const jitc_gen &g, int blk, int j1
 
 // ---------------------------------------------------------------------------
 // Window -> dense block out[(k - k0) * (j1 - j0) + (j - j0)]; out is zeroed.
-template <typename W>
+template <typename W, typename Law>
 __global__ void jitc_dense(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks, W *out)
 {
     JITC_GEN_INIT;
@@ -217,7 +194,7 @@ __global__ void jitc_dense(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1,
         jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
             const int j = start + pos;
             if (j < j0 || (g.skip_diagonal && j == line)) return;
-            row[j - j0] = jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
+            row[j - j0] = jitc_weight<Law, W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
         });
     }
 }
@@ -247,7 +224,7 @@ __global__ void jitc_coo_count(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int
 
 // Connections of each item at offsets[item]: items run line-major, then by
 // block, so the output is sorted by (k, j) like reference.coo.
-template <typename W>
+template <typename W, typename Law>
 __global__ void jitc_coo_fill(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
                               const jitc_i64 *offsets, jitc_i64 *out_k, jitc_i64 *out_j, W *out_w)
 {
@@ -266,7 +243,7 @@ __global__ void jitc_coo_fill(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int 
             if (j < j0 || (g.skip_diagonal && j == line)) return;
             out_k[at] = line;
             out_j[at] = j;
-            out_w[at] = jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
+            out_w[at] = jitc_weight<Law, W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
             ++at;
         });
     }
@@ -274,7 +251,7 @@ __global__ void jitc_coo_fill(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int 
 
 // Exact nonzero counts per line and per minor index of the entries scaled by
 // `scale` (weights rounded to W, times scale in float64, rounded to W).
-template <typename W>
+template <typename W, typename Law>
 __global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
                              double scale, jitc_u64 *per_line, jitc_u64 *per_minor)
 {
@@ -298,7 +275,7 @@ __global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j
             // |w * scale| > 2**-150 (a tie rounds to even, zero), whatever
             // the device's float32 denormal mode (flushing would drop
             // subnormal entries the host keeps).
-            const W w = jitc_weight<W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
+            const W w = jitc_weight<Law, W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
             const double scaled = (double)w * scale;
             if (sizeof(W) == 4 ? !(fabs(scaled) > 0x1p-150) : scaled == 0.0) return;
             ++count;
@@ -328,71 +305,6 @@ __device__ __forceinline__ jitc_tile jitc_tile_of(const jitc_gen &g, int b0, int
     return tile;
 }
 
-// The tail of ndtri is long: one out-of-line copy per kernel instead of one
-// per call site keeps the kernels small and quick to compile.
-__device__ __noinline__ double jitc_ndtri_tail_call(double u) { return jitc_ndtri_tail(u); }
-__device__ __noinline__ double jitc_ndtri_exact_call(double u) { return jitc_ndtri(u); }
-
-// Weights of the four slots of one draw (Normal or Uniform), for the slots
-// in `need`.  Normal: the central branch of AS241 runs for all four at once;
-// the tails (15% of draws) are then taken one per pass, so a warp makes as
-// many tail passes as its lane with the most tails (mostly 1 or 2), not one
-// per slot.  Same operations as jitc_ndtri, so the same bits.
-template <typename W>
-__device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_words &wr, unsigned need,
-                                              jitc_u32 ndtri_smem, W &w0, W &w1, W &w2, W &w3)
-{
-    if (sizeof(W) == sizeof(float) && g.law == JITC_LAW_NORMAL) {
-        // float32 output: the verified polynomial route, AS241 only where the
-        // route cannot decide (rare: a warp seldom takes the loop below).
-        float f0, f1, f2, f3;
-        unsigned slow = (jitc_normal_weight32_of<true>(g, wr.w0, ndtri_smem, f0) ? 0u : 1u) |
-                        (jitc_normal_weight32_of<true>(g, wr.w1, ndtri_smem, f1) ? 0u : 2u) |
-                        (jitc_normal_weight32_of<true>(g, wr.w2, ndtri_smem, f2) ? 0u : 4u) |
-                        (jitc_normal_weight32_of<true>(g, wr.w3, ndtri_smem, f3) ? 0u : 8u);
-        slow &= need;
-        while (slow) {
-            const int i = __ffs(slow) - 1;
-            slow &= slow - 1;
-            const double u = jitc_uniform(i == 0 ? wr.w0 : i == 1 ? wr.w1 : i == 2 ? wr.w2 : wr.w3);
-            const float f = (float)(g.a + g.b * jitc_ndtri_exact_call(u));
-            if (i == 0) f0 = f;
-            else if (i == 1) f1 = f;
-            else if (i == 2) f2 = f;
-            else f3 = f;
-        }
-        w0 = (W)f0, w1 = (W)f1, w2 = (W)f2, w3 = (W)f3;
-        return;
-    }
-    const double u0 = jitc_uniform(wr.w0), u1 = jitc_uniform(wr.w1);
-    const double u2 = jitc_uniform(wr.w2), u3 = jitc_uniform(wr.w3);
-    double v0, v1, v2, v3;
-    if (sizeof(W) == sizeof(float) || g.law == JITC_LAW_UNIFORM) {  // float32 Normal returned above
-        v0 = u0, v1 = u1, v2 = u2, v3 = u3;
-    } else {
-        const double q0 = u0 - 0.5, q1 = u1 - 0.5, q2 = u2 - 0.5, q3 = u3 - 0.5;
-        unsigned tails = need & ((fabs(q0) > 0.425 ? 1u : 0u) | (fabs(q1) > 0.425 ? 2u : 0u) |
-                                 (fabs(q2) > 0.425 ? 4u : 0u) | (fabs(q3) > 0.425 ? 8u : 0u));
-        v0 = jitc_ndtri_central(q0);
-        v1 = jitc_ndtri_central(q1);
-        v2 = jitc_ndtri_central(q2);
-        v3 = jitc_ndtri_central(q3);
-        while (tails) {
-            const int i = __ffs(tails) - 1;
-            tails &= tails - 1;
-            const double v = jitc_ndtri_tail_call(i == 0 ? u0 : i == 1 ? u1 : i == 2 ? u2 : u3);
-            if (i == 0) v0 = v;
-            else if (i == 1) v1 = v;
-            else if (i == 2) v2 = v;
-            else v3 = v;
-        }
-    }
-    w0 = (W)(g.a + g.b * v0);
-    w1 = (W)(g.a + g.b * v1);
-    w2 = (W)(g.a + g.b * v2);
-    w3 = (W)(g.a + g.b * v3);
-}
-
 // The work of one thread in a product: lines li = li, li + stride, ... < li_end,
 // each over blocks [first, last), walked as ONE loop.  Each iteration draws
 // DRAWS Philox blocks of gaps (and, for a weight law, DRAWS = 1, the
@@ -404,8 +316,8 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
 // draw's Philox does not wait for the first one's gaps, so that chain serves
 // eight slots instead of four, for about 4% of draws computed past an item's
 // end (their slots connect nothing: positions only grow).
-// ndtri_smem: the shared-window address of the CTA's copy of the ndtri
-// table (float32 Normal weights; jitc_ndtri_smem_bytes).
+// ndtri_smem: the shared-window address of the law's share of the CTA's
+// shared memory (the float32 Normal route's table; jitc_law_smem_bytes).
 //   line_of(li) -> line index (and loads per-line data);
 //   on_base(base) whenever the current block's offset in the tile changes
 //     (once per thread when a tile holds one block), so that address
@@ -417,13 +329,14 @@ __device__ __forceinline__ void jitc_weights4(const jitc_gen &g, const jitc_word
 // block-local position: p >= p_first and p != p_skip.  PLAIN (the window
 // starts on a block boundary and the diagonal is kept) drops both tests:
 // then "p < end" alone says which slots connect.
-template <typename W, bool WEIGHTED, bool PLAIN, int DRAWS, typename LineOf, typename OnBase, typename Emit,
+template <typename W, typename Law, bool PLAIN, int DRAWS, typename LineOf, typename OnBase, typename Emit,
           typename LineDone>
 __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtri_smem, int li, int li_end,
                                                 int stride, int first, int last, int j0, int j1, int tile_lo,
                                                 LineOf &&line_of, OnBase &&on_base, Emit &&emit,
                                                 LineDone &&line_done)
 {
+    constexpr bool WEIGHTED = !Law::CONSTANT;
     if (li >= li_end || first >= last) return;
     // Kept in registers: re-deriving them from the CTA's indices at every
     // line change (what the compiler prefers) costs a dozen instructions on
@@ -493,8 +406,9 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtr
         }
         W w[4] = {(W)0, (W)0, (W)0, (W)0};
         if (WEIGHTED)
-            jitc_weights4<W>(g, wr, (e[0] ? 1u : 0u) | (e[1] ? 2u : 0u) | (e[2] ? 4u : 0u) | (e[3] ? 8u : 0u),
-                             ndtri_smem, w[0], w[1], w[2], w[3]);
+            Law::template weights4<W>(g.law, wr,
+                                      (e[0] ? 1u : 0u) | (e[1] ? 2u : 0u) | (e[2] ? 4u : 0u) | (e[3] ? 8u : 0u),
+                                      ndtri_smem, w[0], w[1], w[2], w[3]);
 #pragma unroll
         for (int s = 0; s < SLOTS; ++s)
             if (e[s]) emit(line, base, p[s], w[s % 4]);
@@ -544,24 +458,20 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtr
 // registers each, run both products slower.  (WEIGHTED and NC are the
 // kernels' template arguments.)
 #define JITC_GATHER_BOUNDS __launch_bounds__(256, 4)
-#define JITC_SCATTER_BOUNDS __launch_bounds__(256, WEIGHTED || NC > 1 ? 4 : 6)
+#define JITC_SCATTER_BOUNDS __launch_bounds__(256, !Law::CONSTANT || NC > 1 ? 4 : 6)
 
-// A float32 Normal product reads the ndtri table from its CTA's copy in
-// shared memory, placed before the tile: the copy's bytes (_gpu_launch.py
-// allots the same), 0 for other products.
-template <typename W, bool WEIGHTED>
-__device__ __forceinline__ int jitc_ndtri_smem_bytes(const jitc_gen &g)
+// Bytes of a product CTA's dynamic shared memory that the law takes before
+// the tile (the float32 Normal route's copy of its table; _gpu_launch.py
+// allots the same), and their filling.
+template <typename W, typename Law>
+__host__ __device__ constexpr int jitc_law_smem_bytes()
 {
-    return WEIGHTED && sizeof(W) == sizeof(float) && g.law == JITC_LAW_NORMAL
-               ? JITC_NDTRI_SMEM_BYTES
-               : 0;
+    return Law::CONSTANT ? 0 : Law::template smem_bytes<W>();
 }
-
-// The coefficients of every row into dst (JITC_NDTRI_SMEM_STRIDE doubles a row).
-__device__ __forceinline__ void jitc_stage_ndtri(const double *__restrict__ table, double *dst)
+template <typename W, typename Law>
+__device__ __forceinline__ void jitc_law_stage(const jitc_gen &g, void *dst)
 {
-    for (int e = threadIdx.x; e < JITC_NDTRI_ROWS * JITC_NDTRI_SMEM_STRIDE; e += blockDim.x)
-        dst[e] = table[(e / JITC_NDTRI_SMEM_STRIDE) * JITC_NDTRI_STRIDE + e % JITC_NDTRI_SMEM_STRIDE];
+    if (jitc_law_smem_bytes<W, Law>()) Law::template stage<W>(g.law, dst);
 }
 
 // part_stride >= 0 (the deterministic route, gpu.gather): CTA column x
@@ -570,15 +480,16 @@ __device__ __forceinline__ void jitc_stage_ndtri(const double *__restrict__ tabl
 // tile order.  Every (line, tile) pair is stored exactly once, so the
 // partials need no zeroing.  part_stride < 0: atomic adds into out (the
 // reduction order then varies from run to run; kept for measurements).
-template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN>
+template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN>
 __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
                             int lines_per_seg, const T *vec, int vec_ld, int col0, int nc, T *out, int out_ld,
                             int out_col0, jitc_i64 part_stride, T scalar_w)
 {
     JITC_GEN_INIT;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
-    const int ndtri_bytes = jitc_ndtri_smem_bytes<W, WEIGHTED>(g);
-    if (ndtri_bytes) jitc_stage_ndtri(g.ndtri_table, reinterpret_cast<double *>(jitc_smem));
+    constexpr bool WEIGHTED = !Law::CONSTANT;
+    constexpr int ndtri_bytes = jitc_law_smem_bytes<W, Law>();
+    jitc_law_stage<W, Law>(g, jitc_smem);
     const jitc_u32 ndtri_smem = jitc_pinned_shared_address(jitc_smem);  // read only when ndtri_bytes
     T *tile_x = reinterpret_cast<T *>(jitc_smem + ndtri_bytes);
     const jitc_tile tile = jitc_tile_of(g, b0, b1, G, j0, j1);
@@ -603,12 +514,12 @@ __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_li
                   out_col0;
     jitc_i64 out_step = (jitc_i64)blockDim.x * out_ld * (jitc_i64)sizeof(T);  // bytes
     asm volatile("" : "+l"(out_step));  // kept, not recomputed at every line change
-    // WEIGHTED: Normal or Uniform.  Scalar: the operand entries are summed
+    // WEIGHTED: a law with a weight stream.  Scalar: the operand entries are summed
     // and the sum multiplied once by scalar_w (the weight rounded to W, as T).
     // A one-column float32 Scalar gather walks two draws per iteration (see
     // jitc_walk_items); three spill, and so would two with several columns
     // or float64 sums.
-    jitc_walk_items<W, WEIGHTED, PLAIN, !WEIGHTED && NC == 1 && sizeof(T) == sizeof(float) ? 2 : 1>(
+    jitc_walk_items<W, Law, PLAIN, !WEIGHTED && NC == 1 && sizeof(T) == sizeof(float) ? 2 : 1>(
         g, ndtri_smem, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
         [&](int base) { block_addr = tile_addr + (unsigned)base * row_bytes; },
@@ -682,7 +593,7 @@ __global__ void jitc_sum_partials(const T *parts, int n_parts, jitc_i64 part_str
 // MODE (JITC_MODE_*) is a template argument: the emit of each connection
 // then holds no branch on it, and a Scalar law's contribution of a line is
 // computed once, at the line.
-template <typename W, typename T, int NC, bool SMEM, bool WEIGHTED, bool PLAIN, int MODE>
+template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN, int MODE>
 __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int chunk_rows,
                              int line0, const T *values, int val_rs, jitc_i64 val_cs, int values_by_row, int col0,
                              int nc, int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
@@ -698,8 +609,9 @@ __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     const int segs = min((int)gridDim.y, max(1, n / per_seg + (n % per_seg != 0)));
     if ((int)blockIdx.y >= segs) return;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
-    const int ndtri_bytes = jitc_ndtri_smem_bytes<W, WEIGHTED>(g);
-    if (ndtri_bytes) jitc_stage_ndtri(g.ndtri_table, reinterpret_cast<double *>(jitc_smem));
+    constexpr bool WEIGHTED = !Law::CONSTANT;
+    constexpr int ndtri_bytes = jitc_law_smem_bytes<W, Law>();
+    jitc_law_stage<W, Law>(g, jitc_smem);
     const jitc_u32 ndtri_smem = jitc_pinned_shared_address(jitc_smem);  // read only when ndtri_bytes
     T *tile_acc = reinterpret_cast<T *>(jitc_smem + ndtri_bytes);
     jitc_u32 *tile_count = reinterpret_cast<jitc_u32 *>(jitc_smem + ndtri_bytes);
@@ -726,7 +638,7 @@ __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     const T *values_col = values + (jitc_i64)col0 * val_cs;
     // One draw per iteration: with two, the scatter needs the registers that
     // its six CTAs per SM take, and gains nothing.
-    jitc_walk_items<W, WEIGHTED, PLAIN, 1>(
+    jitc_walk_items<W, Law, PLAIN, 1>(
         g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {
