@@ -1,7 +1,7 @@
 """Two layers of E/I populations with fixed in-degrees and log-normal weights.
 
 Four populations of leaky integrate-and-fire neurons -- L2/3 E, L2/3 I,
-L4 E, L4 I -- connected by ten projections.  Every projection gives each
+L4 E, L4 I -- connected by eleven projections.  Every projection gives each
 neuron of its target population exactly ``K = round(fraction * N_pre)``
 inputs: a ``C`` matrix (column j lists the inputs of neuron j) with
 ``num_conn=K``.  Excitatory weights are log-normal (``JITCLogNormalC``),
@@ -9,7 +9,7 @@ inhibitory ones a single negative weight (``JITCScalarC``).  Within a layer
 the weights and drive are those of ``lazyconn demo --fixed-indegree``
 (:func:`lazyconn.demo.derive_network`); L4 E drives L2/3 and L2/3 E feeds
 back to L4 E on top of that, their mean taken off the external drive.  Nothing is stored: each step regenerates the
-columns it needs from ten seeds.
+columns it needs from eleven seeds.
 
     python examples/multi_population.py                      # 4,000 neurons, 50 ms
     python examples/multi_population.py --neurons 20000 --steps 3000

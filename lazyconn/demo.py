@@ -52,11 +52,11 @@ import numpy as np
 
 from ._lif import (  # the model's arithmetic, shared with lazyconn.distributed
     NetworkParameters,
+    _in_degrees,
     _initial_inputs,
     _initial_potentials,
     _lif_step,
     _LIFConstants,
-    _in_degrees,
     _recorded_counts,
     fixed_indegree_parameters,
 )
@@ -722,7 +722,7 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     )
     degree = "~{:,.0f} E + {:,.0f} I"
     if params.fixed_indegree:
-        degree = "exactly {:,} E + {:,} I (fixed: 10% of each population)"
+        degree = "exactly {:,} E + {:,} I (fixed: %g%% of each population)" % (100 * params.prob)
     print(
         f"  in-degree {degree.format(derived['k_exc'], derived['k_inh'])}; "
         f"J_E = {derived['j_exc']:.4f} mV (Normal, CV {params.weight_cv}), J_I = {derived['j_inh']:.4f} mV; "

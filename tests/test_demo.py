@@ -1,7 +1,7 @@
 """The demo network: derived parameters, memory report, plots optional."""
 
-import math
 import io
+import math
 
 import numpy as np
 import pytest
@@ -180,3 +180,12 @@ def test_fixed_indegree_quick_defaults_to_5000_neurons(monkeypatch):
 def test_fixed_indegree_off_the_cpu_is_a_clear_error(kwargs):
     with pytest.raises(RuntimeError, match="fixed-number"):
         demo.run_demo(neurons=1000, steps=10, fixed_indegree=True, progress=False, **kwargs)
+
+
+def test_fixed_indegree_keeps_the_fraction_of_given_parameters(monkeypatch):
+    _no_pictures(monkeypatch)
+    stream = io.StringIO()
+    result = demo.run_demo(neurons=1000, steps=20, fixed_indegree=True, progress=False, stream=stream,
+                           params=demo.NetworkParameters(prob=0.05), out=".")
+    assert result.rule == "K = 40 E + 10 I"
+    assert "in-degree exactly 40 E + 10 I (fixed: 5% of each population)" in stream.getvalue()
