@@ -87,7 +87,7 @@ def build_parser():
                       "(with --device cpu: K CPU worker processes)")
     demo.add_argument("--fixed-indegree", action="store_true",
                       help="exactly K = 0.1 N_E excitatory and 0.1 N_I inhibitory inputs per neuron "
-                      "(num_conn C matrices; CPU only; default 20,000 neurons, 5,000 with --quick)")
+                      "(num_conn C matrices; CPU only; default 10,000 neurons, 5,000 with --quick)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     bench = commands.add_parser(

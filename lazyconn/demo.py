@@ -661,7 +661,7 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
         ``params.fixed_indegree``).  NumPy only: "auto" picks the CPU, and
         ``device="gpu"`` or ``gpus`` is a ``RuntimeError``, as the GPU
         backend has no fixed-number kernels yet.  Default sizes: 5,000
-        neurons with ``quick``, else 20,000 (a product costs ``N K``).
+        neurons with ``quick``, else 10,000 (a product costs ``N K``).
 
     Returns
     -------
@@ -698,7 +698,7 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
         )
     xp = cupy if cupy is not None else np
     if neurons is None and params.fixed_indegree:
-        neurons = 5_000 if quick else 20_000
+        neurons = 5_000 if quick else 10_000
     if neurons is None:
         neurons = 10_000 if quick else default_neurons(xp.__name__)
     if steps is None:

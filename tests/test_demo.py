@@ -161,7 +161,8 @@ def test_cli_fixed_indegree_quick_reports_k(tmp_path, monkeypatch, capsys):
     assert "synapses ~100,000;" in out  # N K exactly: 1000 x (80 + 20)
 
 
-def test_fixed_indegree_quick_defaults_to_5000_neurons(monkeypatch):
+@pytest.mark.parametrize(("quick", "n", "rule"), [(True, 5000, "K = 400 E + 100 I"), (False, 10_000, "K = 800 E + 200 I")])
+def test_fixed_indegree_default_sizes(monkeypatch, quick, n, rule):
     seen = {}
 
     def fake_simulate(conn_exc, conn_inh, derived, n_steps, *args, **kwargs):
@@ -171,9 +172,9 @@ def test_fixed_indegree_quick_defaults_to_5000_neurons(monkeypatch):
 
     _no_pictures(monkeypatch)
     monkeypatch.setattr(demo, "simulate", fake_simulate)
-    result = demo.run_demo(steps=10, quick=True, fixed_indegree=True, progress=False, stream=io.StringIO())
-    assert seen["shapes"] == ((4000, 5000), (1000, 5000))
-    assert result.rule == "K = 400 E + 100 I"
+    result = demo.run_demo(steps=10, quick=quick, fixed_indegree=True, progress=False, stream=io.StringIO(), out=".")
+    assert seen["shapes"] == ((n * 4 // 5, n), (n // 5, n))
+    assert result.rule == rule
 
 
 @pytest.mark.parametrize("kwargs", [{"device": "gpu"}, {"gpus": 2}, {"gpus": 2, "device": "cpu"}])
