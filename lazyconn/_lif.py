@@ -10,7 +10,7 @@ the same slice of the noise and inputs, gives the same slice of the result.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -32,7 +32,8 @@ class NetworkParameters:
     delay_ms : float
         Synaptic delay (ms); a multiple of ``dt_ms``.
     prob : float
-        Connection probability of both projections.
+        Connection probability of both projections; with ``fixed_indegree``,
+        the fraction of each population that projects to every neuron.
     excitatory_fraction : float
         Fraction of excitatory neurons.
     g : float
@@ -45,6 +46,10 @@ class NetworkParameters:
         Target firing rate from which the drive is derived.
     sigma_rec_mv, sigma_ext_mv : float
         Recurrent and external input noise at the target rate (mV).
+    fixed_indegree : bool
+        Every neuron receives exactly ``K_E = round(prob * N_E)`` excitatory
+        and ``K_I = round(prob * N_I)`` inhibitory inputs (``num_conn``
+        ``C`` matrices) instead of Bernoulli(``prob``) ones.
     """
 
     dt_ms: float = 0.1
@@ -60,6 +65,32 @@ class NetworkParameters:
     rate_hz: float = 8.0
     sigma_rec_mv: float = 4.0
     sigma_ext_mv: float = 3.0
+    fixed_indegree: bool = False
+
+
+def fixed_indegree_parameters(params=None):
+    """Brunel's fixed in-degree variant: ``prob = 0.1`` (K = 0.1 N_E, 0.1 N_I).
+
+    Parameters
+    ----------
+    params : NetworkParameters, optional
+        Kept, with ``fixed_indegree=True``; when left out, the defaults with
+        ``prob=0.1`` (Brunel 2000's epsilon).
+
+    Returns
+    -------
+    NetworkParameters
+    """
+    if params is None:
+        return NetworkParameters(prob=0.1, fixed_indegree=True)
+    return replace(params, fixed_indegree=True)
+
+
+def _in_degrees(n_exc, n_inh, params):
+    """Excitatory and inhibitory in-degrees: exact integers with ``fixed_indegree``, else expected."""
+    if params.fixed_indegree:
+        return int(round(params.prob * n_exc)), int(round(params.prob * n_inh))
+    return params.prob * n_exc, params.prob * n_inh
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ def build_parser():
     demo.add_argument("--gpus", type=_positive_int, default=None, metavar="K",
                       help="step on K Dask workers, one per GPU, each owning a block of neurons "
                       "(with --device cpu: K CPU worker processes)")
+    demo.add_argument("--fixed-indegree", action="store_true",
+                      help="exactly K = 0.1 N_E excitatory and 0.1 N_I inhibitory inputs per neuron "
+                      "(num_conn C matrices; CPU only; default 10,000 neurons, 5,000 with --quick)")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     bench = commands.add_parser(
@@ -136,7 +139,8 @@ def main(argv=None):
             from .demo import run_demo
 
             run_demo(neurons=args.neurons, steps=args.steps, out=args.out, seed=args.seed,
-                     quick=args.quick, device=args.device, progress=not args.no_progress, gpus=args.gpus)
+                     quick=args.quick, device=args.device, progress=not args.no_progress, gpus=args.gpus,
+                     fixed_indegree=args.fixed_indegree)
         elif args.command == "bench":
             from .bench import run_bench
 

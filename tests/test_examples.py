@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+# The examples import the lazyconn of this checkout, not whichever one is installed.
+PYTHONPATH = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 
 def run_example(name, *args, cwd=None):
     completed = subprocess.run(
         [sys.executable, str(EXAMPLES / name), *args],
         capture_output=True, text=True, timeout=300, cwd=cwd,
-        env={**os.environ, "MPLBACKEND": "Agg"},
+        env={**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": PYTHONPATH},
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return completed.stdout
@@ -38,6 +41,16 @@ def test_spectral_radius_matches_the_circular_law():
     out = run_example("spectral_radius.py", "--neurons", "600", "--degree", "60")
     radius = float(re.search(r"spectral radius ([0-9.]+)", out).group(1))
     assert 0.85 < radius < 1.15
+
+
+def test_multi_population_has_fixed_in_degrees_and_fires():
+    out = run_example("multi_population.py", "--neurons", "2000", "--steps", "300")
+    # Every projection's columns were counted: exactly K = fraction * N_pre.
+    assert "L23E -> L23E K =   80  JITCLogNormalC" in out
+    assert "L23I -> L23E K =   20  JITCScalarC" in out
+    assert " L4E -> L23E K =   16  JITCLogNormalC" in out
+    rates = re.search(r"rates L23E ([0-9.]+) Hz, L23I ([0-9.]+) Hz, L4E ([0-9.]+) Hz, L4I ([0-9.]+) Hz", out)
+    assert rates and all(0.0 < float(r) < 50.0 for r in rates.groups())
 
 
 def _gpu_usable():
