@@ -491,16 +491,22 @@ FIXED_REGIMES = {
     "all but the diagonal": ((300, 300), 299, False, [(0, 300, 0, 300), (290, 300, 280, 300)]),
     "one per line": ((200, 5000), 1, True, [(0, 200, 0, 5000), (3, 150, 2500, 5000)]),
     "one of one": ((7, 1), 1, True, [(0, 7, 0, 1)]),
-    "dense lines (ln1p steps)": ((60, 1000), 800, True, [(0, 60, 0, 1000), (0, 60, 333, 777)]),
+    "dense lines (ln1p steps)": ((12, 1000), 800, True, [(0, 12, 0, 1000), (0, 12, 333, 777)]),
     # K > 256: a line fills many batches and outgrows every buffer.
-    "long lines": ((4, 20_000), 5000, True, [(0, 4, 0, 20_000), (1, 3, 15_000, 19_999)]),
+    "long lines": ((3, 4000), 700, True, [(0, 3, 0, 4000), (1, 3, 3000, 3999)]),
     "diagonal without self": ((3000, 3000), 100, False, [(100, 140, 90, 160), (2990, 3000, 7, 2995)]),
     "far from the origin": ((60_000, 3000), 150, True, [(50_000, 50_004, 100, 3000)]),
 }
 
 
+#: The rule's edge cases are about positions, which no law changes: a
+#: constant law and a deferred weighted one (its weight slots) cover them;
+#: every law meets the rule in the product and public-API tests.
+FIXED_EDGE_LAWS = tuple(law for law in LAWS if type(law).__name__ in ("Scalar", "LogNormal"))
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
-@pytest.mark.parametrize("law", LAWS, ids=law_id)
+@pytest.mark.parametrize("law", FIXED_EDGE_LAWS, ids=law_id)
 @pytest.mark.parametrize("regime", list(FIXED_REGIMES))
 def test_fixed_number_edge_windows(backend, regime, law, dtype):
     shape, num_conn, include_self, windows = FIXED_REGIMES[regime]
