@@ -229,9 +229,9 @@ def test_scatter_of_extreme_operands_is_the_exact_sum_rounded():
 
 def _resolution(params, n_rows, x_max, dtype):
     """The fixed-point step of an operand column whose largest |entry| is x_max (see _gpu_fixed)."""
-    from lazyconn.kernels import _gpu_fixed
+    from lazyconn.kernels import _fixed_plan, _gpu_fixed
 
-    shift = _gpu_fixed.term_bits(n_rows) - math.frexp(x_max)[1] - _gpu_fixed.weight_exponent(params)
+    shift = _fixed_plan.term_bits(n_rows) - math.frexp(x_max)[1] - _gpu_fixed.weight_exponent(params)
     return 2.0 ** -(shift + (31 if dtype == np.float64 else 0))
 
 

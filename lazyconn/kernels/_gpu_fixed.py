@@ -48,7 +48,7 @@ import cupy as cp
 
 from . import _gpu_launch as _launch
 from ._fixed_plan import NO_EXPONENT as _NO_EXPONENT
-from ._fixed_plan import level_bits, plan_levels, row_exponent, term_bits  # noqa: F401  (tests read them here)
+from ._fixed_plan import level_bits, plan_levels, term_bits
 
 # Shared memory for a CTA's tile of int64 words: one 4096-entry block
 # (p = 0.01) of one float32 column.  Beyond 48 KiB a CTA (tile and ndtri
