@@ -26,7 +26,7 @@ Record fields, and who reads them:
     ``lazyconn``; empty: the CPU refuses the rule), compiled into the
     kernels per (rule, law): ``walk(rk0, rk1, inv_log_q, table_base,
     table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws, pos,
-    aux, end, positions, words, lns, at) -> (walked, pos, aux, done)``
+    aux, end, positions, words, at) -> (walked, pos, aux, done)``
     writes the positions of connection slots ``4 t0 .. 4 (t0 + n_draws)``
     (fewer only when the item ends); ``pos`` and ``aux`` are the walk's
     state from batch to batch, ``-1`` and ``0`` at the item's start (see

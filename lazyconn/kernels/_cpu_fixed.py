@@ -15,8 +15,11 @@ candidate index before the next one, ``e0 - 1``) and ``aux`` (the trials
 read so far, ``tau``); the entries still to choose are ``K - 4 t0``.
 
 The words of the trials are drawn ahead, a run of Philox draws at a time,
-with ``ln(u1)`` of each trial, in loops that LLVM vectorises; the
-sequential part (the proposal's division, the squeeze) reads them.
+in a loop that LLVM vectorises; the sequential part (the proposal's
+division, the squeeze) reads them.  ``ln(u1)`` of a trial is computed
+where it is read: it does not depend on the walk's chain of divisions, so
+it overlaps with them, and the walk needs no float buffer of its own (the
+Bernoulli kernels then carry no array they do not use).
 """
 
 from __future__ import annotations
@@ -38,17 +41,17 @@ _ZERO = np.uint64(0)
 _S32 = np.uint64(32)
 
 #: Most Philox draws (two trials each) drawn ahead at a time: the walk's
-#: ``words`` buffer holds ``4 * TRIAL_DRAWS`` words, ``lns`` ``2 * TRIAL_DRAWS``.
+#: ``words`` buffer holds their ``4 * TRIAL_DRAWS`` words.
 TRIAL_DRAWS = 64
 
 
 @numba.njit(**JIT_OPTIONS)
-def fill_trials(rk0, rk1, line, d0, n_draws, words, lns):
-    """Words of draws ``d0 .. d0 + n_draws`` of line ``line`` (domain 2) and ``ln(u1)`` of their trials.
+def fill_trials(rk0, rk1, line, d0, n_draws, words):
+    """Words of draws ``d0 .. d0 + n_draws`` of line ``line`` (domain 2).
 
-    Writes ``words[4 i + q]`` = word ``q`` of draw ``d0 + i`` and
-    ``lns[2 i + h]`` = ``ln(u(words[4 i + 2 h]))``: trial ``2 (d0 + i) + h``
-    reads words ``4 i + 2 h`` (``u1``) and ``4 i + 2 h + 1`` (``w2``).
+    Writes ``words[4 i + q]`` = word ``q`` of draw ``d0 + i``: trial
+    ``2 (d0 + i) + h`` reads words ``4 i + 2 h`` (``u1``) and
+    ``4 i + 2 h + 1`` (``w2``).
     """
     c2 = np.uint64(line)
     for i in range(n_draws):
@@ -58,9 +61,7 @@ def fill_trials(rk0, rk1, line, d0, n_draws, words, lns):
         words[j + np.uint64(1)] = w1
         words[j + np.uint64(2)] = w2
         words[j + np.uint64(3)] = w3
-        k = np.uint64(2 * i)
-        lns[k] = ln(word_to_uniform(w0))
-        lns[k + np.uint64(1)] = ln(word_to_uniform(w2))
+
 
 
 @numba.njit(**INLINE_OPTIONS)
@@ -106,7 +107,7 @@ def _uniform_index(count, w1, w2):
 
 @numba.njit(**INLINE_OPTIONS)
 def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws,
-               pos, aux, end, positions, words, lns, at):
+               pos, aux, end, positions, words, at):
     """The fixed-number rule's walk: the chosen entries of slots ``4 t0 .. 4 (t0 + n_draws)`` of line ``line``.
 
     Writes ``positions[at + s]`` = the minor index of slot ``4 t0 + s``
@@ -133,7 +134,7 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
     e_end = min(end - np.int64(skip and end > line), n_eff)
     tau = aux
     walked = 0
-    avail = 0  # trials drawn ahead and not read yet, from index `first` of lns
+    avail = 0  # trials drawn ahead and not read yet, from trial `first` of the words
     first = 0
     fresh = True  # the step's constants need computing
     lam = delta_up = delta_lo = 0.0
@@ -148,12 +149,11 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
                 # Draw ahead: about the entries this batch still needs, and a few rejections.
                 want = cap - walked
                 n_fill = min(TRIAL_DRAWS, (want + (want >> 3) + 3 + (tau & 1)) >> 1)
-                fill_trials(rk0, rk1, line, tau >> 1, n_fill, words, lns)
+                fill_trials(rk0, rk1, line, tau >> 1, n_fill, words)
                 first = tau & 1
                 avail = 2 * n_fill - first
             w1 = words[np.uint64(2 * first)]
             w2 = words[np.uint64(2 * first + 1)]
-            ln_u1 = lns[np.uint64(first)]
             first += 1
             avail -= 1
             tau += 1
@@ -164,7 +164,7 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
                     lam, delta_up, delta_lo = _proposal(b_f, n_f)
                     fresh = False
                 a_f = b_f - n_f  # the largest skip, float(n_r - n)
-                sf = np.floor(min(ln_u1 / lam, _SKIP_CLAMP))
+                sf = np.floor(min(ln(word_to_uniform(w1)) / lam, _SKIP_CLAMP))
                 if sf > a_f:
                     continue
                 u2 = word_to_uniform(w2)

@@ -123,8 +123,7 @@ def _first_draws(prob, end):
 
 @numba.njit(**JIT_OPTIONS)
 def _scratch():
-    """Per-thread batch buffers: positions, uniforms, weights, tail lanes, words, and
-    the walk's float scratch (the fixed-number rule's ``ln(u1)`` of its trials)."""
+    """Per-thread batch buffers: positions, uniforms, weights, tail lanes, words."""
     n = 4 * _MAX_DRAWS
     return (
         np.empty(n, dtype=np.int64),
@@ -133,13 +132,12 @@ def _scratch():
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.uint64),
-        np.empty(n // 2, dtype=np.float64),
     )
 
 
 @numba.njit(**INLINE_OPTIONS)
 def bernoulli_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0,
-                   n_draws, pos, aux, end, gaps, words, lns, at):
+                   n_draws, pos, aux, end, gaps, words, at):
     """The Bernoulli rule's walk: draws ``t0 .. t0 + n_draws`` of item ``(line, block)`` from ``pos``.
 
     Writes ``gaps[at + s]`` = the block-local position of slot ``4*t0 + s``
@@ -152,7 +150,7 @@ def bernoulli_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n
     array, is an atomic reference-count increment and decrement, a
     sizeable part of a batch's time.
 
-    ``num_conn``, ``n_eff``, ``skip``, ``aux`` and ``lns`` are other
+    ``num_conn``, ``n_eff``, ``skip`` and ``aux`` are other
     rules' (the walk interface is shared: see :mod:`lazyconn.rules`); the
     diagonal is dropped by the kernels.
 
@@ -342,7 +340,7 @@ def kernels_for(rule, law):
 
     @numba.njit(**INLINE_OPTIONS)
     def walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws,
-                   pos, aux, end, gaps, uniforms, words, lns, positions, dus, n_deferred):
+                   pos, aux, end, gaps, uniforms, words, positions, dus, n_deferred):
         """The walk of a batch, with its weight uniforms: into the scratch
         ``gaps``/``uniforms``, or for deferred weights straight into the
         deferral buffers ``positions``/``dus`` at the running count
@@ -352,15 +350,15 @@ def kernels_for(rule, law):
         if weights_deferred:
             fill_uniforms(rk0, rk1, line, block, t0, 4 * n_draws, dus, n_deferred)
             return walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0,
-                        n_draws, pos, aux, end, positions, words, lns, n_deferred)
+                        n_draws, pos, aux, end, positions, words, n_deferred)
         if weights_per_batch:
             fill_uniforms(rk0, rk1, line, block, t0, 4 * n_draws, uniforms, 0)
         return walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws,
-                    pos, aux, end, gaps, words, lns, 0)
+                    pos, aux, end, gaps, words, 0)
 
     @numba.njit(**INLINE_OPTIONS)
     def line_block(gen, table_base, table_threshold, line, block, j0, j1, gaps, uniforms, weights, tail_index,
-                   tail_r, words, lns, js, ws):
+                   tail_r, words, js, ws):
         """All connections of item ``(line, block)`` inside ``[j0, j1)``, batch by batch.
 
         A generator would be the natural shape; Numba's are slow, so this
@@ -386,11 +384,11 @@ def kernels_for(rule, law):
         while True:
             if weights_constant:
                 walked, pos, aux, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff,
-                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, lns, 0)
+                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, 0)
             else:
                 fill_uniforms(rk0, rk1, line, block, t, 4 * n_draws, uniforms, 0)
                 walked, pos, aux, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff,
-                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, lns, 0)
+                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, 0)
                 if walked:
                     weights_of(walked, a, b, round32, uniforms, weights, tail_index, tail_r)
             if count + walked > js.size:
@@ -471,7 +469,7 @@ def kernels_for(rule, law):
         n_lines = k1 - k0
         for chunk in numba.prange(n_chunks):
             row = np.int64(numba.get_thread_id()) if by_thread else np.int64(chunk)
-            gaps, uniforms, weights, tail_index, tail_r, words, lns = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
             js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
             ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
             for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
@@ -479,7 +477,7 @@ def kernels_for(rule, law):
                 total = 0
                 for block in range(b0, b1):
                     count, js, ws = line_block(gen, table_base, table_threshold, k, block, j0, j1, gaps, uniforms,
-                                               weights, tail_index, tail_r, words, lns, js, ws)
+                                               weights, tail_index, tail_r, words, js, ws)
                     if mode == _MODE_DENSE:
                         for s in range(count):
                             dense_out[k - k0, js[s] - j0] = ws[s]
@@ -523,7 +521,7 @@ def kernels_for(rule, law):
         w0 = out[0, 0]  # zero, in the accumulator dtype
         w0 += scalar_w
         for chunk in numba.prange(n_chunks):
-            gaps, uniforms, weights, tail_index, tail_r, words, lns = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
             cast = np.empty(1, dtype=out.dtype)  # float64 -> accumulator dtype
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
@@ -553,7 +551,7 @@ def kernels_for(rule, law):
                 while True:
                     walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
                                                         n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
-                                                        uniforms, words, lns, positions, dus, n_deferred)
+                                                        uniforms, words, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
@@ -633,7 +631,7 @@ def kernels_for(rule, law):
             if start == stop:
                 continue
             out = out_private[group]
-            gaps, uniforms, weights, tail_index, tail_r, words, lns = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
             cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
@@ -655,7 +653,7 @@ def kernels_for(rule, law):
                 while True:
                     walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
                                                         n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
-                                                        uniforms, words, lns, positions, dus, n_deferred)
+                                                        uniforms, words, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
