@@ -22,12 +22,16 @@ timeout 300 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_gpu_d
     tests/test_new_laws.py tests/test_clients.py tests/test_fixed_driver.py \
     "tests/test_composite.py::test_cupy_operands_run_on_the_leaves_gpu_kernels" 2>&1 \
     | tee "$OUT/tests.log" | tail -30
+echo "=== fixed-number rule on the GPU"; date
+# Its own call: its first calls compile about a hundred new kernel variants.
+timeout 420 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_gpu_fixed_number.py 2>&1 \
+    | tee "$OUT/tests_fixed_number.log" | tail -15
 # PyTorch's and JAX's allocators in 8 processes on one GPU run out of memory:
 # the DLPack client tests run in one process.
 timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_clients.py 2>&1 \
     | tee "$OUT/tests_clients.log" | tail -5
 echo "=== conformance suite, GPU backend"; date
-timeout 240 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_backends.py -k gpu 2>&1 \
+timeout 360 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_backends.py -k gpu 2>&1 \
     | tee "$OUT/backends.log" | tail -8
 echo "=== determinism bench"; date
 timeout 90 python3 asv_benchmarks/gpu_determinism.py 2>&1 | tee "$OUT/det.log" | tail -25

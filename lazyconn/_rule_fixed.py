@@ -23,7 +23,9 @@ word ``s % 4`` of counter ``(s // 4, 0, k, 1)``, as a Bernoulli slot of
 block 0.  No Bernoulli matrix changes: its gap words are domain 0.
 
 The CPU backend's walk is its Numba twin, ``kernels/_cpu_fixed.py``; the
-GPU backend refuses the rule (``NotImplementedError``).
+GPU backend's is its CUDA twin, ``FixedNumberWalk`` in
+``kernels/jitc_rules.cuh`` (the record's ``cuda_type``), the template
+argument of every GPU kernel.
 """
 
 from __future__ import annotations
@@ -367,6 +369,6 @@ FIXED_NUMBER = rules.register(rules.Rule(
     block_log2=lambda num_conn: BLOCK_LOG2,
     reference_walk=fixed_reference_walk,
     numba_walk=".kernels._cpu_fixed:fixed_walk",
-    cuda_type="",  # no GPU kernels yet: lazyconn.kernels.gpu refuses the rule
+    cuda_type="FixedNumberWalk",  # kernels/jitc_rules.cuh
     domain=DOMAIN_FIXED,
 ))

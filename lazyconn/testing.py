@@ -178,11 +178,11 @@ def laws(kinds=tuple(LAW_KINDS)):
 
 
 #: Backends (:attr:`BackendCase.name`) that implement a connection rule
-#: other than Bernoulli, which every backend implements.  The GPU kernels
-#: refuse the fixed-number rule with a NotImplementedError naming the host
-#: route, which the conformance suite checks in place of its GPU rows.
+#: other than Bernoulli, which every backend implements.  A backend left
+#: out of a rule's set must refuse it with a NotImplementedError naming the
+#: host route, which the conformance suite checks in place of its rows.
 RULE_BACKENDS = {
-    "FixedNumber": frozenset({"reference", "cpu"}),
+    "FixedNumber": frozenset({"reference", "cpu", "gpu"}),
 }
 
 

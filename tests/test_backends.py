@@ -16,9 +16,9 @@ to ``BACKENDS``; a new law by one entry of ``LAW_KINDS``.  Where a backend
 does not implement a law yet (listed in ``lazyconn.testing.LAW_BACKENDS``,
 empty today: every backend runs every law), its rows check the refusal
 instead: a TypeError naming the law from every kernel and from the public
-API.  The fixed-number rule (``RULE_BACKENDS``: not on the GPU yet) has its
-own section at the end, with the same checks and a NotImplementedError where
-a backend refuses it.
+API.  The fixed-number rule (``RULE_BACKENDS``: every backend) has its own
+section at the end, with the same checks and a NotImplementedError where a
+backend refuses it.
 """
 
 import numpy as np

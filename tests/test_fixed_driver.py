@@ -85,7 +85,7 @@ def _scatter(expr, calls):
     """jitc_scatter_fixed: each term w * x * 2**S rounded as the kernel does (hi, then lo at 31 more bits)."""
     from lazyconn.kernels import reference
 
-    w_type, _, _, _, _, _, events, nw, _ = _template_args(expr)
+    w_type, _, _, _, _, _, events, nw, _, _ = _template_args(expr)  # ..., MIN_CTAS, Rule
     nw = int(nw)
     w_dtype = np.float32 if w_type == "float" else np.float64
 

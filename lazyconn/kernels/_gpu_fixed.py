@@ -288,7 +288,7 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
             flags = ", ".join("true" if f else "false" for f in (plain, events))
             expression = (f"jitc_scatter_fixed<{_launch._CTYPES[dtype]}, {_launch._CTYPES[value_dtype]}, {columns}, "
                           f"{'true' if use_smem else 'false'}, {law}, {flags}, {total.words}, "
-                          f"{_MIN_CTAS[weighted, columns]}>")
+                          f"{_MIN_CTAS[weighted, columns]}, {_launch.rule_type(params)}>")
             kernel = _launch._function(expression, device_id)
             if smem <= 48 * 1024 or _allow_shared(kernel, smem, device_id):
                 break

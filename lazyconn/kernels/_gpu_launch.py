@@ -4,7 +4,8 @@ What :mod:`lazyconn.kernels.gpu` (the float kernels) and
 :mod:`lazyconn.kernels._gpu_fixed` (the deterministic scatter) share: the
 CUDA source and its compilation through CuPy (NVRTC), the dtype table, the
 generator's kernel argument (one record, ``jitc_gen``), the weight law's
-kernel instance (from the law's record, ``Law.cuda_type``), the launch
+and the connection rule's kernel instances (from their records,
+``Law.cuda_type`` and ``Rule.cuda_type``), the launch
 tunables and the grid and tile geometry, and the device-side event finding.  It imports neither of them, so
 that they import it without a cycle.
 
@@ -31,6 +32,7 @@ import numpy as np
 import cupy as cp
 
 from .. import laws, rules
+from .._rule_fixed import line_length
 from . import _ndtri_fast
 from ..random import PHILOX_W0, PHILOX_W1
 
@@ -77,8 +79,11 @@ _compile_seconds = {}
 
 
 #: The translation unit, in order: the random primitives, the pinned exp,
-#: the weight laws, then the kernels.
-_SOURCES = ("jitc_random.cuh", "jitc_exp.cuh", "jitc_laws.cuh", "jitc_kernels.cu", "jitc_events.cu", "jitc_fixed.cu")
+#: the weight laws, the kernels, then the connection rules' walks (which use
+#: the kernels' generator and Bernoulli walk; the kernels name them only as
+#: template arguments).
+_SOURCES = ("jitc_random.cuh", "jitc_exp.cuh", "jitc_laws.cuh", "jitc_kernels.cu", "jitc_rules.cuh", "jitc_events.cu",
+            "jitc_fixed.cu")
 
 
 def _source():
@@ -102,29 +107,33 @@ def _function(expression, device_id):
     each module costs one NVRTC pass over a few hundred lines).
     """
     start = time.perf_counter()
-    options = _OPTIONS + (("-DJITC_WITH_UTILS",) if expression in _UTILS else ())
+    options = _OPTIONS + (("-DJITC_WITH_UTILS",) if expression.partition("<")[0] in _UTILS else ())
     module = cp.RawModule(code=_source(), options=options, name_expressions=[expression])
     function = module.get_function(expression)
     _compile_seconds.setdefault(expression, time.perf_counter() - start)
     return function
 
 
-def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, law=None, plain=False, mode=None):
+def _kernel(name, matrix_dtype, value_dtype=None, columns=None, smem=True, law=None, plain=False, mode=None,
+            rule=None):
     """The compiled kernel ``name`` for the given template arguments.
 
     ``law`` is the weight law's CUDA struct (:func:`law_type`), for the
-    kernels that generate weights.
+    kernels that generate weights; ``rule`` the connection rule's walk
+    struct (:func:`rule_type`), for every kernel that walks.
     """
     matrix_dtype = np.dtype(matrix_dtype)
     value_dtype = matrix_dtype if value_dtype is None else np.dtype(value_dtype)
     w, t = _CTYPES[matrix_dtype], _CTYPES[value_dtype]
     if name.startswith(("jitc_find_events", "jitc_scale_counts", "jitc_sum_partials")):
         expression = name
+    elif name == "jitc_coo_count":
+        expression = f"{name}<{rule}>"
     elif name in ("jitc_dense", "jitc_coo_fill", "jitc_degrees"):
-        expression = f"{name}<{w}, {law}>"
+        expression = f"{name}<{w}, {law}, {rule}>"
     elif name in ("jitc_gather", "jitc_scatter"):
         expression = f"{name}<{w}, {t}, {columns}, {_flag(smem)}, {law}, {_flag(plain)}" + (
-            ">" if mode is None else f", {mode}>")
+            "" if mode is None else f", {mode}") + f", {rule}>"
     else:
         expression = name
     # A module is loaded on the device current when it is compiled: key the
@@ -168,6 +177,38 @@ def law_type(params):
             "cupy.asarray(...) if you need it on the device"
         )
     return law.cuda_type
+
+
+def rule_type(params):
+    """The CUDA struct of the generator's connection rule (``jitc_rules.cuh``), from the rule's record.
+
+    Every GPU entry point asks this (through :func:`_is_empty` or
+    :func:`_gen_args`): a rule registered without a walk struct
+    (``Rule.cuda_type`` empty) is refused rather than computed with
+    another rule's positions.
+
+    Parameters
+    ----------
+    params : lazyconn.spec.KernelParams
+
+    Returns
+    -------
+    str
+        ``Rule.cuda_type``: the kernels' template argument ``Rule``.
+
+    Raises
+    ------
+    NotImplementedError
+        If the rule has no walk struct; the message names the rule and the
+        host route.
+    """
+    rule = rules.by_code(params.rule)
+    if not rule.cuda_type:
+        raise NotImplementedError(
+            f"the GPU backend has no kernels for the {rule.name} connection rule yet; "
+            "set LAZYCONN_BACKEND=reference to compute it with the NumPy reference (host arrays only)"
+        )
+    return rule.cuda_type
 
 
 def weight_bound(params):
@@ -248,10 +289,11 @@ _LAW_ARGS_DTYPE = np.dtype(
 _GEN_DTYPE = np.dtype(
     [("key0", np.uint32), ("key1", np.uint32), ("block_log2", np.int32), ("fast", np.int32),
      ("inv_log_q", np.float64), ("gap_scale", np.float32), ("gap_tol", np.float32), ("skip_diagonal", np.int32),
-     ("law", _LAW_ARGS_DTYPE), ("rk0", np.uint32, (10,)), ("rk1", np.uint32, (10,))],
+     ("law", _LAW_ARGS_DTYPE), ("rk0", np.uint32, (10,)), ("rk1", np.uint32, (10,)), ("num_conn", np.int32),
+     ("n_eff", np.int32)],
     align=True,
 )
-assert _LAW_ARGS_DTYPE.itemsize == 48 and _GEN_DTYPE.itemsize == 168  # as static_assert-ed in jitc_kernels.cu
+assert _LAW_ARGS_DTYPE.itemsize == 48 and _GEN_DTYPE.itemsize == 176  # as static_assert-ed in jitc_kernels.cu
 _GEN_BYTES = np.dtype((np.void, _GEN_DTYPE.itemsize))
 
 
@@ -270,14 +312,14 @@ def gen_layout():
     The two must be equal (the GPU tests check it): the kernels read the
     record CuPy copies from the host's bytes.
     """
-    out = cp.zeros(17, dtype=cp.uint64)
+    out = cp.zeros(19, dtype=cp.uint64)
     _function("jitc_gen_layout", cp.cuda.Device().id)((1,), (1,), (out,))
     return out.get().tolist(), [_GEN_DTYPE.itemsize] + _leaf_offsets(_GEN_DTYPE)
 
 
 def _gen_args(params):
     """The generator's kernel argument: one ``_GEN_DTYPE`` record, as a one-element bytes array."""
-    rules.require_bernoulli(params, "GPU")
+    rule_type(params)  # a rule without kernels raises here
     return _gen_args_on(params, cp.cuda.Device().id)
 
 
@@ -306,6 +348,10 @@ def _gen_args_on(params, device_id):
     law["ndtri_bv_slack"] = abs(b) * 2.0**-49 * (1.0 + 2.0**-40)
     law["ndtri_a_slack"] = abs(a) * 2.0**-50 * (1.0 + 2.0**-40)
     record["rk0"], record["rk1"] = _round_keys(params.key0, params.key1)
+    if params.rule != rules.BERNOULLI.code:
+        # The fixed-number rule's K and N' (its only other rule so far).
+        record["num_conn"] = params.num_conn
+        record["n_eff"] = line_length(params.minor_size, not params.skip_diagonal)
     # Handed to CuPy as the same bytes without their field names: CuPy reads
     # a by-value argument's address from __array_interface__, which costs
     # microseconds per launch for a structured dtype (its field list is
@@ -338,7 +384,7 @@ def _blocks(params, j0, j1):
 
 
 def _is_empty(params, n_lines, j0, j1):
-    rules.require_bernoulli(params, "GPU")  # every public kernel asks this first
+    rule_type(params)  # every public kernel asks this first
     return n_lines <= 0 or j1 <= j0 or params.inv_log_q == -math.inf
 
 
@@ -407,8 +453,12 @@ def _segments(n_lines, n_tiles):
 
 
 def _plain(params, j0):
-    """Whether a product may use the kernels' PLAIN walk: no per-item window or diagonal tests."""
-    return j0 % (1 << params.block_log2) == 0 and not params.skip_diagonal
+    """Whether a product may use the kernels' PLAIN walk: no per-item window or diagonal tests.
+
+    A Bernoulli walk's notion: other rules' walks ignore the flag, so they
+    always take False (one instantiation, not two).
+    """
+    return params.rule == rules.BERNOULLI.code and j0 % (1 << params.block_log2) == 0 and not params.skip_diagonal
 
 
 # ---------------------------------------------------------------------------

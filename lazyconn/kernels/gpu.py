@@ -4,7 +4,9 @@ The kernels live in ``jitc_kernels.cu`` (products, windows) and
 ``jitc_events.cu`` (event finding, checks), ``jitc_fixed.cu`` (the
 deterministic scatter, driven by ``_gpu_fixed``) beside this file, the random
 primitives (Philox4x32-10, the deterministic ``ln`` and ``ndtri``) in
-``jitc_random.cuh``; all are compiled once per process and kernel variant
+``jitc_random.cuh``, the weight laws in ``jitc_laws.cuh`` and the connection
+rules' walks (Bernoulli, fixed-number) in ``jitc_rules.cuh``, each kernel a
+template of its (rule, law); all are compiled once per process and kernel variant
 with ``--fmad=false``, so every realised matrix is bit-identical to
 :mod:`lazyconn.kernels.reference`.  The interface is the reference's, on
 CuPy arrays (see that module's docstring), plus :func:`scatter_rows`, which
@@ -53,7 +55,7 @@ from . import _gpu_launch as _launch
 from ._gpu_launch import (
     _CTYPES, _blocks, _find_events, _gap_constants, _gen_args, _grid_1d, _int32, _is_empty, _kernel, _ndtri_bound,
     _ndtri_smem_bytes, _ndtri_table, _plain, _product_geometry, _scalar_weight, _segments, _sm_count, compile_seconds,
-    constant_law, law_type,
+    constant_law, law_type, rule_type,
 )
 
 __all__ = [
@@ -100,7 +102,7 @@ def dense(params, k0, k1, j0, j1, dtype):
         return out
     b0, b1 = _blocks(params, j0, j1)
     n_items = n_lines * (b1 - b0)
-    _kernel("jitc_dense", dtype, law=law)(
+    _kernel("jitc_dense", dtype, law=law, rule=rule_type(params))(
         _grid_1d(n_items), (_launch._THREADS,),
         (_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0), out),
     )
@@ -126,7 +128,8 @@ def coo(params, k0, k1, j0, j1, dtype):
     geometry = (_int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0))
     gen = _gen_args(params)
     counts = cp.empty(n_items, dtype=cp.int64)
-    _kernel("jitc_coo_count", dtype)(_grid_1d(n_items), (_launch._THREADS,), (gen, *geometry, counts))
+    rule = rule_type(params)
+    _kernel("jitc_coo_count", dtype, rule=rule)(_grid_1d(n_items), (_launch._THREADS,), (gen, *geometry, counts))
     ends = cp.cumsum(counts)
     total = int(ends[-1])
     offsets = ends - counts
@@ -134,8 +137,8 @@ def coo(params, k0, k1, j0, j1, dtype):
     j = cp.empty(total, cp.int64)
     w = cp.empty(total, dtype)
     if total:
-        _kernel("jitc_coo_fill", dtype, law=law)(_grid_1d(n_items), (_launch._THREADS,),
-                                                 (gen, *geometry, offsets, k, j, w))
+        _kernel("jitc_coo_fill", dtype, law=law, rule=rule)(_grid_1d(n_items), (_launch._THREADS,),
+                                                            (gen, *geometry, offsets, k, j, w))
     return k, j, w
 
 
@@ -156,7 +159,7 @@ def degrees(params, k0, k1, j0, j1, dtype, scale=1.0):
     if not _is_empty(params, n_lines, j0, j1):
         b0, b1 = _blocks(params, j0, j1)
         n_items = n_lines * (b1 - b0)
-        _kernel("jitc_degrees", dtype, law=law)(
+        _kernel("jitc_degrees", dtype, law=law, rule=rule_type(params))(
             _grid_1d(n_items), (_launch._THREADS,),
             (_gen_args(params), _int32(k0), _int32(n_lines), _int32(j0), _int32(j1), _int32(b0), _int32(b1 - b0),
              np.float64(scale), per_line, per_minor),
@@ -209,7 +212,7 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
         )
         kernel = _kernel(
             "jitc_gather", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem, law,
-            _plain(params, j0),
+            _plain(params, j0), rule=rule_type(params),
         )
 
         def launch(line0, lines, tile0, tiles, target, ld, out_col0, part_stride,
@@ -449,7 +452,7 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
         n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _launch._MIN_LINES_PER_SEGMENT), 65535))
         kernel = _kernel(
             "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem, law_type(params),
-            _plain(params, j0), mode,
+            _plain(params, j0), mode, rule_type(params),
         )
         head = (_int32(max_rows if values_by_row else -1), _int32(line0))
         middle = (_int32(strides[0]), np.int64(strides[1]), _int32(values_by_row), _int32(col0), _int32(nc),

@@ -68,9 +68,9 @@ __global__ void jitc_gen_layout(jitc_u64 *out)
     const void *fields[] = {&g.key0,  &g.key1,  &g.block_log2, &g.fast,        &g.inv_log_q,
                             &g.gap_scale, &g.gap_tol, &g.skip_diagonal, &g.law.a, &g.law.b,
                             &g.law.ndtri_table, &g.law.ndtri_bq_bound, &g.law.ndtri_bv_slack,
-                            &g.law.ndtri_a_slack, &g.rk0[0], &g.rk1[0]};
+                            &g.law.ndtri_a_slack, &g.rk0[0], &g.rk1[0], &g.num_conn, &g.n_eff};
     out[0] = sizeof(jitc_gen);
-    for (int i = 0; i < 16; ++i) out[1 + i] = (jitc_u64)(reinterpret_cast<const char *>(fields[i]) - base);
+    for (int i = 0; i < 18; ++i) out[1 + i] = (jitc_u64)(reinterpret_cast<const char *>(fields[i]) - base);
 }
 
 // Self-check of the float32 Normal route's candidate (jitc_ndtri_candidate):

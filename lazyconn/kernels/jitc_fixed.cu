@@ -1,7 +1,8 @@
 // Deterministic scatter of the GPU backend (set_options(deterministic=True);
 // host side: lazyconn/kernels/_gpu_fixed.py).  _gpu_launch.py compiles this
 // file after jitc_kernels.cu, in one translation unit: it walks with
-// jitc_walk_items and the generator of that file.
+// the rule's walk (Rule::walk_items, jitc_rules.cuh) and the generator of
+// that file.
 //
 // Fixed point: every contribution w * x of column c becomes an integer
 // multiple of the column's resolution q_c = 2**-S_c, rounded to nearest,
@@ -123,7 +124,8 @@ __device__ __forceinline__ jitc_u32 jitc_fixed_class(jitc_u32 cls, double w)
 // global atomic per nonzero word.  shift0 = min(62 - L, 51) - ew; emax[col0 + c] the
 // column's exponent.
 // MIN_CTAS: CTAs per SM the registers must allow (_gpu_fixed picks it).
-template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS>
+template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN, bool EVENTS, int NW, int MIN_CTAS,
+          typename Rule>
 __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows,
                                                        int chunk_rows, int line0, const T *values, int val_rs,
                                                        jitc_i64 val_cs, int values_by_row, int col0, int nc, int j0,
@@ -164,7 +166,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     jitc_u32 bad = 0u;
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
-    jitc_walk_items<W, Law, PLAIN, 1>(
+    Rule::template walk_items<W, Law, PLAIN, 1>(
         g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {

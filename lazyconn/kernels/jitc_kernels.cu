@@ -13,6 +13,14 @@
 // When a tile does not fit (very small p: blocks of up to 2**22 entries) the
 // same kernels, instantiated with SMEM = false, address global memory instead.
 //
+// Which entries of a line are connected is the connection rule's business:
+// every kernel takes the rule's walk struct (lazyconn.rules names it in the
+// rule's record, Rule.cuda_type) as its template parameter Rule, like the
+// weight law's struct Law.  BernoulliWalk (spec v1, the walk of this file:
+// jitc_walk, jitc_walk_items) and FixedNumberWalk (the fixed-number rule)
+// live in jitc_rules.cuh, pasted after this file and before the kernels are
+// instantiated (the kernels name Rule only as a template argument).
+//
 // Compile with --fmad=false: the generator must round like NumPy.  The
 // product accumulations use explicit fma() calls, which that flag leaves
 // alone, since their summation order differs from the host's anyway.
@@ -37,7 +45,9 @@
 // float32 gap constants c2 = fl32(inv_log_q * ln 2), |c2| * 2**-20 and the
 // fast-path switch (see jitc_random.cuh), the law's arguments
 // (jitc_laws.cuh), and the Philox round keys (key + r * Weyl increment,
-// mod 2**32), so that the kernels compute none.
+// mod 2**32), so that the kernels compute none.  num_conn and n_eff are
+// the fixed-number rule's K and its candidates per line, N' (0 for
+// Bernoulli matrices).
 struct jitc_gen {
     jitc_u32 key0, key1;
     int block_log2;
@@ -48,10 +58,11 @@ struct jitc_gen {
     int skip_diagonal;
     jitc_law_args law;
     jitc_u32 rk0[10], rk1[10];
+    int num_conn, n_eff;
 };
 // The offsets are checked on the device against the host's dtype
 // (jitc_gen_layout, run by the GPU tests); NVRTC has no offsetof.
-static_assert(sizeof(jitc_law_args) == 48 && sizeof(jitc_gen) == 168, "jitc_gen layout: see _gpu_launch._GEN_DTYPE");
+static_assert(sizeof(jitc_law_args) == 48 && sizeof(jitc_gen) == 176, "jitc_gen layout: see _gpu_launch._GEN_DTYPE");
 
 // Every kernel takes the generator as its first argument, `gen`, and reads
 // it through a local copy (the fields then come straight from the
@@ -176,7 +187,7 @@ __device__ __forceinline__ int jitc_block_end(const jitc_gen &g, int blk, int j1
 
 // ---------------------------------------------------------------------------
 // Window -> dense block out[(k - k0) * (j1 - j0) + (j - j0)]; out is zeroed.
-template <typename W, typename Law>
+template <typename W, typename Law, typename Rule>
 __global__ void jitc_dense(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks, W *out)
 {
     JITC_GEN_INIT;
@@ -191,7 +202,7 @@ __global__ void jitc_dense(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1,
         W *row = out + li * width;
         jitc_words cache;
         jitc_u32 cache_t = 0xFFFFFFFFu;
-        jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
+        Rule::walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
             const int j = start + pos;
             if (j < j0 || (g.skip_diagonal && j == line)) return;
             row[j - j0] = jitc_weight<Law, W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
@@ -201,6 +212,7 @@ __global__ void jitc_dense(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1,
 
 #ifdef JITC_WITH_UTILS
 // Connections per item, for the exclusive scan that places coo output.
+template <typename Rule>
 __global__ void jitc_coo_count(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
                                jitc_i64 *counts)
 {
@@ -212,7 +224,7 @@ __global__ void jitc_coo_count(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int
         const int blk = b0 + (int)(item % n_blocks);
         const int start = blk << g.block_log2;
         jitc_i64 count = 0;
-        jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32, int) {
+        Rule::walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32, int) {
             const int j = start + pos;
             if (j < j0 || (g.skip_diagonal && j == line)) return;
             ++count;
@@ -224,7 +236,7 @@ __global__ void jitc_coo_count(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int
 
 // Connections of each item at offsets[item]: items run line-major, then by
 // block, so the output is sorted by (k, j) like reference.coo.
-template <typename W, typename Law>
+template <typename W, typename Law, typename Rule>
 __global__ void jitc_coo_fill(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
                               const jitc_i64 *offsets, jitc_i64 *out_k, jitc_i64 *out_j, W *out_w)
 {
@@ -238,7 +250,7 @@ __global__ void jitc_coo_fill(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int 
         jitc_i64 at = offsets[item];
         jitc_words cache;
         jitc_u32 cache_t = 0xFFFFFFFFu;
-        jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
+        Rule::walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
             const int j = start + pos;
             if (j < j0 || (g.skip_diagonal && j == line)) return;
             out_k[at] = line;
@@ -251,7 +263,7 @@ __global__ void jitc_coo_fill(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int 
 
 // Exact nonzero counts per line and per minor index of the entries scaled by
 // `scale` (weights rounded to W, times scale in float64, rounded to W).
-template <typename W, typename Law>
+template <typename W, typename Law, typename Rule>
 __global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int n_blocks,
                              double scale, jitc_u64 *per_line, jitc_u64 *per_minor)
 {
@@ -266,7 +278,7 @@ __global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j
         jitc_u64 count = 0;
         jitc_words cache;
         jitc_u32 cache_t = 0xFFFFFFFFu;
-        jitc_walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
+        Rule::walk(g, (jitc_u32)line, (jitc_u32)blk, jitc_block_end(g, blk, j1), [&](int pos, jitc_u32 t, int i) {
             const int j = start + pos;
             if (j < j0 || (g.skip_diagonal && j == line)) return;
             // The scaled entry: the weight (rounded to W) times scale in
@@ -480,7 +492,7 @@ __device__ __forceinline__ void jitc_law_stage(const jitc_gen &g, void *dst)
 // tile order.  Every (line, tile) pair is stored exactly once, so the
 // partials need no zeroing.  part_stride < 0: atomic adds into out (the
 // reduction order then varies from run to run; kept for measurements).
-template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN>
+template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN, typename Rule>
 __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j1, int b0, int b1, int G,
                             int lines_per_seg, const T *vec, int vec_ld, int col0, int nc, T *out, int out_ld,
                             int out_col0, jitc_i64 part_stride, T scalar_w)
@@ -519,7 +531,7 @@ __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_li
     // A one-column float32 Scalar gather walks two draws per iteration (see
     // jitc_walk_items); three spill, and so would two with several columns
     // or float64 sums.
-    jitc_walk_items<W, Law, PLAIN, !WEIGHTED && NC == 1 && sizeof(T) == sizeof(float) ? 2 : 1>(
+    Rule::template walk_items<W, Law, PLAIN, !WEIGHTED && NC == 1 && sizeof(T) == sizeof(float) ? 2 : 1>(
         g, ndtri_smem, s0 + (int)threadIdx.x, s1, (int)blockDim.x, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) { return k0 + li; },
         [&](int base) { block_addr = tile_addr + (unsigned)base * row_bytes; },
@@ -593,7 +605,7 @@ __global__ void jitc_sum_partials(const T *parts, int n_parts, jitc_i64 part_str
 // MODE (JITC_MODE_*) is a template argument: the emit of each connection
 // then holds no branch on it, and a Scalar law's contribution of a line is
 // computed once, at the line.
-template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN, int MODE>
+template <typename W, typename T, int NC, bool SMEM, typename Law, bool PLAIN, int MODE, typename Rule>
 __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *rows, const jitc_u32 *n_rows, int chunk_rows,
                              int line0, const T *values, int val_rs, jitc_i64 val_cs, int values_by_row, int col0,
                              int nc, int j0, int j1, int b0, int b1, int G, T *out, int out_ld, jitc_u32 *counts,
@@ -638,7 +650,7 @@ __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     const T *values_col = values + (jitc_i64)col0 * val_cs;
     // One draw per iteration: with two, the scatter needs the registers that
     // its six CTAs per SM take, and gains nothing.
-    jitc_walk_items<W, Law, PLAIN, 1>(
+    Rule::template walk_items<W, Law, PLAIN, 1>(
         g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
         j0, j1, tile.lo,
         [&](int li) {

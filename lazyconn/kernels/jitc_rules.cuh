@@ -1,0 +1,241 @@
+// Connection rules of the GPU kernels: one walk struct per rule (lazyconn's
+// rule record names it, Rule.cuda_type), passed to every kernel as its
+// template parameter Rule, so that a kernel is compiled per (rule, law) and
+// no rule is tested at run time.  Each struct yields the connections of a
+// line, in increasing minor index, with their connection slots, exactly as
+// the rule's NumPy reference walk (Rule.reference_walk) does:
+//
+//   walk(g, line, blk, end, emit)
+//       emit(pos, t, i) for each connection of item (line, blk) at
+//       block-local position pos < end, slot 4 t + i, whose weight word is
+//       word i of Philox counter (t, blk, line, 1) (jitc_weight);
+//   walk_items<W, Law, PLAIN, DRAWS>(g, ndtri_smem, li, li_end, stride,
+//                                    first, last, j0, j1, tile_lo,
+//                                    line_of, on_base, emit, line_done)
+//       the products' walk over the lines li, li + stride, ... < li_end and
+//       the blocks [first, last) of a tile, weights included (the callbacks
+//       are those of jitc_walk_items, jitc_kernels.cu).
+//
+// _gpu_launch._source pastes this file after jitc_kernels.cu (whose
+// generator, Philox and Bernoulli walk it uses) and before the kernels are
+// instantiated.
+#ifndef JITC_RULES_CUH
+#define JITC_RULES_CUH
+
+// Bernoulli(p), spec v1 sections 2-4: the gap walk of jitc_kernels.cu.
+struct BernoulliWalk {
+    template <typename F>
+    __device__ __forceinline__ static void walk(const jitc_gen &g, jitc_u32 line, jitc_u32 blk, int end, F &&emit)
+    {
+        jitc_walk(g, line, blk, end, emit);
+    }
+    template <typename W, typename Law, bool PLAIN, int DRAWS, typename LineOf, typename OnBase, typename Emit,
+              typename LineDone>
+    __device__ __forceinline__ static void walk_items(const jitc_gen &g, jitc_u32 ndtri_smem, int li, int li_end,
+                                                      int stride, int first, int last, int j0, int j1, int tile_lo,
+                                                      LineOf &&line_of, OnBase &&on_base, Emit &&emit,
+                                                      LineDone &&line_done)
+    {
+        jitc_walk_items<W, Law, PLAIN, DRAWS>(g, ndtri_smem, li, li_end, stride, first, last, j0, j1, tile_lo,
+                                              line_of, on_base, emit, line_done);
+    }
+};
+
+// ---------------------------------------------------------------------------
+// The fixed-number rule (docs/spec.md "Fixed-number rule"; the NumPy
+// reference is lazyconn/_rule_fixed.py, the Numba twin
+// lazyconn/kernels/_cpu_fixed.py): exactly K = g.num_conn distinct entries
+// per line among its N' = g.n_eff candidates, by Vitter's Method D with a
+// geometric proposal (F4).  A line is one item (block 0, block_log2 = 31),
+// walked by one thread from its start.  Trial tau of line k reads words
+// 2 (tau % 2) and 2 (tau % 2) + 1 of Philox counter (tau / 2, 0, k, 2); the
+// s-th chosen entry has slot s, so its weight word is word s % 4 of counter
+// (s / 4, 0, k, 1), as a Bernoulli slot of block 0 (jitc_weight reads it).
+//
+// Every floating-point step is F4's, in its order and parenthesisation,
+// each correctly rounded (the module is compiled with --fmad=false, so no
+// multiply-add is fused; double division and floor are IEEE), with the
+// pinned jitc_ln: the positions are the reference's, bit for bit.  Integers
+// are below 2**31, so their conversions to double are exact and the CPU
+// twin's float bookkeeping (b_f, n_f, a_f) gives the same values.
+#define JITC_FIXED_DOMAIN 2u
+#define JITC_FIXED_SKIP_CLAMP 2147483648.0  // 2**31, _rule_fixed.SKIP_CLAMP
+#define JITC_FIXED_EXACT_FLOOR 0x1p-100     // _rule_fixed.EXACT_FLOOR
+#define JITC_FIXED_SERIES_MAX 0.25          // _rule_fixed.SERIES_MAX
+// A candidate index no line reaches (candidates are < 2**31 - 1): the
+// diagonal of a matrix that keeps it.
+#define JITC_FIXED_NO_DIAGONAL 0x7FFFFFFF
+
+// floor(count * (w1 * 2**32 + w2) / 2**64) for count < 2**31, in uint64
+// (_rule_fixed.uniform_index): the last entry of a line.
+__device__ __forceinline__ int jitc_fixed_uniform_index(int count, jitc_u32 w1, jitc_u32 w2)
+{
+    const jitc_u64 c = (jitc_u64)count;
+    return (int)((c * (jitc_u64)w1 + ((c * (jitc_u64)w2) >> 32)) >> 32);
+}
+
+// A step's (lam, delta_up, delta_lo) from b_f = float(N_r - 1) and n_f =
+// float(n - 1), 2 <= n < N_r (_rule_fixed.proposal).
+__device__ __forceinline__ void jitc_fixed_proposal(double b_f, double n_f, double &lam, double &delta_up,
+                                                    double &delta_lo)
+{
+    const double t = n_f / b_f;
+    if (t <= JITC_FIXED_SERIES_MAX) {
+        const double t3 = (t * t) * t;
+        lam = (-t) * (1.0 + 0.5 * t);
+        delta_up = t3 / (3.0 * (1.0 - t));
+        delta_lo = t3 / 3.0;
+    } else {
+        // ln1p(x) of spec section 4, x = -t: v is neither 0 nor 1 here.
+        const double x = -t;
+        const double v = 1.0 + x;
+        lam = jitc_ln(v) * (x / (v - 1.0));
+        delta_up = 0.0;
+        delta_lo = 0.0;
+    }
+}
+
+// The exact test u2 <= Y exp(-lam S) (rare; _rule_fixed._exact_accept): Y
+// by its shorter product, stopped (rejected) once below 2**-100.  Out of
+// line: it is taken about once in many lines, and inlined it would hold
+// registers that the walk needs.
+__device__ __noinline__ bool jitc_fixed_exact_accept(int skip, int n, int n_r, double lam, double u2)
+{
+    double y = 1.0;
+    if (skip <= n - 1) {
+        const int a = n_r - n, b = n_r - 1;
+        for (int i = 0; i < skip; ++i) {
+            y = y * ((double)(a - i) / (double)(b - i));
+            if (y < JITC_FIXED_EXACT_FLOOR) return false;
+        }
+    } else {
+        for (int i = 0; i < n - 1; ++i) {
+            y = y * ((double)(n_r - skip - 1 - i) / (double)(n_r - 1 - i));
+            if (y < JITC_FIXED_EXACT_FLOOR) return false;
+        }
+    }
+    return jitc_ln(u2) <= jitc_ln(y) - (double)skip * lam;
+}
+
+// The walk of line `line` (F4) up to candidate e_end (exclusive; at most
+// N'): chosen(e, s) for each chosen candidate e < e_end, in increasing e, s
+// being its slot.  Entries before a window's start are the caller's to drop:
+// the walk is sequential, every line starts at candidate 0.
+template <typename F>
+__device__ __forceinline__ void jitc_fixed_line(const jitc_gen &g, jitc_u32 line, int e_end, F &&chosen)
+{
+    const int n_eff = g.n_eff;
+    int n = g.num_conn;  // entries still to choose
+    int e0 = 0;          // the next candidate
+    int n_r = n_eff;     // candidates left
+    int s = 0;           // the next entry's slot
+    jitc_u32 tau = 0;    // trials read
+    jitc_words r = {0u, 0u, 0u, 0u};  // draw tau / 2, read by trials tau and tau + 1
+    double lam = 0.0, delta_up = 0.0, delta_lo = 0.0;
+    bool fresh = true;  // the step's constants need computing
+    while (n > 0 && e0 < e_end) {
+        int p;
+        if (n == n_r) {
+            p = e0;  // every candidate left is chosen: no word is read
+        } else {
+            if (!(tau & 1u)) r = jitc_philox_rk(tau >> 1, 0u, line, JITC_FIXED_DOMAIN, g);
+            const jitc_u32 w1 = (tau & 1u) ? r.w2 : r.w0;
+            const jitc_u32 w2 = (tau & 1u) ? r.w3 : r.w1;
+            ++tau;
+            if (n == 1) {
+                p = e0 + jitc_fixed_uniform_index(n_r, w1, w2);  // the last entry: uniform over N_r
+            } else {
+                const double b_f = (double)(n_r - 1);  // B
+                const double n_f = (double)(n - 1);
+                if (fresh) {
+                    jitc_fixed_proposal(b_f, n_f, lam, delta_up, delta_lo);
+                    fresh = false;
+                }
+                const double a_f = (double)(n_r - n);  // A, the largest skip
+                double x = jitc_ln(jitc_uniform(w1)) / lam;
+                x = x < JITC_FIXED_SKIP_CLAMP ? x : JITC_FIXED_SKIP_CLAMP;  // clamp before converting
+                const double sf = floor(x);
+                if (sf > a_f) continue;  // reject
+                const double u2 = jitc_uniform(w2);
+                const double num = n_f * (sf * (sf - 1.0));
+                const double den_up = (2.0 * b_f) * ((a_f - sf) + 1.0);
+                if (!((1.0 - u2) * den_up - num >= (sf * delta_up) * den_up)) {
+                    const double den_lo = (2.0 * a_f) * b_f;
+                    if (u2 * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo) continue;  // reject
+                    if (!jitc_fixed_exact_accept((int)sf, n, n_r, lam, u2)) continue;
+                }
+                p = e0 + (int)sf;
+            }
+        }
+        if (p >= e_end) return;
+        chosen(p, s);
+        ++s;
+        e0 = p + 1;
+        n_r = n_eff - e0;
+        --n;
+        fresh = true;
+    }
+}
+
+struct FixedNumberWalk {
+    // The candidate that stands for minor index j1 (a window's end): without
+    // the diagonal, candidate e is entry e + (e >= line).
+    __device__ __forceinline__ static int candidate_end(const jitc_gen &g, int diagonal, int j1)
+    {
+        const int e_end = j1 - (j1 > diagonal ? 1 : 0);
+        return e_end < g.n_eff ? e_end : g.n_eff;
+    }
+
+    // blk is 0 (one item per line) and `end` the window's end j1 on the line.
+    template <typename F>
+    __device__ __forceinline__ static void walk(const jitc_gen &g, jitc_u32 line, jitc_u32, int end, F &&emit)
+    {
+        const int diagonal = g.skip_diagonal ? (int)line : JITC_FIXED_NO_DIAGONAL;
+        jitc_fixed_line(g, line, candidate_end(g, diagonal, end), [&](int e, int s) {
+            emit(e + (e >= diagonal ? 1 : 0), (jitc_u32)(s >> 2), s & 3);
+        });
+    }
+
+    // The products' walk: each line of the thread from its start to the
+    // window's end j1 (the tile is the whole window: one block per line).
+    // The four weights of a slot group (one Philox block of weight words)
+    // come from one Law::weights4 call, made at the group's first connection
+    // inside the window, for that slot and the group's later slots that the
+    // line has; connections before j0 take no weight.  PLAIN and DRAWS are
+    // the Bernoulli walk's and unused here.
+    template <typename W, typename Law, bool PLAIN, int DRAWS, typename LineOf, typename OnBase, typename Emit,
+              typename LineDone>
+    __device__ __forceinline__ static void walk_items(const jitc_gen &g, jitc_u32 ndtri_smem, int li, int li_end,
+                                                      int stride, int first, int last, int j0, int j1, int tile_lo,
+                                                      LineOf &&line_of, OnBase &&on_base, Emit &&emit,
+                                                      LineDone &&line_done)
+    {
+        constexpr bool WEIGHTED = !Law::CONSTANT;
+        if (li >= li_end || first >= last) return;
+        const int base = -tile_lo;  // block 0 starts at minor index 0: positions are minor indices
+        on_base(base);
+        const int num_conn = g.num_conn;
+        for (; li < li_end; li += stride) {
+            const int line = line_of(li);
+            const int diagonal = g.skip_diagonal ? line : JITC_FIXED_NO_DIAGONAL;
+            jitc_u32 group = 0xFFFFFFFFu;  // the slot group whose weights w0..w3 hold
+            W w0 = (W)0, w1 = (W)0, w2 = (W)0, w3 = (W)0;
+            jitc_fixed_line(g, (jitc_u32)line, candidate_end(g, diagonal, j1), [&](int e, int s) {
+                const int j = e + (e >= diagonal ? 1 : 0);
+                if (j < j0) return;
+                const int i = s & 3;
+                if (WEIGHTED && (jitc_u32)(s >> 2) != group) {
+                    group = (jitc_u32)(s >> 2);
+                    const jitc_words wr = jitc_philox_rk(group, 0u, (jitc_u32)line, 1u, g);
+                    const int slots = num_conn - (s & ~3);  // slots of this group the line has
+                    const unsigned need = (slots >= 4 ? 0xFu : (1u << slots) - 1u) & (0xFu << i);
+                    Law::template weights4<W>(g.law, wr, need, ndtri_smem, w0, w1, w2, w3);
+                }
+                emit(line, base, j, i == 0 ? w0 : i == 1 ? w1 : i == 2 ? w2 : w3);
+            });
+            line_done(li);
+        }
+    }
+};
+
+#endif  // JITC_RULES_CUH

@@ -1,0 +1,492 @@
+"""The fixed-number rule on the GPU (``FixedNumberWalk``, kernels/jitc_rules.cuh) against the reference, bit for bit.
+
+Three parts, from the most to the least widely runnable:
+
+- Host: the CUDA walk itself (jitc_rules.cuh, with jitc_random.cuh's
+  Philox and ``ln``) compiled for the CPU by the system's C++ compiler,
+  behind a small harness: its positions, slots and weights against the
+  NumPy reference's on the regimes of the rule (every candidate taken, the
+  last entry, ln1p steps, exact tests, windows, the diagonal).  The device
+  runs the same source with the same IEEE operations (the kernels are
+  compiled with ``--fmad=false``), so this checks the walk's logic on every
+  machine.  Skipped without ``g++``.
+- nvcc: the kernels of both rules compiled for sm_90 from the source that
+  the GPU backend assembles (compile errors surface without a GPU).
+  Skipped without ``nvcc``.
+- GPU (CuPy and a usable device, marked ``gpu``): every entry point of
+  :mod:`lazyconn.kernels.gpu` on fixed-number matrices, bit-equal to the
+  reference where the result is exact (windows, connection lists, counts,
+  one-hot products, binary Scalar events) and within the rounding of the
+  sums elsewhere; skipped elsewhere.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lazyconn
+from lazyconn import _rule_fixed, rules
+from lazyconn.kernels import reference
+from lazyconn.laws import Exponential, LogNormal
+from lazyconn.spec import Normal, Scalar, Spec, Uniform
+from lazyconn.testing import (
+    assert_products_match_reference,
+    assert_same_bits,
+    assert_window_matches_reference,
+    to_numpy,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+KERNELS = ROOT / "lazyconn" / "kernels"
+
+#: Named cases in line space: (shape of an R matrix, num_conn, include_self, windows (k0, k1, j0, j1)).
+REGIMES = {
+    "empty": ((10, 10), 0, True, [(0, 10, 0, 10)]),
+    "all": ((40, 300), 300, True, [(0, 40, 0, 300), (5, 9, 100, 299)]),
+    "all but the diagonal": ((300, 300), 299, False, [(0, 300, 0, 300), (290, 300, 280, 300)]),
+    "one per line": ((200, 5000), 1, True, [(0, 200, 0, 5000), (3, 150, 2500, 5000)]),
+    "one of one": ((7, 1), 1, True, [(0, 7, 0, 1)]),
+    "sparse lines (series steps)": ((64, 3000), 40, True, [(0, 64, 0, 3000), (10, 50, 1234, 2500)]),
+    "dense lines (ln1p steps)": ((12, 1000), 800, True, [(0, 12, 0, 1000), (0, 12, 333, 777)]),
+    "long lines": ((3, 4000), 700, True, [(0, 3, 0, 4000), (1, 3, 3000, 3999)]),
+    "diagonal without self": ((3000, 3000), 100, False, [(100, 140, 90, 160), (2990, 3000, 7, 2995)]),
+    "far from the origin": ((60_000, 3000), 150, True, [(50_000, 50_004, 100, 3000)]),
+    "a long minor axis": ((4, 1_000_000), 2000, True, [(0, 4, 999_000, 1_000_000)]),
+}
+#: A case whose lines take F4's exact test (about two trials a line), in both of its products.
+EXACT_REGIME = ((1000, 1000), 240, False, [(0, 200, 0, 1000), (0, 200, 500, 1000)])
+
+LAWS = (Scalar(0.5), Normal(0.2, 1.5), Uniform(-1.0, 2.0), LogNormal(-0.5, 0.8), Exponential(1.5))
+DTYPES = (np.float32, np.float64)
+
+
+ONE = Scalar(1.0)
+
+
+def _spec(shape, num_conn, include_self, law=ONE, dtype=np.float64, seed=5, orientation="R"):
+    return Spec(shape, orientation, None, law, seed, dtype, include_self, num_conn=num_conn)
+
+
+def _law_id(law):
+    return type(law).__name__
+
+
+# ------------------------------------------------------------------ host
+_HARNESS = r"""
+// The fixed-number walk of jitc_rules.cuh compiled for the host: the device
+// qualifiers become plain C++, the generator carries the fields the walk
+// reads, Philox comes from jitc_random.cuh.
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__ __attribute__((noinline))
+#include <stdio.h>
+#include <stdlib.h>
+#include "jitc_random.cuh"
+
+struct jitc_law_args { double a, b; };
+struct jitc_gen {
+    jitc_u32 key0, key1;
+    int skip_diagonal;
+    jitc_law_args law;
+    int num_conn, n_eff;
+};
+static inline jitc_words jitc_philox_rk(jitc_u32 c0, jitc_u32 c1, jitc_u32 c2, jitc_u32 c3, const jitc_gen &g)
+{
+    return jitc_philox(c0, c1, c2, c3, g.key0, g.key1);
+}
+// Declared only: BernoulliWalk forwards to them, and is not instantiated here.
+template <typename F> void jitc_walk(const jitc_gen &, jitc_u32, jitc_u32, int, F &&);
+template <typename W, typename Law, bool PLAIN, int DRAWS, typename A, typename B, typename C, typename D>
+void jitc_walk_items(const jitc_gen &, jitc_u32, int, int, int, int, int, int, int, int, A &&, B &&, C &&, D &&);
+#include "jitc_rules.cuh"
+
+// UniformLaw's weights (a + b * u), NaN for the slots not asked for: a
+// weight the walk emits without asking for it shows.
+struct HostUniformLaw {
+    static constexpr bool CONSTANT = false;
+    template <typename W>
+    static void weights4(const jitc_law_args &p, const jitc_words &wr, unsigned need, jitc_u32, W &w0, W &w1, W &w2,
+                         W &w3)
+    {
+        const double nan = __builtin_nan("");
+        w0 = need & 1u ? (W)(p.a + p.b * jitc_uniform(wr.w0)) : nan;
+        w1 = need & 2u ? (W)(p.a + p.b * jitc_uniform(wr.w1)) : nan;
+        w2 = need & 4u ? (W)(p.a + p.b * jitc_uniform(wr.w2)) : nan;
+        w3 = need & 8u ? (W)(p.a + p.b * jitc_uniform(wr.w3)) : nan;
+    }
+};
+
+// stdin: key0 key1 skip_diagonal num_conn n_eff a b, then windows k0 k1 j0 j1.
+// stdout per window: "W k j slot" (walk, the kernels' windows: entries
+// from j0 on) and "P k j weight" (walk_items, the products' walk), then "L k"
+// after each line of walk_items.
+int main()
+{
+    jitc_gen g = {};
+    if (scanf("%u %u %d %d %d %lf %lf", &g.key0, &g.key1, &g.skip_diagonal, &g.num_conn, &g.n_eff, &g.law.a,
+              &g.law.b) != 7)
+        return 2;
+    int k0, k1, j0, j1;
+    while (scanf("%d %d %d %d", &k0, &k1, &j0, &j1) == 4) {
+        for (int k = k0; k < k1; ++k)
+            FixedNumberWalk::walk(g, (jitc_u32)k, 0u, j1, [&](int pos, jitc_u32 t, int i) {
+                if (pos >= j0) printf("W %d %d %u\n", k, pos, 4u * t + (unsigned)i);
+            });
+        int base = 0;
+        FixedNumberWalk::walk_items<double, HostUniformLaw, false, 1>(
+            g, 0u, 0, k1 - k0, 1, 0, 1, j0, j1, j0, [&](int li) { return k0 + li; }, [&](int b) { base = b; },
+            [&](int line, int b, int p, double w) { printf("P %d %d %.17g\n", line, b + p + j0, w); },
+            [&](int li) { printf("L %d\n", k0 + li); });
+        if (base != -j0) return 3;
+    }
+    return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def host_walk(tmp_path_factory):
+    """Run the CUDA walk compiled for the host: ``run(params, windows) -> stdout lines``."""
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if compiler is None:
+        pytest.skip("no C++ compiler for the host build of the CUDA walk")
+    folder = tmp_path_factory.mktemp("host_walk")
+    (folder / "harness.cpp").write_text(_HARNESS)
+    binary = folder / "harness"
+    # -ffp-contract=off: no fused multiply-add, as --fmad=false on the device.
+    build = subprocess.run([compiler, "-std=c++17", "-O2", "-ffp-contract=off", f"-I{KERNELS}", "-o", str(binary),
+                            str(folder / "harness.cpp"), "-lm"], capture_output=True, text=True, check=False)
+    assert build.returncode == 0, build.stderr[-4000:]
+
+    def run(params, windows):
+        n_eff = _rule_fixed.line_length(params.minor_size, not params.skip_diagonal)
+        text = f"{params.key0} {params.key1} {int(params.skip_diagonal)} {params.num_conn} {n_eff} {params.a!r} " \
+               f"{params.b!r}\n" + "".join(f"{k0} {k1} {j0} {j1}\n" for k0, k1, j0, j1 in windows)
+        result = subprocess.run([str(binary)], input=text, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    return run
+
+
+def _host_check(run, spec, windows):
+    """The host-built walk against the reference: positions, slots, weights, line order."""
+    params = spec.kernel_params()
+    lines = run(params, windows)
+    at = 0
+    for k0, k1, j0, j1 in windows:
+        # walk(): the kernels' (k, j, slot) of the window.
+        k = np.arange(k0, k1, dtype=np.int64)
+        item, pos, slot = _rule_fixed.walk_lines((params.key0, params.key1), k, params.minor_size, params.num_conn,
+                                                 params.skip_diagonal, np.full(k.size, j1))
+        keep = pos >= j0
+        order = np.lexsort((pos[keep], k[item[keep]]))
+        expected = [f"W {a} {b} {c}" for a, b, c in zip(k[item[keep]][order], pos[keep][order], slot[keep][order])]
+        got = [line for line in lines[at:at + len(expected)]]
+        assert got == expected, (spec, (k0, k1, j0, j1))
+        at += len(expected)
+        # walk_items(): per line, its (j, weight) then the line's end.
+        ref_k, ref_j, ref_w = reference.coo(params, k0, k1, j0, j1, np.float64)
+        expected = []
+        for line in range(k0, k1):
+            here = ref_k == line
+            expected += [f"P {line} {j} {w!r}" for j, w in zip(ref_j[here], ref_w[here].tolist())]
+            expected.append(f"L {line}")
+        got = []
+        for line in lines[at:at + len(expected)]:
+            tag, *fields = line.split()
+            got.append(f"P {fields[0]} {fields[1]} {float(fields[2])!r}" if tag == "P" else line)
+        assert got == expected, (spec, (k0, k1, j0, j1))
+        at += len(expected)
+    assert at == len(lines)
+
+
+@pytest.mark.parametrize("regime", list(REGIMES))
+def test_the_cuda_walk_built_for_the_host_equals_the_reference(host_walk, regime):
+    shape, num_conn, include_self, windows = REGIMES[regime]
+    if shape[1] > 100_000:
+        windows = [(0, 2, 999_000, 1_000_000)]  # the reference's coo of the window stays small
+    # Two seeds where the reference's walk is quick (it loops over the entries of a line).
+    for seed in (5, 2**64 - 1)[: 2 if num_conn <= 300 else 1]:
+        _host_check(host_walk, _spec(shape, num_conn, include_self, Uniform(-1.0, 2.0), seed=seed), windows)
+
+
+def test_the_host_built_walk_takes_the_exact_test(host_walk, monkeypatch):
+    shape, num_conn, include_self, windows = EXACT_REGIME
+    spec = _spec(shape, num_conn, include_self, Uniform(0.5, 1.0), seed=3)
+    _assert_exact_tests_run(spec, windows[0], monkeypatch)
+    _host_check(host_walk, spec, windows)
+
+
+def _assert_exact_tests_run(spec, window, monkeypatch):
+    """The reference's walk of ``window`` reaches F4's exact test (else the case tests nothing of it)."""
+    calls = []
+    exact = _rule_fixed._exact_accept
+    monkeypatch.setattr(_rule_fixed, "_exact_accept", lambda *args: calls.append(args) or exact(*args))
+    reference.coo(spec.kernel_params(), *window, np.float64)
+    monkeypatch.setattr(_rule_fixed, "_exact_accept", exact)
+    # Both products of Y (S <= n - 1 and S > n - 1), accepted and rejected.
+    shorter = [skip <= n - 1 for skip, n, *_ in calls]
+    outcomes = {exact(*args) for args in calls}
+    assert any(shorter) and not all(shorter) and outcomes == {True, False}, "pick a case taking the exact test"
+
+
+# ------------------------------------------------------------------ nvcc
+def _gpu_source():
+    """The CUDA translation unit as the GPU backend assembles it (no CuPy needed: a child process stubs it)."""
+    code = ("import sys, types; sys.modules['cupy'] = types.ModuleType('cupy'); "
+            "from lazyconn.kernels import _gpu_launch; sys.stdout.write(_gpu_launch._source())")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return result.stdout
+
+
+#: A kernel of each kind per rule (the GPU's first calls compile the same
+#: expressions through NVRTC); templates on Rule, Law, dtypes, columns,
+#: shared memory and modes.
+_INSTANCES = [
+    f"{kernel}<{args}{rule}>"
+    for rule in ("BernoulliWalk", "FixedNumberWalk")
+    for kernel, args in [
+        ("jitc_dense", "float, NormalLaw, "), ("jitc_coo_fill", "double, LogNormalLaw, "),
+        ("jitc_degrees", "float, ExponentialLaw, "), ("jitc_coo_count", ""),
+        ("jitc_gather", "float, float, 1, true, NormalLaw, false, "),
+        ("jitc_gather", "double, double, 8, false, UniformLaw, false, "),
+        ("jitc_gather", "float, float, 1, true, ScalarLaw, true, "),
+        ("jitc_scatter", "float, float, 1, true, NormalLaw, false, 0, "),
+        ("jitc_scatter", "double, double, 8, false, ScalarLaw, false, 1, "),
+        ("jitc_scatter", "float, float, 1, true, ScalarLaw, true, 2, "),
+        ("jitc_scatter_fixed", "float, float, 1, true, NormalLaw, false, false, 1, 4, "),
+        ("jitc_scatter_fixed", "double, double, 8, false, ExponentialLaw, false, true, 2, 4, "),
+    ]
+]
+
+
+def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("nvcc is not installed")
+    instances = "\n".join(f"    (void *)&{name}," for name in _INSTANCES)
+    source = tmp_path / "jitc_all.cu"
+    source.write_text(_gpu_source() + f"\nstatic void *jitc_instances[] = {{\n{instances}\n}};\n"
+                      "void *jitc_instance(int i) { return jitc_instances[i]; }\n")
+    # The options of _gpu_launch._OPTIONS (NVRTC's spelling of -fmad is nvcc's too).
+    result = subprocess.run([nvcc, "-arch=sm_90", "-std=c++17", "-fmad=false", "-DJITC_WITH_UTILS", "-ptx",
+                             str(source), "-o", str(tmp_path / "jitc_all.ptx")], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-4000:]
+    ptx = (tmp_path / "jitc_all.ptx").read_text()
+    assert ptx.count(".entry _Z") >= len(_INSTANCES)
+    # --fmad=false holds for the walk: a kernel whose law has no explicit
+    # fma() (the products' accumulations and the float32 Normal route have)
+    # carries no fused multiply-add, nor does the exact test.
+    for name in ("_Z12jitc_degreesIf14ExponentialLaw15FixedNumberWalkEv", "_Z23jitc_fixed_exact_accept"):
+        start = re.search(r"\.(entry|func)[^;{]*" + name + r"[^;{]*\{", ptx).end()  # the definition
+        body = ptx[start:ptx.index("\n}\n", start)]
+        assert "fma." not in body and "ret;" in body, name
+
+
+# ------------------------------------------------------------------ GPU
+@pytest.fixture(scope="module")
+def gpu():
+    """``(lazyconn.kernels.gpu, cupy)``; skips without CuPy or a usable GPU."""
+    from gpu_guard import cupy_or_skip
+
+    cp = cupy_or_skip()
+    from lazyconn.kernels import gpu as module
+
+    return module, cp
+
+
+@pytest.fixture
+def host_reference(monkeypatch):
+    """NumPy operands of the public API run on the NumPy reference (the oracle)."""
+    monkeypatch.setenv("LAZYCONN_BACKEND", "reference")
+
+
+def _one_hot_checks(module, cp, params, window, dtype, value_dtype):
+    """Products whose every output is one connection's weight (or 0): bit-equal to the dense window."""
+    k0, k1, j0, j1 = window
+    expected = reference.dense(params, *window, dtype).astype(value_dtype)
+    width, lines = j1 - j0, k1 - k0
+    # gather with the identity: out[k, c] = L[k, j0 + c].
+    assert_same_bits(module.gather(params, *window, cp.eye(width, dtype=value_dtype), dtype), expected)
+    if width:
+        column = width // 2  # one column: the one-column kernel
+        vector = cp.zeros((width, 1), dtype=value_dtype)
+        vector[column] = 1
+        assert_same_bits(module.gather(params, *window, vector, dtype), expected[:, column:column + 1])
+    # scatter with identity values: out[j - j0, c] = L[k0 + c, j] (float adds of one term and zeros).
+    with lazyconn.set_options(deterministic=False):
+        got = module.scatter(params, cp.arange(k0, k1, dtype=cp.int64), cp.eye(lines, dtype=value_dtype), j0, j1,
+                             dtype)
+    assert_same_bits(got, np.ascontiguousarray(expected.T))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("law", LAWS, ids=_law_id)
+@pytest.mark.parametrize("regime", list(REGIMES))
+def test_gpu_windows_and_one_hot_products_are_bit_equal(gpu, regime, law, dtype):
+    module, cp = gpu
+    shape, num_conn, include_self, windows = REGIMES[regime]
+    params = _spec(shape, num_conn, include_self, law, dtype).kernel_params()
+    for window in windows:
+        dense = assert_window_matches_reference(module, params, window, dtype, scales=(1.0, -3.0, 1e-300))
+        if window[2:] == (0, shape[1]):
+            assert np.all((dense != 0).sum(axis=1) == num_conn)
+        if (window[1] - window[0]) * (window[3] - window[2]) <= 300 * 300:
+            _one_hot_checks(module, cp, params, window, dtype, dtype)
+            _one_hot_checks(module, cp, params, window, dtype, np.float64)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("law", [Scalar(0.5), Normal(0.2, 1.5)], ids=_law_id)
+def test_gpu_lines_taking_the_exact_test_are_bit_equal(gpu, law, monkeypatch):
+    module, cp = gpu
+    shape, num_conn, include_self, windows = EXACT_REGIME
+    spec = _spec(shape, num_conn, include_self, law, np.float32, seed=3)
+    _assert_exact_tests_run(spec, windows[0], monkeypatch)
+    for window in windows:
+        assert_window_matches_reference(module, spec.kernel_params(), window, np.float32)
+        _one_hot_checks(module, cp, spec.kernel_params(), window, np.float32, np.float32)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("deterministic", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+@pytest.mark.parametrize("law", LAWS, ids=_law_id)
+def test_gpu_products_match_the_reference(gpu, law, dtype, deterministic):
+    module, cp = gpu
+    with lazyconn.set_options(deterministic=deterministic):
+        for regime in ("sparse lines (series steps)", "dense lines (ln1p steps)", "diagonal without self"):
+            shape, num_conn, include_self, windows = REGIMES[regime]
+            params = _spec(shape, num_conn, include_self, law, dtype).kernel_params()
+            for seed, window in enumerate(windows):
+                for n_cols, value_dtype in ((1, dtype), (5, np.float64), (9, np.float32)):
+                    assert_products_match_reference(module, params, window, dtype, n_cols=n_cols,
+                                                    value_dtype=value_dtype, seed=seed, xp=cp)
+
+
+@pytest.mark.gpu
+def test_gpu_small_launch_geometry(gpu, monkeypatch):
+    # Few threads, tiny tiles (the global-memory path) and short segments:
+    # lines dealt over many CTAs and threads.
+    module, cp = gpu
+    from lazyconn.kernels import _gpu_launch
+
+    monkeypatch.setattr(_gpu_launch, "_THREADS", 32)
+    monkeypatch.setattr(_gpu_launch, "_TILE_BYTES", 1024)
+    monkeypatch.setattr(_gpu_launch, "_MIN_LINES_PER_SEGMENT", 3)
+    for regime in ("sparse lines (series steps)", "diagonal without self", "all but the diagonal"):
+        shape, num_conn, include_self, windows = REGIMES[regime]
+        for law in (Scalar(0.5), Normal(0.2, 1.5)):
+            params = _spec(shape, num_conn, include_self, law, np.float32).kernel_params()
+            for window in windows:
+                assert_window_matches_reference(module, params, window, np.float32)
+                _one_hot_checks(module, cp, params, window, np.float32, np.float32)
+                for deterministic in (True, False):
+                    with lazyconn.set_options(deterministic=deterministic):
+                        assert_products_match_reference(module, params, window, np.float32, n_cols=3, xp=cp)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("deterministic", [True, False])
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_gpu_binary_scalar_events_count_exactly(gpu, dtype, deterministic):
+    # Binary events with a Scalar law are integer counts times the weight:
+    # exact, so equal to the reference's float64 sums rounded once.
+    module, cp = gpu
+    params = _spec((3000, 3000), 100, False, Scalar(0.5), dtype).kernel_params()
+    rng = np.random.default_rng(1)
+    spikes = rng.random(3000) < 0.3
+    lines = np.flatnonzero(spikes).astype(np.int64)
+    expected = reference.scatter(params, lines, None, 0, 3000, dtype).astype(dtype)
+    with lazyconn.set_options(deterministic=deterministic):
+        assert_same_bits(module.scatter(params, cp.asarray(lines), None, 0, 3000, dtype), expected)
+        rows = cp.asarray(spikes[:, None])
+        assert_same_bits(module.scatter_rows(params, 0, rows, True, 0, 3000, dtype, dtype), expected)
+        everyone = module.scatter_rows(params, 0, cp.ones((3000, 1), dtype=bool), True, 0, 3000, dtype, dtype)
+    # Every line sends exactly K: the column sums of all lines add up to K * lines * weight.
+    assert float(to_numpy(everyone).astype(np.float64).sum()) == 100 * 3000 * 0.5
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("law", [Normal(0.2, 1.5), LogNormal(-0.5, 0.8)], ids=_law_id)
+def test_gpu_deterministic_products_repeat_bit_for_bit(gpu, law):
+    module, cp = gpu
+    params = _spec((2000, 3000), 150, True, law, np.float32).kernel_params()
+    rng = np.random.default_rng(2)
+    vectors = cp.asarray(rng.normal(size=(3000, 3)).astype(np.float32))
+    rows = cp.asarray((rng.normal(size=(2000, 2)) * (rng.random((2000, 1)) < 0.2)).astype(np.float32))
+    with lazyconn.set_options(deterministic=True):
+        first = (module.gather(params, 0, 2000, 0, 3000, vectors, np.float32),
+                 module.scatter_rows(params, 0, rows, False, 0, 3000, np.float32, np.float32))
+        again = (module.gather(params, 0, 2000, 0, 3000, vectors, np.float32),
+                 module.scatter_rows(params, 0, rows, False, 0, 3000, np.float32, np.float32))
+    for a, b in zip(first, again):
+        assert_same_bits(a, to_numpy(b))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_gpu_public_api_fixed_in_degree(gpu, host_reference, dtype):
+    # A C matrix with num_conn=K: every column has exactly K inputs, on the
+    # device as on the host; its transpose is the R matrix of the same seed.
+    _, cp = gpu
+    conn = lazyconn.from_spec(_spec((500, 300), 25, True, Normal(0.2, 1.5), dtype, seed=9, orientation="C"))
+    expected = conn.todense()
+    dense = conn.todense(xp=cp)
+    assert_same_bits(dense, expected)
+    assert np.all((to_numpy(dense) != 0).sum(axis=0) == 25)
+    transposed = lazyconn.from_spec(_spec((300, 500), 25, True, Normal(0.2, 1.5), dtype, seed=9, orientation="R"))
+    assert_same_bits(transposed.todense(xp=cp), np.ascontiguousarray(expected.T))
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=300).astype(dtype)
+    y = rng.normal(size=500).astype(dtype)
+    tol = {np.float32: 1e-4, np.float64: 1e-11}[dtype]
+    np.testing.assert_allclose(to_numpy(conn @ cp.asarray(x)), expected.astype(np.float64) @ x, rtol=tol, atol=tol)
+    np.testing.assert_allclose(to_numpy(cp.asarray(y) @ conn), y @ expected.astype(np.float64), rtol=tol, atol=tol)
+    spikes = rng.random(500) < 0.1
+    np.testing.assert_allclose(to_numpy(lazyconn.BinaryArray(cp.asarray(spikes)) @ conn),
+                               spikes.astype(np.float64) @ expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.gpu
+def test_gpu_generator_record_carries_the_rule(gpu):
+    from lazyconn.kernels import _gpu_launch
+
+    device, host = _gpu_launch.gen_layout()
+    assert device == host
+    record = _gpu_launch._gen_args(_spec((30, 40), 8, True).kernel_params()).view(_gpu_launch._GEN_DTYPE)[0]
+    assert (int(record["num_conn"]), int(record["n_eff"])) == (8, 40)
+    record = _gpu_launch._gen_args(_spec((40, 40), 8, False).kernel_params()).view(_gpu_launch._GEN_DTYPE)[0]
+    assert (int(record["num_conn"]), int(record["n_eff"]), int(record["skip_diagonal"])) == (8, 39, 1)
+    bernoulli = Spec((30, 40), "R", 0.2, Scalar(1.0), 0, np.float64).kernel_params()
+    record = _gpu_launch._gen_args(bernoulli).view(_gpu_launch._GEN_DTYPE)[0]
+    assert (int(record["num_conn"]), int(record["n_eff"])) == (0, 0)
+
+
+@pytest.mark.gpu
+def test_gpu_refuses_a_rule_without_a_walk(gpu, monkeypatch):
+    module, cp = gpu
+    params = _spec((30, 40), 8, True).kernel_params()
+    toy = rules.Rule(name="Toy", code=params.rule, params=(), check=None, block_log2=None, reference_walk=None,
+                     numba_walk="", cuda_type="", domain=9)
+    monkeypatch.setattr(rules, "by_code", lambda code: toy)
+    for call in (lambda: module.dense(params, 0, 3, 0, 40, np.float64),
+                 lambda: module.coo(params, 0, 3, 0, 40, np.float64),
+                 lambda: module.degrees(params, 0, 3, 0, 40, np.float64),
+                 lambda: module.gather(params, 0, 3, 0, 40, cp.ones((40, 1)), np.float64),
+                 lambda: module.scatter(params, cp.arange(3), None, 0, 40, np.float64),
+                 lambda: module.scatter_rows(params, 0, cp.ones((3, 1), dtype=bool), True, 0, 40, np.float64,
+                                             np.float64)):
+        with pytest.raises(NotImplementedError, match="no kernels for the Toy connection rule.*LAZYCONN_BACKEND"):
+            call()
