@@ -239,43 +239,67 @@ def _assert_exact_tests_run(spec, window, monkeypatch):
 
 
 # ------------------------------------------------------------------ nvcc
-def _gpu_source():
-    """The CUDA translation unit as the GPU backend assembles it (no CuPy needed: a child process stubs it)."""
-    code = ("import sys, types; sys.modules['cupy'] = types.ModuleType('cupy'); "
-            "from lazyconn.kernels import _gpu_launch; sys.stdout.write(_gpu_launch._source())")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    return result.stdout
+#: Run in a child process with CuPy stubbed (no device is touched): prints
+#: the GPU backend's CUDA source, then the name expressions that
+#: _gpu_launch._kernel forms for a Bernoulli and a fixed-number matrix (the
+#: strings NVRTC compiles on a GPU), one a line after a separator.
+_CHILD = r"""
+import sys, types
+import numpy as np
+cupy = types.ModuleType("cupy")
+cupy.cuda = types.SimpleNamespace(Device=lambda *args: types.SimpleNamespace(id=0))
+sys.modules["cupy"] = cupy
+from lazyconn.kernels import _gpu_launch as launch
+from lazyconn.laws import Exponential, LogNormal
+from lazyconn.spec import Normal, Scalar, Spec
+launch._function = lambda expression, device_id: expression
+names = []
+for spec in (Spec((50, 60), "R", 0.1, Normal(0.0, 1.0), 1, np.float32),
+             Spec((50, 60), "R", None, Normal(0.0, 1.0), 1, np.float32, num_conn=7),
+             Spec((60, 60), "C", None, LogNormal(0.0, 1.0), 1, np.float64, False, num_conn=7),
+             Spec((50, 60), "R", None, Scalar(2.0), 1, np.float32, num_conn=7),
+             Spec((50, 60), "R", None, Exponential(1.0), 1, np.float32, num_conn=7)):
+    params, dtype = spec.kernel_params(), spec.dtype
+    law, rule, plain = launch.law_type(params), launch.rule_type(params), launch._plain(params, 0)
+    names += [launch._kernel("jitc_dense", dtype, law=law, rule=rule),
+              launch._kernel("jitc_coo_count", dtype, rule=rule),
+              launch._kernel("jitc_coo_fill", dtype, law=law, rule=rule),
+              launch._kernel("jitc_degrees", dtype, law=law, rule=rule),
+              launch._kernel("jitc_gather", dtype, dtype, 1, True, law, plain, rule=rule),
+              launch._kernel("jitc_gather", dtype, np.float64, 8, False, law, plain, rule=rule)]
+    names += [launch._kernel("jitc_scatter", dtype, dtype, 1, True, law, plain, mode, rule)
+              for mode in ((0, 1, 2) if law == "ScalarLaw" else (0, 1))]
+names = list(dict.fromkeys(names))  # once each
+sys.stdout.write(launch._source() + "\n//@@\n" + "\n".join(names))
+"""
 
-
-#: A kernel of each kind per rule (the GPU's first calls compile the same
-#: expressions through NVRTC); templates on Rule, Law, dtypes, columns,
-#: shared memory and modes.
-_INSTANCES = [
-    f"{kernel}<{args}{rule}>"
+#: The deterministic scatter's kernels, as _gpu_fixed._scatter_into names them.
+_FIXED_POINT_INSTANCES = [
+    f"jitc_scatter_fixed<{args}, {rule}>"
     for rule in ("BernoulliWalk", "FixedNumberWalk")
-    for kernel, args in [
-        ("jitc_dense", "float, NormalLaw, "), ("jitc_coo_fill", "double, LogNormalLaw, "),
-        ("jitc_degrees", "float, ExponentialLaw, "), ("jitc_coo_count", ""),
-        ("jitc_gather", "float, float, 1, true, NormalLaw, false, "),
-        ("jitc_gather", "double, double, 8, false, UniformLaw, false, "),
-        ("jitc_gather", "float, float, 1, true, ScalarLaw, true, "),
-        ("jitc_scatter", "float, float, 1, true, NormalLaw, false, 0, "),
-        ("jitc_scatter", "double, double, 8, false, ScalarLaw, false, 1, "),
-        ("jitc_scatter", "float, float, 1, true, ScalarLaw, true, 2, "),
-        ("jitc_scatter_fixed", "float, float, 1, true, NormalLaw, false, false, 1, 4, "),
-        ("jitc_scatter_fixed", "double, double, 8, false, ExponentialLaw, false, true, 2, 4, "),
-    ]
+    for args in ("float, float, 1, true, NormalLaw, false, false, 1, 4",
+                 "double, double, 8, false, ExponentialLaw, false, true, 2, 4")
 ]
+
+
+def _source_and_instances():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 0, result.stderr[-4000:]
+    source, _, names = result.stdout.partition("\n//@@\n")
+    return source, names.split("\n") + _FIXED_POINT_INSTANCES
 
 
 def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc is not installed")
-    instances = "\n".join(f"    (void *)&{name}," for name in _INSTANCES)
+    code, names = _source_and_instances()
+    assert "jitc_gather<float, float, 1, true, NormalLaw, false, FixedNumberWalk>" in names
+    assert "jitc_dense<float, NormalLaw, BernoulliWalk>" in names and len(names) >= 40
+    instances = "\n".join(f"    (void *)&{name}," for name in names)
     source = tmp_path / "jitc_all.cu"
-    source.write_text(_gpu_source() + f"\nstatic void *jitc_instances[] = {{\n{instances}\n}};\n"
+    source.write_text(code + f"\nstatic void *jitc_instances[] = {{\n{instances}\n}};\n"
                       "void *jitc_instance(int i) { return jitc_instances[i]; }\n")
     # The options of _gpu_launch._OPTIONS (NVRTC's spelling of -fmad is nvcc's too).
     result = subprocess.run([nvcc, "-arch=sm_90", "-std=c++17", "-fmad=false", "-DJITC_WITH_UTILS", "-ptx",
@@ -283,7 +307,7 @@ def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
                             check=False)
     assert result.returncode == 0, result.stderr[-4000:]
     ptx = (tmp_path / "jitc_all.ptx").read_text()
-    assert ptx.count(".entry _Z") >= len(_INSTANCES)
+    assert ptx.count(".entry _Z") >= len(names)
     # --fmad=false holds for the walk: a kernel whose law has no explicit
     # fma() (the products' accumulations and the float32 Normal route have)
     # carries no fused multiply-add, nor does the exact test.
