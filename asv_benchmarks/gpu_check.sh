@@ -33,6 +33,8 @@ timeout 120 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu_clients.
 echo "=== conformance suite, GPU backend"; date
 timeout 360 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_backends.py -k gpu 2>&1 \
     | tee "$OUT/backends.log" | tail -8
+echo "=== fixed-number against Bernoulli products (issue 14: within 1.5x)"; date
+timeout 240 python3 asv_benchmarks/gpu_fixed_number.py 2>&1 | tee "$OUT/fixed_number_bench.log" | tail -20
 echo "=== determinism bench"; date
 timeout 90 python3 asv_benchmarks/gpu_determinism.py 2>&1 | tee "$OUT/det.log" | tail -25
 echo "=== GPU targets"; date
