@@ -1,25 +1,29 @@
 """The fixed-number rule on the GPU (``FixedNumberWalk``, kernels/jitc_rules.cuh) against the reference, bit for bit.
 
-Three parts, from the most to the least widely runnable:
+Four parts, from the most to the least widely runnable:
 
-- Host: the CUDA walk itself (jitc_rules.cuh, with jitc_random.cuh's
-  Philox and ``ln``) compiled for the CPU by the system's C++ compiler,
-  behind a small harness: its positions, slots and weights against the
-  NumPy reference's on the regimes of the rule (every candidate taken, the
-  last entry, ln1p steps, exact tests, windows, the diagonal).  The device
-  runs the same source with the same IEEE operations (the kernels are
-  compiled with ``--fmad=false``), so this checks the walk's logic on every
-  machine.  Skipped without ``g++``.
-- nvcc: the kernels of both rules compiled for sm_90 from the source that
-  the GPU backend assembles (compile errors surface without a GPU).
-  Skipped without ``nvcc``.
+- The walk on the host: jitc_rules.cuh (with jitc_random.cuh's Philox and
+  ``ln``) compiled for the CPU by the system's C++ compiler behind a small
+  harness: its positions, slots and weights against the NumPy reference's
+  on the regimes of the rule (every candidate taken, the last entry, ln1p
+  steps, exact tests, windows, the diagonal).  The device runs the same
+  source with the same IEEE operations (``--fmad=false``).  Skipped
+  without ``g++``.
+- The kernels on the host: jitc_dense, jitc_coo_*, jitc_degrees,
+  jitc_gather and jitc_scatter themselves, compiled for the CPU with the
+  CUDA built-ins emulated (tests/gpu_host_emulation.py), launched over
+  grids, shared tiles and the global-memory path: bit-equal to the
+  reference where the result is exact.  Skipped without ``g++``.
+- nvcc: the kernels that _gpu_launch names for both rules compiled for
+  sm_90 (compile errors surface without a GPU).  Skipped without ``nvcc``.
 - GPU (CuPy and a usable device, marked ``gpu``): every entry point of
   :mod:`lazyconn.kernels.gpu` on fixed-number matrices, bit-equal to the
   reference where the result is exact (windows, connection lists, counts,
   one-hot products, binary Scalar events) and within the rounding of the
-  sums elsewhere; skipped elsewhere.
+  sums elsewhere, deterministic or not; skipped elsewhere.
 """
 
+import copy
 import os
 import re
 import shutil
@@ -236,6 +240,71 @@ def _assert_exact_tests_run(spec, window, monkeypatch):
     shorter = [skip <= n - 1 for skip, n, *_ in calls]
     outcomes = {exact(*args) for args in calls}
     assert any(shorter) and not all(shorter) and outcomes == {True, False}, "pick a case taking the exact test"
+
+
+# ------------------------------------------------ the kernels on the host
+#: (spec, windows) run through the GPU kernels emulated on the host
+#: (tests/gpu_host_emulation.py): fixed-number cases for each (W, Law)
+#: compiled there, and a Bernoulli case that checks the emulation itself.
+EMULATED = [
+    (_spec((300, 300), 299, False, Uniform(-1.0, 2.0)), [(0, 300, 0, 300), (290, 300, 280, 300)]),
+    (_spec((64, 3000), 40, True, Uniform(-1.0, 2.0)), [(10, 50, 1234, 2500)]),
+    (_spec((12, 1000), 800, True, LogNormal(-0.5, 0.8), seed=7), [(0, 12, 333, 777)]),
+    (_spec((3000, 3000), 100, False, Scalar(0.5), np.float32), [(100, 140, 90, 160), (2990, 3000, 7, 2995)]),
+    (_spec((1000, 1000), 240, False, Uniform(0.5, 1.0), seed=3, orientation="C"), [(0, 40, 0, 1000)]),
+    (_spec((40, 3000), 1, True, Exponential(1.5), np.float32), [(0, 40, 0, 3000)]),
+    (Spec((200, 5000), "R", 0.01, Uniform(-1.0, 2.0), 5, np.float64), [(0, 30, 0, 5000), (3, 40, 1000, 4500)]),
+]
+
+
+@pytest.fixture(scope="module")
+def host_kernels(tmp_path_factory):
+    from gpu_host_emulation import build
+
+    return build(tmp_path_factory.mktemp("gpu_host"))
+
+
+@pytest.mark.parametrize("geometry", ["default", "small tiles"])
+@pytest.mark.parametrize("case", range(len(EMULATED)), ids=lambda i: f"{EMULATED[i][0].num_conn}-{_law_id(EMULATED[i][0].law)}")
+def test_the_gpu_kernels_run_on_the_host_equal_the_reference(host_kernels, case, geometry):
+    # The kernels' source with its fixed-number walk, compiled for the CPU:
+    # windows, connection lists and counts bit for bit; one-hot products
+    # (one connection per output) bit for bit; other products within
+    # rounding.  "small tiles": the global-memory paths, more threads.
+    spec, windows = EMULATED[case]
+    kernels = host_kernels
+    if geometry == "small tiles":
+        kernels = copy.copy(host_kernels)
+        kernels.threads, kernels.tile_bytes, kernels.lines_per_seg = 4, 256, 2
+    params, dtype = spec.kernel_params(), spec.dtype
+    rng = np.random.default_rng(case)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    for window in windows:
+        k0, k1, j0, j1 = window
+        dense = assert_window_matches_reference(kernels, params, window, dtype, scales=(1.0, 1e-300))
+        width, lines = j1 - j0, k1 - k0
+        if width * lines <= 300 * 300:
+            assert_same_bits(kernels.gather(params, *window, np.eye(width, dtype=dtype), dtype), dense)
+            assert_same_bits(kernels.scatter(params, np.arange(k0, k1), np.eye(lines, dtype=dtype), j0, j1, dtype),
+                             np.ascontiguousarray(dense.T))
+        column, row = width // 2, lines // 2
+        one = np.zeros((width, 1), dtype=dtype)
+        one[column] = 1
+        assert_same_bits(kernels.gather(params, *window, one, dtype), dense[:, column:column + 1])
+        assert_same_bits(kernels.scatter(params, [k0 + row], np.ones((1, 1), dtype), j0, j1, dtype),
+                         np.ascontiguousarray(dense[row:row + 1].T))
+        vectors = rng.normal(size=(width, 3)).astype(dtype)
+        np.testing.assert_allclose(kernels.gather(params, *window, vectors, dtype),
+                                   reference.gather(params, *window, vectors, dtype), **tol)
+        active = np.flatnonzero(rng.random(lines) < 0.4) + k0
+        values = rng.normal(size=(active.size, 2)).astype(dtype)
+        np.testing.assert_allclose(kernels.scatter(params, active, values, j0, j1, dtype),
+                                   reference.scatter(params, active, values, j0, j1, dtype), **tol)
+        events = reference.scatter(params, active, None, j0, j1, dtype)
+        np.testing.assert_allclose(kernels.scatter(params, active, None, j0, j1, dtype), events, **tol)
+        if isinstance(spec.law, Scalar):
+            counts = kernels.scatter(params, active, None, j0, j1, dtype, counts=True)
+            assert_same_bits((counts * np.float64(np.dtype(dtype).type(params.a)))[:, None], events)
 
 
 # ------------------------------------------------------------------ nvcc
