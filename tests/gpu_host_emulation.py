@@ -8,18 +8,21 @@ prelude that emulates the CUDA built-ins (one thread at a time, shared
 memory a host array, atomics plain adds; the kernels' PTX ``asm`` for
 shared memory replaced by host loads and adds) and a driver that launches
 ``jitc_dense``, ``jitc_coo_count``/``jitc_coo_fill``, ``jitc_degrees``,
-``jitc_gather`` and ``jitc_scatter`` over a grid, block by block and thread
+``jitc_gather``, ``jitc_scatter`` and ``jitc_scatter_fixed`` over a grid, block by block and thread
 by thread.  A kernel that shares a tile between its threads runs with one
 thread per block (the emulation has no concurrent threads).  What it cannot
 show: the device's own rounding of intrinsics (the float32 Normal route and
 the gaps' float32 fast path are left out: ``fast = 0`` takes the float64
 gaps, and float32 Normal matrices have no case here), scheduling, and the
-deterministic scatter (jitc_fixed.cu).
+deterministic scatter's levels (one level here: jitc_scatter_fixed and
+jitc_fixed_finish of jitc_fixed.cu, as _gpu_fixed runs them for usual
+operands).
 
 Use :func:`build` (skips without ``g++``), then :class:`HostKernels`'
 methods, which take the reference backend's arguments.
 """
 
+import math
 import re
 import shutil
 import subprocess
@@ -29,6 +32,7 @@ import numpy as np
 import pytest
 
 from lazyconn import _rule_fixed, laws, rules
+from lazyconn.kernels._fixed_plan import NO_EXPONENT, term_bits
 
 KERNELS = Path(__file__).resolve().parents[1] / "lazyconn" / "kernels"
 
@@ -74,6 +78,10 @@ template <typename T> static inline T atomicAdd(T *p, T v) { const T old = *p; *
 template <typename T> static inline T atomicOr(T *p, T v) { const T old = *p; *p = old | v; return old; }
 static inline int atomicMax(int *p, int v) { const int old = *p; *p = old > v ? old : v; return old; }
 static inline int atomicMin(int *p, int v) { const int old = *p; *p = old < v ? old : v; return old; }
+static inline int __reduce_max_sync(unsigned, int v) { return v; }
+static inline int __reduce_min_sync(unsigned, int v) { return v; }
+static inline long long __double_as_longlong(double x) { long long b; memcpy(&b, &x, sizeof b); return b; }
+static inline double __longlong_as_double(long long b) { double x; memcpy(&x, &b, sizeof x); return x; }
 template <typename T> static inline void jitc_host_red(unsigned addr, T v)
 {
     T old;
@@ -219,6 +227,46 @@ template <typename W, typename Law, typename Rule> static int jitc_job(const std
         }
         jitc_write(a.s(), out.data(), out.size() * sizeof(W));
         jitc_write(a.s(), counts.data(), (size_t)(j1 - j0) * 4);
+    } else if (job == "scatter_fixed") {
+        // The deterministic scatter (jitc_fixed.cu): integer words per output, then jitc_fixed_finish (one level).
+        constexpr int NW = sizeof(W) == 8 ? 2 : 1;
+        const int events = a.i();
+        std::vector<char> rows = jitc_read(a.s());
+        const jitc_u32 n_rows = (jitc_u32)a.i();
+        std::vector<char> values = jitc_read(a.s());
+        const int n_cols = a.i(), j0 = a.i(), j1 = a.i(), b0 = a.i(), b1 = a.i(), n_segs = a.i(), bx = a.i();
+        const int tile_bytes = a.i();
+        const W scalar_w = (W)a.d();
+        std::vector<char> emax_bytes = jitc_read(a.s());
+        const int shift0 = a.i();
+        const long long n = (long long)(j1 - j0) * n_cols;
+        std::vector<jitc_u64> acc((size_t)n * NW + 1, 0ull);
+        std::vector<jitc_u32> flags((size_t)n + 1, 0u);
+        std::vector<W> out((size_t)n, (W)0);
+        const int *r = reinterpret_cast<const int *>(rows.data());
+        const W *v = reinterpret_cast<const W *>(values.data());
+        const int *emax = reinterpret_cast<const int *>(emax_bytes.data());
+        for (int col0 = 0; col0 < n_cols; col0 += 8) {
+            const int nc = n_cols - col0 < 8 ? n_cols - col0 : 8;
+            const bool smem = (long long)(j1 - j0) * nc * 8 * NW <= tile_bytes;
+            bool ran = false;
+            jitc_launch(b1 - b0, n_segs, smem ? 1 : bx, [&] {
+#define JITC_SCATTER_FIXED(NC, SMEM, EVENTS)                                                                      \
+    if ((nc == 1) == (NC == 1) && smem == SMEM && events == EVENTS && (ran = true))                               \
+        jitc_scatter_fixed<W, W, NC, SMEM, Law, false, EVENTS, NW, 4, Rule>(                                      \
+            g, r, &n_rows, -1, 0, v, n_cols, 1, 0, col0, nc, j0, j1, b0, b1, 1, acc.data(), n_cols, flags.data(), \
+            emax, shift0, scalar_w, 1);
+                JITC_SCATTER_FIXED(1, true, 0) JITC_SCATTER_FIXED(1, false, 0) JITC_SCATTER_FIXED(8, true, 0)
+                JITC_SCATTER_FIXED(8, false, 0) JITC_SCATTER_FIXED(1, true, 1) JITC_SCATTER_FIXED(1, false, 1)
+            });
+            if (!ran) return 8;
+        }
+        jitc_launch(1, 1, 1, [&] {
+            jitc_fixed_finish<W, NW>(reinterpret_cast<const jitc_i64 *>(acc.data()), flags.data(), !events, emax,
+                                     shift0, n, n_cols, out.data(), reinterpret_cast<const jitc_i64 *>(acc.data()),
+                                     0, 1, 0);
+        });
+        jitc_write(a.s(), out.data(), out.size() * sizeof(W));
     } else {
         fprintf(stderr, "unknown job %s\n", job.c_str());
         return 6;
@@ -261,17 +309,22 @@ _ASM = {
     'asm volatile("red.shared.add.u32 [%0], %1;" ::"r"(addr), "r"(v));': "jitc_host_red(addr, v);",
     'asm volatile("red.shared.add.f32 [%0], %1;" ::"r"(addr), "f"(v));': "jitc_host_red(addr, v);",
     'asm volatile("red.shared.add.f64 [%0], %1;" ::"r"(addr), "d"(v));': "jitc_host_red(addr, v);",
+    'asm volatile("red.shared.add.u64 [%0], %1;" ::"r"(addr), "l"((jitc_u64)v));': "jitc_host_red(addr, (jitc_u64)v);",
 }
+
+
+def _host(name):
+    """A CUDA source file with its inline PTX replaced by host code."""
+    text = (KERNELS / name).read_text()
+    for old, new in _ASM.items():
+        text = text.replace(old, new)
+    text = re.sub(r'asm volatile\(""[^;]*\);', ";", text)  # register pins: nothing to do on the host
+    assert "asm" not in re.sub(r"//.*", "", text), f"{name} has inline PTX the host build does not know"
+    return text
 
 
 def source():
     """The host translation unit: prelude, the GPU sources (PTX replaced), the driver."""
-    kernels = (KERNELS / "jitc_kernels.cu").read_text()
-    for old, new in _ASM.items():
-        assert old in kernels, old
-        kernels = kernels.replace(old, new)
-    kernels = re.sub(r'asm volatile\(""[^;]*\);', ";", kernels)  # register pins: nothing to do on the host
-    assert "asm" not in re.sub(r"//.*", "", kernels), "jitc_kernels.cu has inline PTX the host build does not know"
     cases = "\n".join(f"    JITC_CASE({w}, {law}, {rule})" for w, law, rule in CASES)
     return "\n".join([
         _PRELUDE,
@@ -281,8 +334,9 @@ def source():
          "const double *, jitc_u32, float &) { abort(); }"),
         (KERNELS / "jitc_exp.cuh").read_text(),
         (KERNELS / "jitc_laws.cuh").read_text(),
-        kernels,
+        _host("jitc_kernels.cu"),
         (KERNELS / "jitc_rules.cuh").read_text(),
+        _host("jitc_fixed.cu"),
         _DRIVER.replace("    JITC_CASES", cases),
     ])
 
@@ -381,3 +435,42 @@ class HostKernels:
         if mode == 2:
             return np.fromfile(self._path("counts"), dtype=np.uint32)
         return np.fromfile(self._path("out"), dtype=dtype).reshape(j1 - j0, n_cols)
+
+    def scatter_fixed(self, params, lines, values, j0, j1, dtype):
+        """:meth:`scatter` by the deterministic (fixed-point) kernels, one level: as ``_gpu_fixed.scatter``.
+
+        Every nonzero ``|values|`` of a column must lie within ``level_bits``
+        exponents of the column's largest (the caller's to choose).
+        """
+        b0, b1 = self._blocks(params, j0, j1)
+        lines = np.asarray(lines, dtype=np.int32)
+        lines.tofile(self._path("rows"))
+        events = values is None
+        values = np.ones((1, 1), dtype) if events else np.ascontiguousarray(values, dtype=dtype)
+        values.tofile(self._path("values"))
+        n_cols = values.shape[1]
+        finite = np.where(np.isfinite(values) & (values != 0), values, 0).astype(np.float64)
+        emax = np.full(n_cols, NO_EXPONENT, dtype=np.int32)
+        for c in range(n_cols):
+            nonzero = finite[:, c][finite[:, c] != 0]
+            if nonzero.size:
+                emax[c] = np.frexp(nonzero)[1].max()
+        if events:
+            emax[:] = 1
+        emax.tofile(self._path("emax"))
+        shift0 = term_bits(lines.size) - _weight_exponent(params)
+        n_segs = max(1, -(-lines.size // (2 * self.threads)))
+        self._run("scatter_fixed", params, dtype, int(events), self._path("rows"), lines.size, self._path("values"),
+                  n_cols, j0, j1, b0, b1, n_segs, self.threads, self.tile_bytes, _weight(params, dtype),
+                  self._path("emax"), shift0, self._path("out"))
+        return np.fromfile(self._path("out"), dtype=dtype).reshape(j1 - j0, n_cols)
+
+
+def _weight_exponent(params):
+    """``_gpu_fixed.weight_exponent`` (which needs CuPy to import): every |weight| <= 2**ew."""
+    bound = laws.by_code(params.law).kernel_max_abs_weight(params.a, params.b)
+    if not math.isfinite(bound):
+        return 1025
+    if bound == 0.0:
+        return 0
+    return min(max(math.frexp(bound)[1], -900), 1025)

@@ -305,6 +305,12 @@ def test_the_gpu_kernels_run_on_the_host_equal_the_reference(host_kernels, case,
         if isinstance(spec.law, Scalar):
             counts = kernels.scatter(params, active, None, j0, j1, dtype, counts=True)
             assert_same_bits((counts * np.float64(np.dtype(dtype).type(params.a)))[:, None], events)
+        # The deterministic scatter (fixed point, one level: |values| in [0.5, 2)).
+        values = (rng.uniform(0.5, 2.0, size=(active.size, 3)) * rng.choice([-1, 1], size=(active.size, 3)))
+        values = values.astype(dtype)
+        np.testing.assert_allclose(kernels.scatter_fixed(params, active, values, j0, j1, dtype),
+                                   reference.scatter(params, active, values, j0, j1, dtype), **tol)
+        np.testing.assert_allclose(kernels.scatter_fixed(params, active, None, j0, j1, dtype), events, **tol)
 
 
 # ------------------------------------------------------------------ nvcc
