@@ -4,7 +4,13 @@
 # root on a machine with CuPy; wheels of packages missing there (dask,
 # distributed, array-api-compat, ...) may lie in .whl/ and are installed
 # into /tmp/site first.  Logs go to $OUT when it is set.
+#
+#   bash asv_benchmarks/gpu_check.sh          # everything
+#   bash asv_benchmarks/gpu_check.sh fixed    # the fixed-number rule only (issue 14): its GPU
+#                                             # tests, its conformance rows and its benchmark,
+#                                             # within one 10-minute device call
 export PYTHONUNBUFFERED=1
+SECTION=${1:-all}
 OUT=${OUT:-/tmp}
 ROOT=$PWD
 if ls .whl/*.whl >/dev/null 2>&1; then
@@ -16,6 +22,20 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | 
 # (CuPy's kernel cache on disk is shared by the workers).
 XDIST=""
 python3 -c "import xdist" 2>/dev/null && XDIST="-n 8"
+if [ "$SECTION" = fixed ]; then
+    echo "=== fixed-number rule on the GPU"; date
+    timeout 270 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_gpu_fixed_number.py \
+        "tests/test_gpu.py::test_the_generator_record_has_the_same_layout_on_host_and_device" \
+        "tests/test_gpu.py::test_first_call_compile_time_is_reported" 2>&1 \
+        | tee "$OUT/tests_fixed_number.log" | tail -15
+    echo "=== conformance suite, GPU backend, fixed-number rows"; date
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_backends.py -k "gpu and fixed" 2>&1 \
+        | tee "$OUT/backends_fixed.log" | tail -8
+    echo "=== fixed-number against Bernoulli products (issue 14: within 1.5x)"; date
+    timeout 80 python3 asv_benchmarks/gpu_fixed_number.py --repeat 3 2>&1 | tee "$OUT/fixed_number_bench.log" | tail -20
+    date
+    exit 0
+fi
 echo "=== GPU tests"; date
 timeout 300 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_gpu_determinism.py tests/test_gpu.py \
     tests/test_dask_gpu.py tests/test_gpu_exp.py tests/test_composite_clients.py \
