@@ -24,7 +24,7 @@ XDIST=""
 python3 -c "import xdist" 2>/dev/null && XDIST="-n 8"
 if [ "$SECTION" = fixed ]; then
     echo "=== fixed-number rule on the GPU"; date
-    timeout 270 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_gpu_fixed_number.py \
+    timeout 240 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_gpu_fixed_number.py \
         "tests/test_gpu.py::test_the_generator_record_has_the_same_layout_on_host_and_device" \
         "tests/test_gpu.py::test_first_call_compile_time_is_reported" 2>&1 \
         | tee "$OUT/tests_fixed_number.log" | tail -15
@@ -32,7 +32,7 @@ if [ "$SECTION" = fixed ]; then
     timeout 150 python3 -m pytest -q -p no:cacheprovider -rs $XDIST tests/test_backends.py -k "gpu and fixed" 2>&1 \
         | tee "$OUT/backends_fixed.log" | tail -8
     echo "=== fixed-number against Bernoulli products (issue 14: within 1.5x)"; date
-    timeout 80 python3 asv_benchmarks/gpu_fixed_number.py --repeat 3 2>&1 | tee "$OUT/fixed_number_bench.log" | tail -20
+    timeout 120 python3 asv_benchmarks/gpu_fixed_number.py --repeat 3 2>&1 | tee "$OUT/fixed_number_bench.log" | tail -20
     date
     exit 0
 fi
