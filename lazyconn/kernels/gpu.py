@@ -38,6 +38,7 @@ small matrices.
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -423,9 +424,9 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
         params, max_rows, line0, strides, values_by_row, n_cols, mode, j0, j1, np.dtype(dtype), value_dtype,
         out.shape[1] if out.ndim == 2 else 1, cp.cuda.Device().id, _launch._geometry(),
     )
-    for kernel, grid, smem, gen, head, middle, tail in plan:
-        kernel(grid, (_launch._THREADS,), (gen, rows, n_rows, *head, values, *middle, out, tail[0], counts, *tail[1:]),
-               shared_mem=smem)
+    for launch in plan:
+        launch.kernel(launch.grid, (_launch._THREADS,), launch.args(rows, n_rows, values, out, counts),
+                      shared_mem=launch.smem)
 
 
 
@@ -454,13 +455,46 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
             "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem, law_type(params),
             _plain(params, j0), mode, rule_type(params),
         )
-        head = (_int32(max_rows if values_by_row else -1), _int32(line0))
-        middle = (_int32(strides[0]), np.int64(strides[1]), _int32(values_by_row), _int32(col0), _int32(nc),
-                  _int32(j0), _int32(j1), _int32(b0), _int32(b1), _int32(G))
-        tail = (_int32(out_ld), _scalar_weight(params, dtype, value_dtype),
-                _int32(1 if mode == _MODE_VALUES else _launch._EVENT_LINES_PER_THREAD))
-        plan.append((kernel, (n_tiles, n_segs), smem, gen, head, middle, tail))
+        plan.append(_ScatterLaunch(
+            kernel=kernel, grid=(n_tiles, n_segs), smem=smem, gen=gen,
+            chunk_rows=_int32(max_rows if values_by_row else -1), line0=_int32(line0),
+            val_rs=_int32(strides[0]), val_cs=np.int64(strides[1]), values_by_row=_int32(values_by_row),
+            col0=_int32(col0), nc=_int32(nc), j0=_int32(j0), j1=_int32(j1), b0=_int32(b0), b1=_int32(b1),
+            G=_int32(G), out_ld=_int32(out_ld), scalar_w=_scalar_weight(params, dtype, value_dtype),
+            lines_per_thread=_int32(1 if mode == _MODE_VALUES else _launch._EVENT_LINES_PER_THREAD),
+        ))
     return tuple(plan)
+
+
+class _ScatterLaunch(NamedTuple):
+    """One launch of ``jitc_scatter`` (jitc_kernels.cu): the kernel, its grid, and every argument but
+    the arrays, by the kernel's parameter names."""
+
+    kernel: object
+    grid: tuple
+    smem: int
+    gen: object
+    chunk_rows: np.int32
+    line0: np.int32
+    val_rs: np.int32
+    val_cs: np.int64
+    values_by_row: np.int32
+    col0: np.int32
+    nc: np.int32
+    j0: np.int32
+    j1: np.int32
+    b0: np.int32
+    b1: np.int32
+    G: np.int32
+    out_ld: np.int32
+    scalar_w: object
+    lines_per_thread: np.int32
+
+    def args(self, rows, n_rows, values, out, counts):
+        """The kernel's arguments in its order, with the arrays of this launch."""
+        return (self.gen, rows, n_rows, self.chunk_rows, self.line0, values, self.val_rs, self.val_cs,
+                self.values_by_row, self.col0, self.nc, self.j0, self.j1, self.b0, self.b1, self.G, out,
+                self.out_ld, counts, self.scalar_w, self.lines_per_thread)
 
 
 # ---------------------------------------------------------------------------
