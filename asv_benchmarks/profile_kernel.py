@@ -44,8 +44,9 @@ def _serial_kernel(lazyconn, cpu, args):
     import numpy as np
 
     cls, law_args = LAWS[args.law]
-    conn = lazyconn.from_spec(lazyconn.Spec((args.n, args.n), "R", args.p, getattr(lazyconn, cls)(*law_args),
-                                            20240601, np.float32))[:args.lines]
+    prob, num_conn = (None, args.num_conn) if args.num_conn is not None else (args.p, None)
+    conn = lazyconn.from_spec(lazyconn.Spec((args.n, args.n), "R", prob, getattr(lazyconn, cls)(*law_args),
+                                            20240601, np.float32, num_conn=num_conn))[:args.lines]
     used = []
 
     def launch(kernel, expected, *kernel_args, serial_kernel=None):
@@ -92,6 +93,8 @@ def main(argv=None):
     parser.add_argument("--product", default="gather", choices=["gather", "scatter"])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--p", type=float, default=0.01)
+    parser.add_argument("--num-conn", type=int, default=None, metavar="K",
+                        help="the fixed-number rule with K entries per line, in place of --p")
     parser.add_argument("--lines", type=int, default=4000)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--annotate", type=int, default=0, metavar="K", help="also the K hottest code windows")
@@ -136,7 +139,7 @@ def main(argv=None):
         else:
             per_function["(outside the kernel's library)"] += 1
     total = max(len(ips), 1)
-    print(f"{args.law} {args.product}, N = {args.n:,}, p = {args.p}, {args.lines} lines, 1 thread, "
+    print(f"{args.law} {args.product}, N = {args.n:,}, " + (f"K = {args.num_conn}" if args.num_conn is not None else f"p = {args.p}") + f", {args.lines} lines, 1 thread, "
           f"{len(ips)} samples")
     for name, count in per_function.most_common(12):
         print(f"  {100 * count / total:5.1f}%  {name[:110]}")

@@ -315,6 +315,33 @@ def test_scatter_of_cancelled_large_terms_leaves_the_small_ones_accurate(law, dt
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_exponents_match_frexp_on_the_host(dtype):
+    # The deterministic scatter's levels rest on each operand column's largest
+    # and smallest frexp exponent (jitc_fixed_exponents): subnormals, the
+    # largest finite values, zeros and non-finite entries (skipped) included,
+    # in a strided view.
+    from lazyconn.kernels import _gpu_fixed
+
+    info = np.finfo(dtype)
+    x = np.zeros((700, 5), dtype)
+    x[:, 1] = 1.0
+    x[3, 0], x[4, 0] = info.max / 4, info.smallest_subnormal
+    x[10, 2], x[11, 2] = info.smallest_normal, -info.smallest_subnormal * 3
+    x[20, 3], x[21, 3], x[22, 3] = np.inf, np.nan, -info.max
+    # column 4 stays zero: no finite nonzero entry
+    sums = _gpu_fixed._Sum(Spec((700, 10), "R", 0.1, Scalar(1.0), 1, dtype).kernel_params(), 10, 5, dtype, 700,
+                           False)
+    sums.exponents(cp.asarray(x)[::1])
+    sums.exponents(cp.asarray(np.ascontiguousarray(x[::-1]))[::-1])  # a negative row stride
+    has = (np.isfinite(x) & (x != 0)).any(axis=0)
+    exps = np.where(np.isfinite(x) & (x != 0), np.frexp(x.astype(np.float64))[1], 0)
+    emax = np.where(has, np.where(np.isfinite(x) & (x != 0), exps, -10**6).max(axis=0), _gpu_fixed._NO_EXPONENT)
+    emin = np.where(has, np.where(np.isfinite(x) & (x != 0), exps, 10**6).min(axis=0), -_gpu_fixed._NO_EXPONENT)
+    np.testing.assert_array_equal(cp.asnumpy(sums.emax), emax)
+    np.testing.assert_array_equal(cp.asnumpy(sums.emin), emin)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_scatter_of_a_span_beyond_the_levels_raises(dtype):
     # The largest and the smallest magnitude of the dtype in one column: no
     # fixed point of a few words holds both within rounding; refuse by name,
