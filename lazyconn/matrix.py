@@ -627,8 +627,8 @@ def _document(cls, orientation_text, law_text, law_params, params):
         {line} ({degree}), uniform over the subsets of its {count} entries,
         or of its {count} - 1 off-diagonal ones with ``include_self=False``
         (the largest ``num_conn``).  Spec extension v2 (docs/spec.md,
-        "Fixed-number rule"); computed by the reference and CPU backends
-        (the GPU refuses it).
+        "Fixed-number rule"); computed by every backend (reference, CPU,
+        GPU), bit for bit.
 
     Raises
     ------

@@ -61,7 +61,6 @@ __all__ = [
     "GAP_CLAMP",
     "MIN_BLOCK_LOG2",
     "MAX_BLOCK_LOG2",
-    "require_bernoulli",
 ]
 
 MIN_BLOCK_LOG2 = 8
@@ -167,27 +166,6 @@ def by_code(code):
         If no rule has that code.
     """
     return _RULES.by_code(code)
-
-
-def require_bernoulli(params, backend):
-    """Refuse a matrix whose rule a backend has no kernels for (never a silent Bernoulli).
-
-    Parameters
-    ----------
-    params : lazyconn.spec.KernelParams
-    backend : str
-        The backend's name, for the message.
-
-    Raises
-    ------
-    NotImplementedError
-        If ``params.rule`` is not the Bernoulli rule.
-    """
-    if params.rule != BERNOULLI.code:
-        raise NotImplementedError(
-            f"the {backend} backend has no kernels for the {by_code(params.rule).name} connection rule yet; "
-            "set LAZYCONN_BACKEND=reference to compute it with the NumPy reference (host arrays only)"
-        )
 
 
 # ------------------------------------------------------------------ Bernoulli

@@ -168,8 +168,8 @@ class Spec:
         If False (square matrices only) the diagonal is empty.
     num_conn : int or None
         Exactly this many distinct entries per line (the fixed-number rule,
-        docs/spec.md "Fixed-number rule"), in place of ``prob``.  The
-        reference and CPU backends compute it; the GPU backend refuses it.
+        docs/spec.md "Fixed-number rule"), in place of ``prob``.  Every
+        backend computes it, bit for bit (reference, CPU, GPU).
     """
 
     shape: tuple

@@ -431,11 +431,9 @@ def test_spec_records():
     assert (bernoulli.rule, bernoulli.num_conn, bernoulli.minor_size) == (0, 0, 0)
 
 
-def test_the_gpu_refuses_the_rule_and_the_cpu_computes_it(monkeypatch):
+def test_the_cpu_computes_the_rule(monkeypatch):
+    # (The GPU's: tests/test_gpu_fixed_number.py.)
     params = _spec().kernel_params()
-    # The GPU kernels still ask this first (lazyconn.kernels.gpu).
-    with pytest.raises(NotImplementedError, match="no kernels for the FixedNumber connection rule"):
-        rules.require_bernoulli(params, "GPU")
     cpu = pytest.importorskip("lazyconn.kernels.cpu")
     expected = reference.dense(params, 0, 3, 0, 40, np.float64)
     assert np.array_equal(cpu.dense(params, 0, 3, 0, 40, np.float64), expected)
