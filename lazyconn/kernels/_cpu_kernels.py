@@ -29,8 +29,6 @@ import numba
 import numpy as np
 
 from . import _numba_cache
-from ._cpu_fixed import WORDS_SIZE as _FIXED_WORDS
-from ._cpu_fixed import WORDS_STATE as _FIXED_STATE
 from ._cpu_random import (
     INLINE_OPTIONS,
     JIT_OPTIONS,
@@ -124,16 +122,17 @@ def _first_draws(prob, end):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _scratch():
+def _scratch(n_words, words_state):
     """Per-thread batch buffers: positions, uniforms, weights, tail lanes, words.
 
-    ``words`` is also the fixed-number walk's state for the line walked
-    ahead (:data:`._cpu_fixed.PAIR_ENTRIES`): its header word is cleared,
-    so a new buffer holds no line.
+    ``words`` has the ``n_words`` entries that the rule's walk needs (a
+    walk may keep state there from call to call, as the fixed-number walk
+    does for the line it walks ahead); entry ``words_state`` is cleared, so
+    that a new buffer holds no state.
     """
     n = 4 * _MAX_DRAWS
-    words = np.empty(max(n, _FIXED_WORDS), dtype=np.uint64)
-    words[_FIXED_STATE] = 0
+    words = np.empty(n_words, dtype=np.uint64)
+    words[words_state] = 0
     return (
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
@@ -339,6 +338,11 @@ def kernels_for(rule, law):
     """
     key = _specialisation_key(rule, law)
     walk = _resolve(rule.numba_walk)
+    # The walk's ``words`` scratch: its module's WORDS_SIZE (and the entry
+    # to clear, WORDS_STATE) where it keeps state there, else one batch's words.
+    walk_module = importlib.import_module(walk.py_func.__module__)
+    n_words = max(4 * _MAX_DRAWS, getattr(walk_module, "WORDS_SIZE", 0))
+    words_state = getattr(walk_module, "WORDS_STATE", 0)
     weights_of = _law_weights(law, key)
     # The law's weight strategy (exactly one is true): constants of the
     # closures, so Numba prunes the other two before typing.
@@ -480,7 +484,7 @@ def kernels_for(rule, law):
         n_lines = k1 - k0
         for chunk in numba.prange(n_chunks):
             row = np.int64(numba.get_thread_id()) if by_thread else np.int64(chunk)
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch(n_words, words_state)
             js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
             ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
             k_stop = k0 + (chunk + 1) * n_lines // n_chunks
@@ -534,7 +538,7 @@ def kernels_for(rule, law):
         w0 = out[0, 0]  # zero, in the accumulator dtype
         w0 += scalar_w
         for chunk in numba.prange(n_chunks):
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch(n_words, words_state)
             cast = np.empty(1, dtype=out.dtype)  # float64 -> accumulator dtype
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
@@ -646,7 +650,7 @@ def kernels_for(rule, law):
             if start == stop:
                 continue
             out = out_private[group]
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch(n_words, words_state)
             cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
