@@ -26,14 +26,11 @@ Record fields, and who reads them:
     ``lazyconn``; empty: the CPU refuses the rule), compiled into the
     kernels per (rule, law): ``walk(rk0, rk1, inv_log_q, table_base,
     table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws, pos,
-    aux, end, partner, positions, words, at) -> (walked, pos, aux, done)``
+    aux, end, positions, words, at) -> (walked, pos, aux, done)``
     writes the positions of connection slots ``4 t0 .. 4 (t0 + n_draws)``
     (fewer only when the item ends); ``pos`` and ``aux`` are the walk's
-    state from batch to batch, ``-1`` and ``0`` at the item's start;
-    ``partner`` is the line the kernel will ask for next (``-1``: none
-    known), a hint that must not change any result (the fixed-number walk
-    advances it in lockstep, keeping its state in ``words``); see
-    ``kernels/_cpu_kernels.py`` and ``kernels/_cpu_fixed.py``.
+    state from batch to batch, ``-1`` and ``0`` at the item's start (see
+    ``kernels/_cpu_kernels.py`` and ``kernels/_cpu_fixed.py``).
 ``cuda_type``
     The GPU backend's walk struct.
 ``domain``

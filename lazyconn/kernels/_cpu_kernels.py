@@ -122,30 +122,22 @@ def _first_draws(prob, end):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _scratch(n_words, words_state):
-    """Per-thread batch buffers: positions, uniforms, weights, tail lanes, words.
-
-    ``words`` has the ``n_words`` entries that the rule's walk needs (a
-    walk may keep state there from call to call, as the fixed-number walk
-    does for the line it walks ahead); entry ``words_state`` is cleared, so
-    that a new buffer holds no state.
-    """
+def _scratch():
+    """Per-thread batch buffers: positions, uniforms, weights, tail lanes, words."""
     n = 4 * _MAX_DRAWS
-    words = np.empty(n_words, dtype=np.uint64)
-    words[words_state] = 0
     return (
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.float64),
         np.empty(n, dtype=np.int64),
         np.empty(n, dtype=np.float64),
-        words,
+        np.empty(n, dtype=np.uint64),
     )
 
 
 @numba.njit(**INLINE_OPTIONS)
 def bernoulli_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0,
-                   n_draws, pos, aux, end, partner, gaps, words, at):
+                   n_draws, pos, aux, end, gaps, words, at):
     """The Bernoulli rule's walk: draws ``t0 .. t0 + n_draws`` of item ``(line, block)`` from ``pos``.
 
     Writes ``gaps[at + s]`` = the block-local position of slot ``4*t0 + s``
@@ -158,7 +150,7 @@ def bernoulli_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n
     array, is an atomic reference-count increment and decrement, a
     sizeable part of a batch's time.
 
-    ``num_conn``, ``n_eff``, ``skip``, ``aux`` and ``partner`` are other
+    ``num_conn``, ``n_eff``, ``skip`` and ``aux`` are other
     rules' (the walk interface is shared: see :mod:`lazyconn.rules`); the
     diagonal is dropped by the kernels.
 
@@ -338,11 +330,6 @@ def kernels_for(rule, law):
     """
     key = _specialisation_key(rule, law)
     walk = _resolve(rule.numba_walk)
-    # The walk's ``words`` scratch: its module's WORDS_SIZE (and the entry
-    # to clear, WORDS_STATE) where it keeps state there, else one batch's words.
-    walk_module = importlib.import_module(walk.py_func.__module__)
-    n_words = max(4 * _MAX_DRAWS, getattr(walk_module, "WORDS_SIZE", 0))
-    words_state = getattr(walk_module, "WORDS_STATE", 0)
     weights_of = _law_weights(law, key)
     # The law's weight strategy (exactly one is true): constants of the
     # closures, so Numba prunes the other two before typing.
@@ -353,7 +340,7 @@ def kernels_for(rule, law):
 
     @numba.njit(**INLINE_OPTIONS)
     def walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws,
-                   pos, aux, end, partner, gaps, uniforms, words, positions, dus, n_deferred):
+                   pos, aux, end, gaps, uniforms, words, positions, dus, n_deferred):
         """The walk of a batch, with its weight uniforms: into the scratch
         ``gaps``/``uniforms``, or for deferred weights straight into the
         deferral buffers ``positions``/``dus`` at the running count
@@ -363,14 +350,14 @@ def kernels_for(rule, law):
         if weights_deferred:
             fill_uniforms(rk0, rk1, line, block, t0, 4 * n_draws, dus, n_deferred)
             return walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0,
-                        n_draws, pos, aux, end, partner, positions, words, n_deferred)
+                        n_draws, pos, aux, end, positions, words, n_deferred)
         if weights_per_batch:
             fill_uniforms(rk0, rk1, line, block, t0, 4 * n_draws, uniforms, 0)
         return walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws,
-                    pos, aux, end, partner, gaps, words, 0)
+                    pos, aux, end, gaps, words, 0)
 
     @numba.njit(**INLINE_OPTIONS)
-    def line_block(gen, table_base, table_threshold, line, partner, block, j0, j1, gaps, uniforms, weights, tail_index,
+    def line_block(gen, table_base, table_threshold, line, block, j0, j1, gaps, uniforms, weights, tail_index,
                    tail_r, words, js, ws):
         """All connections of item ``(line, block)`` inside ``[j0, j1)``, batch by batch.
 
@@ -397,13 +384,11 @@ def kernels_for(rule, law):
         while True:
             if weights_constant:
                 walked, pos, aux, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff,
-                                              skip, line, block, t, n_draws, pos, aux, end, partner, gaps, words,
-                                              0)
+                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, 0)
             else:
                 fill_uniforms(rk0, rk1, line, block, t, 4 * n_draws, uniforms, 0)
                 walked, pos, aux, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff,
-                                              skip, line, block, t, n_draws, pos, aux, end, partner, gaps, words,
-                                              0)
+                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, 0)
                 if walked:
                     weights_of(walked, a, b, round32, uniforms, weights, tail_index, tail_r)
             if count + walked > js.size:
@@ -484,17 +469,15 @@ def kernels_for(rule, law):
         n_lines = k1 - k0
         for chunk in numba.prange(n_chunks):
             row = np.int64(numba.get_thread_id()) if by_thread else np.int64(chunk)
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch(n_words, words_state)
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
             js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
             ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
-            k_stop = k0 + (chunk + 1) * n_lines // n_chunks
-            for k in range(k0 + chunk * n_lines // n_chunks, k_stop):
+            for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
                 at = offsets[k - k0] if mode == _MODE_COO else 0  # offsets is empty otherwise
                 total = 0
                 for block in range(b0, b1):
-                    partner = k + 1 if k + 1 < k_stop else np.int64(-1)
-                    count, js, ws = line_block(gen, table_base, table_threshold, k, partner, block, j0, j1, gaps,
-                                               uniforms, weights, tail_index, tail_r, words, js, ws)
+                    count, js, ws = line_block(gen, table_base, table_threshold, k, block, j0, j1, gaps, uniforms,
+                                               weights, tail_index, tail_r, words, js, ws)
                     if mode == _MODE_DENSE:
                         for s in range(count):
                             dense_out[k - k0, js[s] - j0] = ws[s]
@@ -538,7 +521,7 @@ def kernels_for(rule, law):
         w0 = out[0, 0]  # zero, in the accumulator dtype
         w0 += scalar_w
         for chunk in numba.prange(n_chunks):
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch(n_words, words_state)
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
             cast = np.empty(1, dtype=out.dtype)  # float64 -> accumulator dtype
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
@@ -561,16 +544,14 @@ def kernels_for(rule, law):
                 diagonal = k - block_start if skip else np.int64(-1)
                 # vectors row of block-local position p is p + offset
                 offset = block_start - j0
-                # The line asked for next (the walk may advance it alongside this one).
-                partner = k + 1 if k + 1 < first + chunk_lines else np.int64(-1)
                 n_draws = _first_draws(prob, end)
                 pos = np.int64(-1)
                 aux = np.int64(0)
                 t = np.int64(0)
                 while True:
                     walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
-                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, partner,
-                                                        gaps, uniforms, words, positions, dus, n_deferred)
+                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
+                                                        uniforms, words, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
@@ -650,7 +631,7 @@ def kernels_for(rule, law):
             if start == stop:
                 continue
             out = out_private[group]
-            gaps, uniforms, weights, tail_index, tail_r, words = _scratch(n_words, words_state)
+            gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
             cast = np.empty(1, dtype=out_private.dtype)  # float64 -> accumulator dtype
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
@@ -662,8 +643,6 @@ def kernels_for(rule, law):
             first_draws = _first_draws(prob, end)
             for i in range(start, stop):
                 k = lines[i]
-                # The line asked for next (the walk may advance it alongside this one).
-                partner = np.int64(lines[i + 1]) if i + 1 < stop else np.int64(-1)
                 diagonal = k - block_start if skip else np.int64(-1)
                 if weights_constant:
                     scale = w0 if binary else values[i, 0] * w0
@@ -673,8 +652,8 @@ def kernels_for(rule, law):
                 t = np.int64(0)
                 while True:
                     walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
-                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, partner,
-                                                        gaps, uniforms, words, positions, dus, n_deferred)
+                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
+                                                        uniforms, words, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
