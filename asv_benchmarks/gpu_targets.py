@@ -120,23 +120,12 @@ def sweep(n, seed, y, x, events):
         setattr(_gpu_launch, name, value)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--sweep", action="store_true", help="also time launch geometries (Scalar law)")
-    args = parser.parse_args()
-    n_big = 100_000 if args.quick else 1_000_000
-    n_small = 20_000 if args.quick else 100_000
-    rng = np.random.default_rng(0)
-    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
-    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    print(f"GPU: {name}; CuPy {cp.__version__}; CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}")
-
+def checks(n_big, seed):
+    """First-call compile time, a window check against the reference, the gap and ndtri fast paths."""
     cold, warm = compile_time()
     print(f"first call in a fresh process: {cold:.2f} s with an empty kernel cache (NVRTC), {warm:.2f} s with CuPy's disk cache")
 
-    print("window check vs NumPy reference at N =", n_big, ":", "bit-identical" if check_windows(n_big, args.seed) else "MISMATCH")
+    print("window check vs NumPy reference at N =", n_big, ":", "bit-identical" if check_windows(n_big, seed) else "MISMATCH")
     for prob in (0.99, 0.3, 0.05, 0.01, 0.001, 1e-4):
         c = lazyconn.Spec((1, 1), "R", prob, lazyconn.Scalar(1.0), 0, np.float32).kernel_params().inv_log_q
         t = time.perf_counter()
@@ -149,6 +138,26 @@ def main():
     bound = float(_ndtri_fast.load_table()[:, -1].max())
     print(f"float32 Normal candidate, all 2**31 folded words: {violations} beyond half the bound, worst error "
           f"{worst / bound:.3f} x the bound, {time.perf_counter() - t:.2f} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--sweep", action="store_true", help="also time launch geometries (Scalar law)")
+    parser.add_argument("--products-only", action="store_true",
+                        help="only the product rows at the large N (no compile time, checks or CSR section): "
+                             "for before/after runs of two trees in one device call")
+    args = parser.parse_args()
+    n_big = 100_000 if args.quick else 1_000_000
+    n_small = 20_000 if args.quick else 100_000
+    rng = np.random.default_rng(0)
+    props = cp.cuda.runtime.getDeviceProperties(cp.cuda.Device().id)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    print(f"GPU: {name}; CuPy {cp.__version__}; CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}")
+
+    if not args.products_only:
+        checks(n_big, args.seed)
 
     y = cp.asarray(rng.standard_normal(n_big).astype(np.float32))
     x = cp.asarray(rng.standard_normal(n_big).astype(np.float32))
@@ -193,6 +202,14 @@ def main():
     if args.sweep:
         sweep(n_big, args.seed, y, x, events)
 
+    print()
+    print(f"| GPU: {name} | law | product | lazyconn median ms | min ms | GPU memory beyond in/out |")
+    print("| --- | --- | --- | ---: | ---: | ---: |")
+    for size, law, case, med, best, mem in rows:
+        print(f"| {size} | {law} | {case} | {med:.3f} | {best:.3f} | {mem / 2**20:.1f} MiB |")
+    if args.products_only:
+        return
+
     # Same run, N = 100,000: our kernels and a cupyx CSR holding the same matrix.
     conn = LAWS["Scalar"](n_small, args.seed)
     csr = csr_of(conn)
@@ -212,11 +229,6 @@ def main():
         ("dense scatter x @ M", lambda: conn.__rmatmul__(xs), lambda: csr_t @ xs),
         ("1% binary spikes s @ M", lambda: ev @ conn, lambda: csr_t @ sf),
     ]
-    print()
-    print(f"| GPU: {name} | law | product | lazyconn median ms | min ms | GPU memory beyond in/out |")
-    print("| --- | --- | --- | ---: | ---: | ---: |")
-    for size, law, case, med, best, mem in rows:
-        print(f"| {size} | {law} | {case} | {med:.3f} | {best:.3f} | {mem / 2**20:.1f} MiB |")
     print()
     print(f"| N = {n_small:,}, p = 0.01, Scalar, {name} | lazyconn ms | cupyx CSR ms (transposed CSR for x @ M) | ratio CSR / lazyconn |")
     print("| --- | ---: | ---: | ---: |")

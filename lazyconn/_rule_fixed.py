@@ -30,12 +30,13 @@ argument of every GPU kernel.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
 
 from . import rules
-from .random import ln, philox4x32, words_to_uniform
+from .random import _ln_scalar, ln, philox4x32, words_to_uniform
 
 __all__ = [
     "FIXED_NUMBER",
@@ -61,6 +62,11 @@ EXACT_FLOOR = 2.0**-100
 #: The proposal's log-ratio is a two-term series while t = (n-1)/(N_r-1) is
 #: at most this (sparse steps), else ln1p(-t) (the series' bound loosens).
 SERIES_MAX = 0.25
+#: The NumPy walk goes line by line (Python scalars) once at most this many
+#: lines are left: a vectorised round costs about as much as 100 scalar trials.
+SCALAR_LINES = 64
+#: Most trials whose words a line-by-line walk draws at once.
+WORDS_PER_BATCH = 4096
 
 
 def check_num_conn(num_conn):
@@ -184,9 +190,16 @@ def walk_lines(key, lines, minor_size, num_conn, skip_diagonal, ends, count_tria
     need = np.full(n_items, num_conn, dtype=np.int64)  # entries still to choose (n)
     base = np.zeros(n_items, dtype=np.int64)  # e-index of the next candidate
     trials = np.zeros(n_items, dtype=np.int64)
-    items, positions, slots = [], [], []
+    # Every entry is tagged with the trials its line had used (its round: all
+    # active lines take one trial per round) and whether it came from an
+    # all-chosen run (0) or a trial (1); sorting by (round, kind, item) gives
+    # the order of the round-by-round walk whichever way a line was walked.
+    items, positions, slots, rounds, kinds = [], [], [], [], []
     active = np.nonzero((need > 0) & (base < e_end))[0]
-    while active.size:
+    # Rounds are vectorised over lines; a round costs a fixed few hundred
+    # NumPy calls, so the last few lines (long walks on a few lines) are
+    # walked one by one in Python floats, by the same operations.
+    while active.size > SCALAR_LINES:
         every = need[active] == remaining[active]
         if every.any():
             # n == N_r: every candidate left is chosen, no word is read.
@@ -197,21 +210,30 @@ def walk_lines(key, lines, minor_size, num_conn, skip_diagonal, ends, count_tria
             items.append(owner)
             positions.append(base[owner] + offset)
             slots.append(num_conn - need[owner] + offset)
+            rounds.append(trials[owner])
+            kinds.append(np.zeros(owner.size, dtype=np.int64))
             need[idx] = 0
         idx = active[~every]
         if idx.size:
-            _trial(key, lines, idx, remaining, need, base, trials, e_end, num_conn, items, positions, slots)
+            _trial(key, lines, idx, remaining, need, base, trials, e_end, num_conn,
+                   items, positions, slots, rounds, kinds)
         active = active[(need[active] > 0) & (base[active] < e_end[active])]
-    item = np.concatenate(items) if items else np.empty(0, dtype=np.int64)
-    e = np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)
-    slot = np.concatenate(slots) if slots else np.empty(0, dtype=np.int64)
+    for i in active.tolist():
+        _walk_one(key, i, int(lines[i]), int(remaining[i]), int(need[i]), int(base[i]), int(e_end[i]),
+                  num_conn, trials, items, positions, slots, rounds, kinds)
+    if items:
+        item, e, slot = np.concatenate(items), np.concatenate(positions), np.concatenate(slots)
+        order = np.lexsort((item, np.concatenate(kinds), np.concatenate(rounds)))
+        item, e, slot = item[order], e[order], slot[order]
+    else:
+        item = e = slot = np.empty(0, dtype=np.int64)
     pos = e + (e >= lines[item]) if skip_diagonal else e
     if count_trials:
         return item, pos, slot, trials
     return item, pos, slot
 
 
-def _trial(key, lines, idx, remaining, need, base, trials, e_end, num_conn, items, positions, slots):
+def _trial(key, lines, idx, remaining, need, base, trials, e_end, num_conn, items, positions, slots, rounds, kinds):
     """One trial of each line ``idx`` (1 <= n < N_r): propose a skip, accept or not, advance."""
     tau = trials[idx].astype(np.uint64)
     words = np.stack(
@@ -235,9 +257,107 @@ def _trial(key, lines, idx, remaining, need, base, trials, e_end, num_conn, item
     items.append(chosen[inside])
     positions.append(p[inside])
     slots.append(num_conn - need[chosen[inside]])
+    rounds.append(trials[chosen[inside]] - 1)
+    kinds.append(np.ones(inside.sum(), dtype=np.int64))
     base[chosen] = p + 1
     remaining[chosen] -= skip[accept] + 1
     need[chosen] -= 1
+
+
+def _walk_one(key, i, line, n_r, n, base, e_end, num_conn, trials, items, positions, slots, rounds, kinds):
+    """Finish the walk of item ``i`` (line ``line``) from its state, in Python scalars.
+
+    The same operations as :func:`_trial` in the same order on float64
+    values, so the same bits; words are drawn for many trials at once.
+    Appends the entries (tagged as in :func:`walk_lines`) and updates
+    ``trials[i]``.
+    """
+    tau = int(trials[i])
+    found_pos, found_slot, found_round, found_kind = [], [], [], []
+    lam = delta_up = delta_lo = None  # the proposal of the current (n_r, n)
+    first = tau  # words are cached for trials first .. first + len(w1) - 1
+    w1 = w2 = u2 = ln_u1 = ()
+    while n > 0 and base < e_end:
+        if n == n_r:
+            # Every candidate left is chosen, no word is read.
+            count = min(n, e_end - base)
+            found_pos.extend(range(base, base + count))
+            found_slot.extend(range(num_conn - n, num_conn - n + count))
+            found_round.extend([tau] * count)
+            found_kind.extend([0] * count)
+            n = 0
+            break
+        at = tau - first
+        if at >= len(w1):
+            first, at = tau, 0
+            w1, w2, u2, ln_u1 = _trial_words(key, line, tau, n)
+        tau += 1
+        if n == 1:
+            skip = (n_r * w1[at] + ((n_r * w2[at]) >> 32)) >> 32  # uniform_index, exactly
+            accept = True
+        else:
+            if lam is None:
+                lam, delta_up, delta_lo = _proposal_scalar(n_r, n)
+            skip = math.floor(min(ln_u1[at] / lam, SKIP_CLAMP))
+            a = n_r - n
+            accept = False
+            if skip <= a:
+                u = u2[at]
+                bf = float(n_r - 1)
+                sf = float(skip)
+                num = float(n - 1) * (sf * float(skip - 1))
+                den_up = (2.0 * bf) * float(a - skip + 1)
+                accept = (1.0 - u) * den_up - num >= (sf * delta_up) * den_up
+                if not accept:
+                    den_lo = (2.0 * float(a)) * bf
+                    if not u * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo:
+                        accept = _exact_accept(skip, n, n_r, lam, u)
+        if accept:
+            p = base + skip
+            if p < e_end:
+                found_pos.append(p)
+                found_slot.append(num_conn - n)
+                found_round.append(tau - 1)
+                found_kind.append(1)
+            base = p + 1
+            n_r -= skip + 1
+            n -= 1
+            lam = None
+    trials[i] = tau
+    if found_pos:
+        pos = np.array(found_pos, dtype=np.int64)
+        items.append(np.full(pos.size, i, dtype=np.int64))
+        positions.append(pos)
+        slots.append(np.array(found_slot, dtype=np.int64))
+        rounds.append(np.array(found_round, dtype=np.int64))
+        kinds.append(np.array(found_kind, dtype=np.int64))
+
+
+def _trial_words(key, line, tau, n):
+    """Words of trials ``tau, tau + 1, ...`` of ``line``, enough for about ``2 n`` trials.
+
+    Returns Python lists: ``w1``, ``w2`` (ints), ``u2`` and ``ln(u1)``
+    (floats), computed by the same NumPy operations as :func:`_trial`.
+    """
+    count = min(2 * n + 16, WORDS_PER_BATCH)
+    d0, d1 = tau >> 1, ((tau + count - 1) >> 1) + 1
+    draws = np.arange(d0, d1, dtype=np.uint64)
+    flat = np.stack(philox4x32((draws, 0, np.uint64(line), DOMAIN_FIXED), key), axis=-1).reshape(-1)
+    at = 2 * (tau & 1)
+    w1, w2 = flat[at:at + 2 * count:2], flat[at + 1:at + 2 * count:2]
+    return (w1.astype(np.int64).tolist(), w2.astype(np.int64).tolist(),
+            words_to_uniform(w2).tolist(), ln(words_to_uniform(w1)).tolist())
+
+
+def _proposal_scalar(n_r, n):
+    """:func:`proposal` of one step, in Python floats (the same operations)."""
+    t = float(n - 1) / float(n_r - 1)
+    if t <= SERIES_MAX:
+        t3 = (t * t) * t
+        return -t * (1.0 + 0.5 * t), t3 / (3.0 * (1.0 - t)), t3 / 3.0
+    x = -t
+    v = 1.0 + x
+    return _ln_scalar(v) * (x / (v - 1.0)), 0.0, 0.0
 
 
 def uniform_index(count, w1, w2):

@@ -493,7 +493,7 @@ FIXED_REGIMES = {
     "one of one": ((7, 1), 1, True, [(0, 7, 0, 1)]),
     "dense lines (ln1p steps)": ((12, 1000), 800, True, [(0, 12, 0, 1000), (0, 12, 333, 777)]),
     # K > 256: a line fills many batches and outgrows every buffer.
-    "long lines": ((3, 4000), 700, True, [(0, 3, 0, 4000), (1, 3, 3000, 3999)]),
+    "long lines": ((4, 20_000), 5000, True, [(0, 4, 0, 20_000), (1, 3, 15_000, 19_999)]),
     "diagonal without self": ((3000, 3000), 100, False, [(100, 140, 90, 160), (2990, 3000, 7, 2995)]),
     "far from the origin": ((60_000, 3000), 150, True, [(50_000, 50_004, 100, 3000)]),
 }

@@ -21,6 +21,7 @@ from lazyconn import _rule_fixed, rules
 from lazyconn.kernels import reference
 from lazyconn.random import ln, philox4x32, words_to_uniform
 from lazyconn.spec import Normal, Scalar, Spec, Uniform
+from lazyconn.testing import assert_same_bits
 
 #: Significance level of every statistical test here (their seeds are fixed,
 #: so each passes or fails deterministically).
@@ -241,6 +242,26 @@ def test_edges():
     # All-chosen lines read no word: K = N needs no trial.
     *_, trials = _rule_fixed.walk_lines((1, 2), np.arange(5), 8, 8, False, 8, count_trials=True)
     assert not trials.any()
+
+
+@pytest.mark.parametrize("n_minor, num_conn, include_self", [(3000, 100, False), (1000, 800, True),
+                                                           (500, 1, True), (40, 40, True), (60, 58, False)])
+def test_line_by_line_walk_equals_the_rounds(monkeypatch, n_minor, num_conn, include_self):
+    # The NumPy walk takes vectorised rounds while many lines are left and
+    # finishes the last ones line by line: entries (in their order), slots
+    # and trials must not depend on where it switches.
+    rng = np.random.default_rng(n_minor + num_conn)
+    lines = np.concatenate([np.arange(20), rng.integers(0, n_minor, 20)])
+    ends = rng.integers(0, n_minor + 1, lines.size)
+    ends[:10] = n_minor
+    walks = []
+    for switch in (0, 7, 10**9):  # every line alone, a mix, rounds only
+        monkeypatch.setattr(_rule_fixed, "SCALAR_LINES", switch)
+        walks.append(_rule_fixed.walk_lines((3, 4), lines, n_minor, num_conn, not include_self, ends,
+                                            count_trials=True))
+    for walk in walks[:2]:
+        for ours, rounds in zip(walk, walks[2]):
+            assert_same_bits(ours, rounds)
 
 
 # --------------------------------------------------------------- the law

@@ -20,6 +20,13 @@ division, the squeeze) reads them.  ``ln(u1)`` of a trial is computed
 where it is read: it does not depend on the walk's chain of divisions, so
 it overlaps with them, and the walk needs no float buffer of its own (the
 Bernoulli kernels then carry no array they do not use).
+
+A trial is a function of its own (:func:`_trial`) that returns whether it
+was accepted, and the walk's loop has no ``continue`` and a single exit
+(``break``, then one ``return``): with the rejections written as
+``continue`` and the ends as ``return`` inside the loop, the compiled walk
+took about twice the time per entry (same operations, same bits; measured
+in the product, see docs/performance_history.md).
 """
 
 from __future__ import annotations
@@ -106,6 +113,36 @@ def _uniform_index(count, w1, w2):
 
 
 @numba.njit(**INLINE_OPTIONS)
+def _trial(n, e0, b_f, n_f, fresh, lam, delta_up, delta_lo, n_r, w1, w2):
+    """One trial of a step with ``n >= 1`` entries to choose among ``n_r > n`` candidates.
+
+    Returns ``(accepted, p, b_f, fresh, lam, delta_up, delta_lo)``: the
+    chosen candidate ``p`` if accepted, and the step's state (``b_f`` is
+    only advanced by an accepted proposal; the last entry leaves it alone,
+    the walk then ends).
+    """
+    if n == 1:  # the last entry: uniform over n_r, from both words
+        return True, e0 + _uniform_index(n_r, w1, w2), b_f, fresh, lam, delta_up, delta_lo
+    if fresh:
+        lam, delta_up, delta_lo = _proposal(b_f, n_f)
+        fresh = False
+    a_f = b_f - n_f  # the largest skip, float(n_r - n)
+    sf = np.floor(min(ln(word_to_uniform(w1)) / lam, _SKIP_CLAMP))
+    if sf > a_f:
+        return False, e0, b_f, fresh, lam, delta_up, delta_lo
+    u2 = word_to_uniform(w2)
+    num = n_f * (sf * (sf - 1.0))
+    den_up = (2.0 * b_f) * ((a_f - sf) + 1.0)
+    if not ((1.0 - u2) * den_up - num >= (sf * delta_up) * den_up):
+        den_lo = (2.0 * a_f) * b_f
+        if u2 * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo:
+            return False, e0, b_f, fresh, lam, delta_up, delta_lo
+        if not _exact_accept(np.int64(sf), n, n_r, lam, u2):
+            return False, e0, b_f, fresh, lam, delta_up, delta_lo
+    return True, e0 + np.int64(sf), b_f - (sf + 1.0), fresh, lam, delta_up, delta_lo
+
+
+@numba.njit(**INLINE_OPTIONS)
 def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff, skip, line, block, t0, n_draws,
                pos, aux, end, positions, words, at):
     """The fixed-number rule's walk: the chosen entries of slots ``4 t0 .. 4 (t0 + n_draws)`` of line ``line``.
@@ -138,10 +175,15 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
     first = 0
     fresh = True  # the step's constants need computing
     lam = delta_up = delta_lo = 0.0
+    done = False
+    ret = np.int64(0)
     while walked < cap:
         if n <= 0 or e0 >= e_end:
-            return walked, e0 - 1, tau, True
+            done = True
+            ret = e0 - 1
+            break
         if n == n_r:  # every candidate left is chosen: no word is read
+            accepted = True
             p = e0
             b_f -= 1.0
         else:
@@ -157,37 +199,23 @@ def fixed_walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff
             first += 1
             avail -= 1
             tau += 1
-            if n == 1:  # the last entry: uniform over n_r, from both words
-                p = e0 + _uniform_index(n_r, w1, w2)
-            else:
-                if fresh:
-                    lam, delta_up, delta_lo = _proposal(b_f, n_f)
-                    fresh = False
-                a_f = b_f - n_f  # the largest skip, float(n_r - n)
-                sf = np.floor(min(ln(word_to_uniform(w1)) / lam, _SKIP_CLAMP))
-                if sf > a_f:
-                    continue
-                u2 = word_to_uniform(w2)
-                num = n_f * (sf * (sf - 1.0))
-                den_up = (2.0 * b_f) * ((a_f - sf) + 1.0)
-                if not ((1.0 - u2) * den_up - num >= (sf * delta_up) * den_up):
-                    den_lo = (2.0 * a_f) * b_f
-                    if u2 * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo:
-                        continue
-                    if not _exact_accept(np.int64(sf), n, n_r, lam, u2):
-                        continue
-                b_f -= sf + 1.0
-                p = e0 + np.int64(sf)
-        if p >= e_end:
-            return walked, p, tau, True
-        positions[np.uint64(at + walked)] = p + np.int64(skip and p >= line)
-        walked += 1
-        e0 = p + 1
-        n_r = n_eff - e0
-        n -= 1
-        n_f -= 1.0
-        fresh = True
-    return walked, e0 - 1, tau, False
+            accepted, p, b_f, fresh, lam, delta_up, delta_lo = _trial(n, e0, b_f, n_f, fresh, lam, delta_up,
+                                                                       delta_lo, n_r, w1, w2)
+        if accepted:  # a flag, not `continue`: see the module docstring
+            if p >= e_end:
+                done = True
+                ret = p
+                break
+            positions[np.uint64(at + walked)] = p + np.int64(skip and p >= line)
+            walked += 1
+            e0 = p + 1
+            n_r = n_eff - e0
+            n -= 1
+            n_f -= 1.0
+            fresh = True
+    if not done:
+        ret = e0 - 1
+    return walked, ret, tau, done
 
 
 _numba_cache.install(globals())  # last: every njit is defined, none compiled yet
