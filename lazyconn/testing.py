@@ -478,6 +478,19 @@ def line_windows(draw, spec):
     return k0, k1, j0, j1
 
 
+def _draw_line_window(draw, major, minor, square, max_lines, max_width):
+    """``(k0, k1, j0, j1)``: at most ``max_lines`` lines and ``max_width`` entries anywhere in a
+    ``(major, minor)`` line space, half the time on the diagonal of a square one."""
+    n_lines = draw(st.integers(0, min(max_lines, major)))
+    k0 = draw(st.integers(0, major - n_lines))
+    width = draw(st.integers(0, min(max_width, minor)))
+    if square and draw(st.booleans()):
+        j0 = min(k0, minor - width)  # on the diagonal
+    else:
+        j0 = draw(st.integers(0, minor - width))
+    return k0, k0 + n_lines, j0, j0 + width
+
+
 @st.composite
 def line_window_cases(draw, max_lines=24, max_width=700, max_minor=2**23, max_major=2**20,
                       law_examples=LAW_EXAMPLES):
@@ -514,14 +527,7 @@ def line_window_cases(draw, max_lines=24, max_width=700, max_minor=2**23, max_ma
         dtype=draw(st.sampled_from(DTYPES)),
         include_self=not (square and draw(st.booleans())),
     )
-    n_lines = draw(st.integers(0, min(max_lines, major)))
-    k0 = draw(st.integers(0, major - n_lines))
-    width = draw(st.integers(0, min(max_width, minor)))
-    if square and draw(st.booleans()):
-        j0 = min(k0, minor - width)  # on the diagonal
-    else:
-        j0 = draw(st.integers(0, minor - width))
-    return spec, (k0, k0 + n_lines, j0, j0 + width)
+    return spec, _draw_line_window(draw, major, minor, square, max_lines, max_width)
 
 
 @st.composite
@@ -565,14 +571,7 @@ def fixed_number_window_cases(draw, max_lines=16, max_width=700, max_minor=2**22
         include_self=include_self,
         num_conn=num_conn,
     )
-    n_lines = draw(st.integers(0, min(max_lines, major)))
-    k0 = draw(st.integers(0, major - n_lines))
-    width = draw(st.integers(0, min(max_width, minor)))
-    if square and draw(st.booleans()):
-        j0 = min(k0, minor - width)  # on the diagonal
-    else:
-        j0 = draw(st.integers(0, minor - width))
-    return spec, (k0, k0 + n_lines, j0, j0 + width)
+    return spec, _draw_line_window(draw, major, minor, square, max_lines, max_width)
 
 
 # --------------------------------------------------------------- assertions

@@ -178,12 +178,8 @@ def test_windows_on_a_long_minor_axis_are_bit_equal(backend, case):
 
 
 # ----------------------------------------------------- products: rounding
-@settings(max_examples=30)
-@given(spec=specs(max_side=40), data=st.data())
-def test_products_match_the_reference(backend, spec, data):
-    window = data.draw(line_windows(spec))
-    if _refused(backend, spec.law, spec.kernel_params(), window, spec.dtype):
-        return
+def _assert_drawn_products_match(backend, spec, window, data):
+    """Products of ``window`` against the reference, with drawn column count, operand dtype and seed."""
     assert_products_match_reference(
         backend.module, spec.kernel_params(), window, spec.dtype,
         n_cols=data.draw(st.sampled_from([1, 3])),
@@ -191,6 +187,15 @@ def test_products_match_the_reference(backend, spec, data):
         seed=data.draw(st.integers(0, 2**32 - 1)),
         xp=backend.xp,
     )
+
+
+@settings(max_examples=30)
+@given(spec=specs(max_side=40), data=st.data())
+def test_products_match_the_reference(backend, spec, data):
+    window = data.draw(line_windows(spec))
+    if _refused(backend, spec.law, spec.kernel_params(), window, spec.dtype):
+        return
+    _assert_drawn_products_match(backend, spec, window, data)
 
 
 @settings(max_examples=60)
@@ -465,13 +470,7 @@ def test_fixed_number_products_match_the_reference(backend, spec, data):
     window = data.draw(line_windows(spec))
     if _rule_refused(backend, spec, window):
         return
-    assert_products_match_reference(
-        backend.module, spec.kernel_params(), window, spec.dtype,
-        n_cols=data.draw(st.sampled_from([1, 3])),
-        value_dtype=data.draw(st.sampled_from(DTYPES)),
-        seed=data.draw(st.integers(0, 2**32 - 1)),
-        xp=backend.xp,
-    )
+    _assert_drawn_products_match(backend, spec, window, data)
 
 
 @settings(max_examples=30)

@@ -70,7 +70,6 @@ def fill_trials(rk0, rk1, line, d0, n_draws, words):
         words[j + np.uint64(3)] = w3
 
 
-
 @numba.njit(**INLINE_OPTIONS)
 def _proposal(b_f, n_f):
     """``(lam, delta_up, delta_lo)`` of a step (twin of ``_rule_fixed.proposal``).
