@@ -16,6 +16,7 @@ import numbers
 
 import numpy as np
 
+from . import _float
 from .spec import short_repr
 
 __all__ = ["OperatorsMixin", "check_scale", "apply_scale", "scalar_float"]
@@ -362,12 +363,8 @@ def check_scale(spec, scale):
 
 
 def apply_scale(values, scale, dtype):
-    """``dtype(values * scale)`` with the product in float64 (zeros stay zero)."""
-    if scale == 1.0:
-        return values
-    if dtype == np.float64:
-        return values * scale
-    return (values.astype(np.float64) * scale).astype(dtype)
+    """``dtype(values * scale)`` with the product in float64 (zeros stay zero; subnormals kept on any library)."""
+    return _float.scaled(values, scale, dtype)
 
 
 def _one_vector(x, length, name):

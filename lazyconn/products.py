@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _float
 from .backends import SCATTER_ROWS
 from .spec import Spec
 
@@ -186,7 +187,7 @@ def _scatter_active_rows(kernels, xp, params, k0, vectors, binary, j0, j1, matri
         # search nor a gathered copy of the operand is needed (a small
         # product pays for each).  Batched operands keep the general path.
         lines = xp.arange(k0, k0 + n_rows, dtype=xp.int64)
-        values = None if binary else xp.ascontiguousarray(vectors.astype(dtype, copy=False))
+        values = None if binary else xp.ascontiguousarray(_float.astype(vectors, dtype))
         return kernels.scatter(params, lines, values, j0, j1, matrix_dtype)
     nonzero = vectors if vectors.dtype.kind == "b" else vectors != 0
     active = xp.flatnonzero(xp.any(nonzero, axis=1) if n_cols != 1 else nonzero[:, 0])
@@ -196,7 +197,7 @@ def _scatter_active_rows(kernels, xp, params, k0, vectors, binary, j0, j1, matri
     if binary and n_cols == 1:
         values = None
     else:
-        values = xp.ascontiguousarray(vectors[active].astype(dtype, copy=False))
+        values = xp.ascontiguousarray(_float.astype(vectors[active], dtype))
     return kernels.scatter(params, lines, values, j0, j1, matrix_dtype)
 
 
@@ -272,16 +273,16 @@ def matmul(view, x, side, binary, kernels, xp, capabilities=frozenset()):
         else:
             out = _scatter_active_rows(kernels, xp, params, k0, vectors, binary, j0, j1, matrix_dtype, dtype)
     else:
-        out = kernels.gather(params, k0, k1, j0, j1, xp.ascontiguousarray(vectors.astype(dtype, copy=False)),
+        out = kernels.gather(params, k0, k1, j0, j1, xp.ascontiguousarray(_float.astype(vectors, dtype)),
                              matrix_dtype)
-    out = out.astype(dtype, copy=False)
+    out = _float.astype(out, dtype)
     scale = view.scale
     if scale != 1.0:
         # In float64 then rounded once, as todense() scales entries.
         # An infinite sum times a zero scale is NaN, as for any stored zero
         # entry (sparse semantics); overflow to inf is the float result.
         with np.errstate(invalid="ignore", over="ignore"):
-            out = (out.astype(xp.float64, copy=False) * scale).astype(dtype, copy=False)
+            out = _float.astype(_float.astype(out, xp.float64) * scale, dtype)
     if one_dimensional:
         return out[:, 0]
     return out if side == "right" else out.T

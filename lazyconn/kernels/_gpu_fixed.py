@@ -46,6 +46,7 @@ import numpy as np
 
 import cupy as cp
 
+from .. import _float
 from . import _gpu_launch as _launch
 from ._fixed_plan import NO_EXPONENT as _NO_EXPONENT
 from ._fixed_plan import level_bits, plan_levels, term_bits
@@ -78,9 +79,16 @@ def _level_of():
     """
     return cp.ElementwiseKernel(
         "T x, int32 emax, int32 bits, int32 top", "int8 level",
-        "const double v = (double)x;"
+        "const double v = lazyconn_widen(x);"
         "level = (isfinite(v) && v != 0.0) ? (signed char)min((emax - (ilogb(v) + 1)) / bits, top) : (signed char)0;",
         "lazyconn_fixed_level",
+        # CuPy compiles with -ftz=true, which would flush float32 subnormals
+        # in the conversion; this one keeps them, as jitc_fixed_exponents does.
+        preamble=(
+            "__device__ double lazyconn_widen(float x)"
+            '{ double r; asm("cvt.f64.f32 %0, %1;" : "=d"(r) : "f"(x)); return r; }'
+            "__device__ double lazyconn_widen(double x) { return x; }"
+        ),
     )
 
 
@@ -222,13 +230,13 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     kernel_dtype = dtype if events else (value_dtype if value_dtype in _launch._CTYPES else np.dtype(np.float64))
     total = _Sum(params, max(j1 - j0, 0), n_cols, kernel_dtype, rows.shape[0], events)
     if _launch._is_empty(params, rows.shape[0], j0, j1) or n_cols == 0:
-        return total.finish().astype(value_dtype, copy=False)
+        return _float.astype(total.finish(), value_dtype)
     chunk = _launch._ROWS_PER_CHUNK
 
     def prepared(part):
         if events:
             return part if part.dtype.kind == "b" or part.dtype in _launch._CTYPES else part != 0
-        return part if part.dtype == kernel_dtype else part.astype(kernel_dtype)
+        return part if part.dtype == kernel_dtype else _float.astype(part, kernel_dtype)
 
     if not events:
         for r0 in range(0, rows.shape[0], chunk):
@@ -246,7 +254,7 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
         _launch._find_events(part, active, n_active)
         _scatter_into(params, active, n_active, part.shape[0], k0 + r0, None if events else part, True, j0, j1,
                       dtype, total)
-    return total.finish().astype(value_dtype, copy=False)
+    return _float.astype(total.finish(), value_dtype)
 
 
 @functools.lru_cache(maxsize=None)

@@ -52,6 +52,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without CuPy
 
 from ..config import get_options
 from . import _gpu_fixed
+from .. import _float
 from . import _gpu_launch as _launch
 from ._gpu_launch import (
     _CTYPES, _blocks, _find_events, _gap_constants, _gen_args, _grid_1d, _int32, _is_empty, _kernel, _ndtri_bound,
@@ -336,22 +337,22 @@ def scatter_rows(params, k0, rows, binary, j0, j1, dtype, value_dtype):
     kernel_dtype = dtype if events else (value_dtype if value_dtype in _CTYPES else np.dtype(np.float64))
     out, counts, n_active = _scatter_output(params, events, max(j1 - j0, 0), n_cols, kernel_dtype)
     if _is_empty(params, rows.shape[0], j0, j1) or n_cols == 0:
-        return _scatter_result(params, out, counts, dtype, kernel_dtype).astype(value_dtype, copy=False)
+        return _float.astype(_scatter_result(params, out, counts, dtype, kernel_dtype), value_dtype)
     chunk = _launch._ROWS_PER_CHUNK
     active = cp.empty(min(chunk, rows.shape[0]), dtype=cp.int32)
     for r0 in range(0, rows.shape[0], chunk):
         part = rows[r0 : r0 + chunk]
         if part.dtype.kind != "b" and part.dtype not in _CTYPES:
-            part = part != 0 if events else part.astype(kernel_dtype)
+            part = part != 0 if events else _float.astype(part, kernel_dtype)
         if r0:
             n_active.fill(0)
         _find_events(part, active, n_active)
         values = None
         if not events:
             # The operand itself, read row by row in the kernel: no copy.
-            values = part if part.dtype == kernel_dtype else part.astype(kernel_dtype)
+            values = part if part.dtype == kernel_dtype else _float.astype(part, kernel_dtype)
         _scatter_into(params, active, n_active, part.shape[0], k0 + r0, values, True, j0, j1, dtype, out, counts)
-    return _scatter_result(params, out, counts, dtype, kernel_dtype).astype(value_dtype, copy=False)
+    return _float.astype(_scatter_result(params, out, counts, dtype, kernel_dtype), value_dtype)
 
 
 def _fixed_point(params, events):

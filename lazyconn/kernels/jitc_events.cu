@@ -33,7 +33,7 @@ template <typename T>
 __global__ void jitc_scale_counts(const jitc_u32 *counts, jitc_i64 n, T w, T *out)
 {
     for (jitc_i64 e = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; e < n; e += (jitc_i64)gridDim.x * blockDim.x)
-        out[e] = (T)((double)counts[e] * (double)w);
+        out[e] = jitc_convert((double)counts[e] * jitc_convert(w, double()), T());
 }
 
 #ifdef JITC_WITH_UTILS

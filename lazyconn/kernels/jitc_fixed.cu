@@ -60,7 +60,7 @@ __global__ void jitc_fixed_exponents(const S *data, jitc_i64 rs, jitc_i64 cs, in
         int m = JITC_FIXED_NO_EXPONENT, lo = -JITC_FIXED_NO_EXPONENT;
         for (jitc_i64 r = (jitc_i64)blockIdx.x * blockDim.x + threadIdx.x; r < n_rows;
              r += (jitc_i64)gridDim.x * blockDim.x) {
-            const double v = (double)data[r * rs + c * cs];
+            const double v = jitc_convert(data[r * rs + c * cs], double());
             if (isfinite(v) && v != 0.0) {
                 m = max(m, ilogb(v) + 1);
                 lo = min(lo, ilogb(v) + 1);
@@ -176,14 +176,14 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
 #pragma unroll
             for (int c = 0; c < NC; ++c) {
                 double x = 1.0;
-                if (!EVENTS) x = c < ncols ? (double)value_row[(jitc_i64)c * val_cs] : 0.0;
+                if (!EVENTS) x = c < ncols ? jitc_convert(value_row[(jitc_i64)c * val_cs], double()) : 0.0;
                 if (!EVENTS && !isfinite(x)) {
                     bad |= (isnan(x) ? JITC_FIXED_NAN : x > 0.0 ? JITC_FIXED_POS_INF : JITC_FIXED_NEG_INF) << (3 * c);
                     x = 0.0;
                 }
                 xs[c] = ldexp(x, shift[c]);
                 lo[c] = 0;
-                if (!WEIGHTED) jitc_fixed_split<NW>((double)scalar_w, xs[c], hi[c], lo[c]);
+                if (!WEIGHTED) jitc_fixed_split<NW>(jitc_convert(scalar_w, double()), xs[c], hi[c], lo[c]);
             }
             return line0 + row;
         },
@@ -194,7 +194,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
             for (int c = 0; c < NC; ++c)
                 if (c < ncols) {
                     jitc_i64 h = hi[c], l = lo[c];
-                    if (WEIGHTED) jitc_fixed_split<NW>((double)weight, xs[c], h, l);
+                    if (WEIGHTED) jitc_fixed_split<NW>(jitc_convert(weight, double()), xs[c], h, l);
                     if (SMEM) {
                         const unsigned dst = block_addr + (unsigned)p * row_bytes + (unsigned)(c * NW) * 8u;
                         jitc_red_shared_u64(dst, h);
@@ -206,7 +206,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                     }
                 }
             if (bad) {
-                const double w = WEIGHTED ? (double)weight : (double)scalar_w;
+                const double w = jitc_convert(WEIGHTED ? weight : scalar_w, double());
                 for (int c = 0; c < ncols; ++c) {
                     const jitc_u32 cls = (bad >> (3 * c)) & 7u;
                     if (cls) atomicOr(flags + (jitc_i64)(at + tile.lo - j0) * acc_ld + col0 + c, jitc_fixed_class(cls, w));
@@ -277,6 +277,6 @@ __global__ void jitc_fixed_finish(const jitc_i64 *acc, const jitc_u32 *flags, in
             }
             value = ldexp(sum, -jitc_fixed_shift(shift0, emax[(int)(e % n_cols)]));
         }
-        out[e] = (T)value;
+        out[e] = jitc_convert(value, T());
     }
 }

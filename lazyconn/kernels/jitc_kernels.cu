@@ -173,8 +173,29 @@ __device__ __forceinline__ unsigned jitc_pinned_shared_address(const void *p)
     return addr;
 }
 
-__device__ __forceinline__ float jitc_fma(float a, float b, float c) { return fmaf(a, b, c); }
+// The gather's float32 sums keep subnormals, as the host's do (CuPy's
+// -ftz=true would flush them: see jitc_convert).
+__device__ __forceinline__ float jitc_fma(float a, float b, float c)
+{
+    float r;
+    asm("fma.rn.f32 %0, %1, %2, %3;" : "=f"(r) : "f"(a), "f"(b), "f"(c));
+    return r;
+}
 __device__ __forceinline__ double jitc_fma(double a, double b, double c) { return fma(a, b, c); }
+__device__ __forceinline__ float jitc_add(float a, float b)
+{
+    float r;
+    asm("add.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+    return r;
+}
+__device__ __forceinline__ double jitc_add(double a, double b) { return a + b; }
+__device__ __forceinline__ float jitc_mul(float a, float b)
+{
+    float r;
+    asm("mul.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+    return r;
+}
+__device__ __forceinline__ double jitc_mul(double a, double b) { return a * b; }
 
 // Block-local end of the walk for block `blk` inside the minor window [j0, j1).
 __device__ __forceinline__ int jitc_block_end(const jitc_gen &g, int blk, int j1)
@@ -288,7 +309,7 @@ __global__ void jitc_degrees(JITC_GEN_PARAMS, int k0, int n_lines, int j0, int j
             // the device's float32 denormal mode (flushing would drop
             // subnormal entries the host keeps).
             const W w = jitc_weight<Law, W>(g, (jitc_u32)line, (jitc_u32)blk, t, i, cache, cache_t);
-            const double scaled = (double)w * scale;
+            const double scaled = jitc_convert(w, double()) * scale;
             if (sizeof(W) == 4 ? !(fabs(scaled) > 0x1p-150) : scaled == 0.0) return;
             ++count;
             atomicAdd(per_minor + (j - j0), 1ull);
@@ -543,13 +564,14 @@ __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_li
                 for (int c = 0; c < NC; ++c)
                     if (c < ncols) {
                         const T value = jitc_lds(x + c * (unsigned)sizeof(T), T());
-                        acc[c] = WEIGHTED ? jitc_fma((T)weight, value, acc[c]) : acc[c] + value;
+                        acc[c] = WEIGHTED ? jitc_fma(jitc_convert(weight, T()), value, acc[c]) : jitc_add(acc[c], value);
                     }
             } else {
                 const T *x = vec + (jitc_i64)(at + tile.lo - j0) * vec_ld + col0;
 #pragma unroll
                 for (int c = 0; c < NC; ++c)
-                    if (c < ncols) acc[c] = WEIGHTED ? jitc_fma((T)weight, x[c], acc[c]) : acc[c] + x[c];
+                    if (c < ncols)
+                        acc[c] = WEIGHTED ? jitc_fma(jitc_convert(weight, T()), x[c], acc[c]) : jitc_add(acc[c], x[c]);
             }
         },
         [&](int li) {
@@ -558,7 +580,7 @@ __global__ void JITC_GATHER_BOUNDS jitc_gather(JITC_GEN_PARAMS, int k0, int n_li
                 // No test for a zero sum: that branch cost more, on a path
                 // some lane takes almost every iteration, than the rare
                 // atomic add of a zero.
-                const T sum = WEIGHTED ? acc[c] : acc[c] * scalar_w;
+                const T sum = WEIGHTED ? acc[c] : jitc_mul(acc[c], scalar_w);
                 if (c < ncols) {
                     if (store)
                         out_line[c] = sum;
@@ -586,7 +608,7 @@ __global__ void jitc_sum_partials(const T *parts, int n_parts, jitc_i64 part_str
         const int c = (int)(e % nc);
         T *dst = out + li * out_ld + col0 + c;
         T sum = *dst;
-        for (int x = 0; x < n_parts; ++x) sum += parts[x * part_stride + e];
+        for (int x = 0; x < n_parts; ++x) sum = jitc_add(sum, parts[x * part_stride + e]);
         *dst = sum;
     }
 }
@@ -675,7 +697,7 @@ __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
             }
             const auto contribution = [&](int c) {
                 if (!WEIGHTED) return v[c];
-                return mode == JITC_MODE_EVENTS ? (T)weight : (T)weight * v[c];
+                return mode == JITC_MODE_EVENTS ? jitc_convert(weight, T()) : jitc_convert(weight, T()) * v[c];
             };
             if (SMEM) {
                 const unsigned dst = block_addr + (unsigned)p * row_bytes;

@@ -75,12 +75,12 @@ struct ScalarLaw {
     static constexpr bool CONSTANT = true;
     template <typename W> __host__ __device__ static constexpr int smem_bytes() { return 0; }
     template <typename W> __device__ static void stage(const jitc_law_args &, void *) {}
-    template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32) { return (W)p.a; }
+    template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32) { return jitc_convert(p.a, W()); }
     template <typename W>
     __device__ static void weights4(const jitc_law_args &p, const jitc_words &, unsigned, jitc_u32, W &w0, W &w1,
                                     W &w2, W &w3)
     {
-        w0 = w1 = w2 = w3 = (W)p.a;
+        w0 = w1 = w2 = w3 = jitc_convert(p.a, W());
     }
 };
 
@@ -91,7 +91,7 @@ struct UniformLaw {
     template <typename W> __device__ static void stage(const jitc_law_args &, void *) {}
     template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32 word)
     {
-        return (W)(p.a + p.b * jitc_uniform(word));
+        return jitc_convert(p.a + p.b * jitc_uniform(word), W());
     }
     template <typename W>
     __device__ static void weights4(const jitc_law_args &p, const jitc_words &wr, unsigned, jitc_u32, W &w0, W &w1,
@@ -99,10 +99,10 @@ struct UniformLaw {
     {
         double u0, u1, u2, u3;
         jitc_uniforms4(wr, u0, u1, u2, u3);
-        w0 = (W)(p.a + p.b * u0);
-        w1 = (W)(p.a + p.b * u1);
-        w2 = (W)(p.a + p.b * u2);
-        w3 = (W)(p.a + p.b * u3);
+        w0 = jitc_convert(p.a + p.b * u0, W());
+        w1 = jitc_convert(p.a + p.b * u1, W());
+        w2 = jitc_convert(p.a + p.b * u2, W());
+        w3 = jitc_convert(p.a + p.b * u3, W());
     }
 };
 
@@ -133,9 +133,9 @@ struct NormalLaw {
     {
         if (sizeof(W) == sizeof(float)) {
             float w;
-            if (weight32<false>(p, word, 0u, w)) return (W)w;
+            if (weight32<false>(p, word, 0u, w)) return jitc_convert(w, W());
         }
-        return (W)(p.a + p.b * jitc_ndtri(jitc_uniform(word)));
+        return jitc_convert(p.a + p.b * jitc_ndtri(jitc_uniform(word)), W());
     }
     template <typename W>
     __device__ static void weights4(const jitc_law_args &p, const jitc_words &wr, unsigned need, jitc_u32 smem_rows,
@@ -152,22 +152,23 @@ struct NormalLaw {
                 const int i = __ffs(slow) - 1;
                 slow &= slow - 1;
                 const double u = jitc_uniform(i == 0 ? wr.w0 : i == 1 ? wr.w1 : i == 2 ? wr.w2 : wr.w3);
-                const float f = (float)(p.a + p.b * jitc_ndtri_exact_call(u));
+                const float f = jitc_convert(p.a + p.b * jitc_ndtri_exact_call(u), float());
                 if (i == 0) f0 = f;
                 else if (i == 1) f1 = f;
                 else if (i == 2) f2 = f;
                 else f3 = f;
             }
-            w0 = (W)f0, w1 = (W)f1, w2 = (W)f2, w3 = (W)f3;
+            w0 = jitc_convert(f0, W()), w1 = jitc_convert(f1, W());
+            w2 = jitc_convert(f2, W()), w3 = jitc_convert(f3, W());
             return;
         }
         double u0, u1, u2, u3, v0, v1, v2, v3;
         jitc_uniforms4(wr, u0, u1, u2, u3);
         jitc_ndtri4(u0, u1, u2, u3, need, v0, v1, v2, v3);
-        w0 = (W)(p.a + p.b * v0);
-        w1 = (W)(p.a + p.b * v1);
-        w2 = (W)(p.a + p.b * v2);
-        w3 = (W)(p.a + p.b * v3);
+        w0 = jitc_convert(p.a + p.b * v0, W());
+        w1 = jitc_convert(p.a + p.b * v1, W());
+        w2 = jitc_convert(p.a + p.b * v2, W());
+        w3 = jitc_convert(p.a + p.b * v3, W());
     }
 };
 
@@ -182,7 +183,7 @@ struct LogNormalLaw {
     template <typename W> __device__ static void stage(const jitc_law_args &, void *) {}
     template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32 word)
     {
-        return (W)jitc_exp(p.a + p.b * jitc_ndtri(jitc_uniform(word)));
+        return jitc_convert(jitc_exp(p.a + p.b * jitc_ndtri(jitc_uniform(word))), W());
     }
     template <typename W>
     __device__ static void weights4(const jitc_law_args &p, const jitc_words &wr, unsigned need, jitc_u32, W &w0,
@@ -191,10 +192,10 @@ struct LogNormalLaw {
         double u0, u1, u2, u3, v0, v1, v2, v3;
         jitc_uniforms4(wr, u0, u1, u2, u3);
         jitc_ndtri4(u0, u1, u2, u3, need, v0, v1, v2, v3);
-        w0 = (W)jitc_exp(p.a + p.b * v0);
-        w1 = (W)jitc_exp(p.a + p.b * v1);
-        w2 = (W)jitc_exp(p.a + p.b * v2);
-        w3 = (W)jitc_exp(p.a + p.b * v3);
+        w0 = jitc_convert(jitc_exp(p.a + p.b * v0), W());
+        w1 = jitc_convert(jitc_exp(p.a + p.b * v1), W());
+        w2 = jitc_convert(jitc_exp(p.a + p.b * v2), W());
+        w3 = jitc_convert(jitc_exp(p.a + p.b * v3), W());
     }
 };
 
@@ -206,7 +207,7 @@ struct ExponentialLaw {
     template <typename W> __device__ static void stage(const jitc_law_args &, void *) {}
     template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32 word)
     {
-        return (W)(p.a * jitc_ln(jitc_uniform(word)));
+        return jitc_convert(p.a * jitc_ln(jitc_uniform(word)), W());
     }
     template <typename W>
     __device__ static void weights4(const jitc_law_args &p, const jitc_words &wr, unsigned, jitc_u32, W &w0, W &w1,
@@ -214,10 +215,10 @@ struct ExponentialLaw {
     {
         double u0, u1, u2, u3;
         jitc_uniforms4(wr, u0, u1, u2, u3);
-        w0 = (W)(p.a * jitc_ln(u0));
-        w1 = (W)(p.a * jitc_ln(u1));
-        w2 = (W)(p.a * jitc_ln(u2));
-        w3 = (W)(p.a * jitc_ln(u3));
+        w0 = jitc_convert(p.a * jitc_ln(u0), W());
+        w1 = jitc_convert(p.a * jitc_ln(u1), W());
+        w2 = jitc_convert(p.a * jitc_ln(u2), W());
+        w3 = jitc_convert(p.a * jitc_ln(u3), W());
     }
 };
 

@@ -85,6 +85,38 @@ JITC_HD double jitc_word_plus_half(jitc_u32 w)
 #endif
 }
 
+// Conversions between float and double that keep subnormals.  CuPy
+// compiles every module with -ftz=true appended after the caller's options
+// (cupy.cuda.compiler), and NVRTC honours the last occurrence, so every
+// float32 instruction the compiler emits flushes subnormal inputs and
+// results to zero, the conversions cvt.f32.f64 and cvt.f64.f32 included.
+// The spec rounds weights to float32 as NumPy does, subnormals kept: every
+// float <-> double conversion of a weight, an operand entry or a result goes
+// through these, whose PTX ptxas takes as written (no .ftz).
+// jitc_convert(x, T()) is x converted to T.
+JITC_HD float jitc_convert(double x, float)
+{
+#ifdef __CUDA_ARCH__
+    float r;
+    asm("cvt.rn.f32.f64 %0, %1;" : "=f"(r) : "d"(x));
+    return r;
+#else
+    return (float)x;
+#endif
+}
+JITC_HD double jitc_convert(float x, double)
+{
+#ifdef __CUDA_ARCH__
+    double r;
+    asm("cvt.f64.f32 %0, %1;" : "=d"(r) : "f"(x));
+    return r;
+#else
+    return (double)x;
+#endif
+}
+JITC_HD float jitc_convert(float x, float) { return x; }
+JITC_HD double jitc_convert(double x, double) { return x; }
+
 // u = (w + 0.5) * 2**-32: both steps are exact in float64.
 JITC_HD double jitc_uniform(jitc_u32 w) { return jitc_word_plus_half(w) * 0x1p-32; }
 
@@ -310,10 +342,12 @@ __device__ __forceinline__ bool jitc_normal_weight32(jitc_u32 word, double a, do
     const double v = jitc_ndtri_candidate<SMEM_ROWS>(word, table, smem_rows, q_abs32);
     const double y = fma(b, v, a);
     const double d = fma(q_abs32, bq_bound, fma(fabs(v), bv_slack, a_slack));
-    const float lo = (float)(y - d);
-    const float hi = (float)(y + d);
+    const float lo = jitc_convert(y - d, float());
+    const float hi = jitc_convert(y + d, float());
     w = lo;
-    return lo == hi;
+    // Equal bits (a float compare would flush subnormals under -ftz=true and
+    // call two different subnormals equal; -0 against +0 only costs AS241).
+    return __float_as_uint(lo) == __float_as_uint(hi);
 }
 #endif  // __CUDA_ARCH__
 // ---------------------------------------------------------------------------
