@@ -616,14 +616,12 @@ def plot_connectivity(conn_exc, conn_inh, path, sample=2000):
     plt.close(fig)
 
 
-def _refuse_fixed_indegree_off_cpu(device, gpus):
-    """The fixed-number rule has CPU kernels only: refuse the GPU and the workers, naming the fix."""
-    if device == "gpu":
-        raise RuntimeError("fixed_indegree runs on the CPU only: the GPU backend has no fixed-number "
-                           "(num_conn) kernels yet; use device='cpu' or 'auto' (--device cpu)")
+def _refuse_fixed_indegree_on_workers(gpus):
+    """The fixed in-degree network steps in one process: refuse the workers, naming the fix."""
     if gpus is not None:
-        raise RuntimeError(f"fixed_indegree runs in one CPU process only, not on gpus={gpus} workers: "
-                           "the GPU backend has no fixed-number (num_conn) kernels yet; leave out gpus (--gpus)")
+        raise RuntimeError(f"fixed_indegree runs in one process (CPU or GPU), not on gpus={gpus} workers: "
+                           "the worker stepping (lazyconn.distributed) is not tested with fixed-number "
+                           "matrices; leave out gpus (--gpus)")
 
 
 def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="auto", progress=True,
@@ -658,10 +656,9 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     fixed_indegree : bool
         Exactly ``K = 0.1 N_E`` excitatory and ``0.1 N_I`` inhibitory inputs
         per neuron (:func:`fixed_indegree_parameters`; also when
-        ``params.fixed_indegree``).  NumPy only: "auto" picks the CPU, and
-        ``device="gpu"`` or ``gpus`` is a ``RuntimeError``, as the GPU
-        backend has no fixed-number kernels yet.  Default sizes: 5,000
-        neurons with ``quick``, else 10,000 (a product costs ``N K``).
+        ``params.fixed_indegree``), on the CPU or one GPU; ``gpus`` is a
+        ``RuntimeError``.  Default sizes: 5,000 neurons with ``quick``,
+        else 10,000 (a product costs ``N K``).
 
     Returns
     -------
@@ -671,8 +668,7 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
     ------
     RuntimeError
         If ``device="gpu"`` (or ``gpus`` without ``device="cpu"``) and no
-        usable GPU is found; with ``fixed_indegree``, for ``device="gpu"``
-        or ``gpus``.
+        usable GPU is found; with ``fixed_indegree``, for ``gpus``.
     ValueError
         For a network too small or a non-positive step count.
     """
@@ -682,8 +678,7 @@ def run_demo(neurons=None, steps=None, out=".", seed=0, quick=False, device="aut
         raise ValueError(f"device must be 'auto', 'cpu' or 'gpu', got {device!r}")
     if fixed_indegree or params.fixed_indegree:
         params = fixed_indegree_parameters(None if params == NetworkParameters() else params)
-        _refuse_fixed_indegree_off_cpu(device, gpus)
-        device = "cpu"
+        _refuse_fixed_indegree_on_workers(gpus)
     cupy = None if device == "cpu" else _cupy_if_usable()
     if device == "gpu" and cupy is None:
         raise RuntimeError(

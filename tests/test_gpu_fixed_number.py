@@ -589,3 +589,25 @@ def test_gpu_refuses_a_rule_without_a_walk(gpu, monkeypatch):
                                              np.float64)):
         with pytest.raises(NotImplementedError, match="no kernels for the Toy connection rule.*LAZYCONN_BACKEND"):
             call()
+
+
+@pytest.mark.gpu
+def test_gpu_fixed_indegree_demo_network(gpu):
+    # The demo's network on the GPU: its spike products equal the host's bit
+    # for bit (binary events, Scalar weights: exact), and a simulation with
+    # one batched product per step equals the one stepped product by product.
+    from lazyconn import demo
+
+    _, cp = gpu
+    params = demo.fixed_indegree_parameters()
+    conn_exc, conn_inh, derived = demo.build_network(1000, seed=5, params=params)
+    spikes = np.random.default_rng(3).random(conn_exc.shape[0]) < 0.05
+    for conn in (conn_exc, conn_inh):
+        s = spikes[: conn.shape[0]]
+        np.testing.assert_array_equal(cp.asnumpy(cp.asarray(s) @ conn), s @ conn)
+    batched = demo.simulate(conn_exc, conn_inh, derived, 200, seed=5, params=params, xp=cp, progress=False)
+    stepped = demo.simulate(conn_exc, conn_inh, derived, 200, seed=5, params=params, xp=cp, progress=False,
+                            batch=False)
+    assert batched["counts"].sum() > 0
+    np.testing.assert_array_equal(batched["counts"], stepped["counts"])
+    np.testing.assert_array_equal(batched["raster"], stepped["raster"])
