@@ -90,7 +90,8 @@ def _source():
     return "\n".join((_HERE / name).read_text() for name in _SOURCES)
 
 
-_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check", "jitc_gen_layout")
+_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check", "jitc_gen_layout", "jitc_law32_check",
+          "jitc_ln_check")
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,7 +103,7 @@ def _function(expression, device_id):
     each module costs one NVRTC pass over a few hundred lines).
     """
     start = time.perf_counter()
-    options = _OPTIONS + (("-DJITC_WITH_UTILS",) if expression in _UTILS else ())
+    options = _OPTIONS + (("-DJITC_WITH_UTILS",) if expression.split("<")[0] in _UTILS else ())
     module = cp.RawModule(code=_source(), options=options, name_expressions=[expression])
     function = module.get_function(expression)
     _compile_seconds.setdefault(expression, time.perf_counter() - start)
