@@ -9,9 +9,9 @@ law's ``weight<float>`` (table rows from global memory),
 ``weights4<float>`` (rows from the emulated shared-memory copy that
 ``stage`` fills) and the route alone (``weight32``) on given words.
 
-What it cannot show: the device's own libraries (CUDA's ``log`` is the host
-``log`` here; both are within the bounds the routes assume, and the GPU
-tests measure the device's), and scheduling.  ``tests/gpu_host_emulation.py``
+The routes' candidates use only fused multiply-adds, IEEE ``+ - *`` and
+bit operations, each correctly rounded on both sides, so the host computes
+the device's very bits; what it cannot show is scheduling.  ``tests/gpu_host_emulation.py``
 of the fixed-number work runs whole kernels; this one runs the law structs
 only, with the float32 routes that it leaves out.
 
@@ -66,6 +66,7 @@ static inline unsigned __funnelshift_l(unsigned lo, unsigned hi, unsigned shift)
     return shift ? (hi << shift) | (lo >> (32 - shift)) : hi;
 }
 static inline double2 __ldg(const double2 *p) { return *p; }
+static inline double __ldg(const double *p) { return *p; }
 static inline double __dsqrt_rn(double x) { return sqrt(x); }
 static inline double __dmul_rn(double a, double b) { return a * b; }
 static inline double __dadd_rn(double a, double b) { return a + b; }

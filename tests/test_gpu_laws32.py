@@ -31,12 +31,14 @@ def _params(law):
     return Spec((64, 64), "R", 0.5, law, 7, np.float32).kernel_params()
 
 
-def test_device_log_is_within_half_the_exponential_bound_on_every_word():
-    # The route decides with |log(u) - ln(u)| <= 2**-50 |ln(u)|; the device's
-    # log is measured against half that on all 2**32 uniforms.
+def test_device_log_candidate_is_within_half_the_exponential_bound_on_every_word():
+    # The route decides with |L' - ln(u)| <= 2**-45 |ln(u)|; the device's
+    # candidate is measured against half that on all 2**32 uniforms (its
+    # derived bound is 2**-47; the host emulation, which computes the same
+    # bits, measures 2**-47.54 at word 4286599963).
     violations, worst = gpu.ln_check()
     assert violations == 0
-    assert 0.0 < worst <= 2.0**-51
+    assert 0.0 < worst <= 2.0**-47
 
 
 _EXP_KERNEL = r"""

@@ -559,7 +559,10 @@ def law32_check(params, first=0, count=2**32):
 
 
 def ln_check(first=0, count=2**32):
-    """Measure CUDA's ``log``, the float32 Exponential route's candidate, against the pinned ``ln``.
+    """Measure the float32 Exponential route's log candidate against the pinned ``ln`` on 32-bit words.
+
+    The candidate (``jitc_log_candidate``, ``jitc_laws.cuh``) has a derived
+    bound of ``2**-47``; the route decides with ``2**-45``.
 
     Parameters
     ----------
@@ -570,10 +573,10 @@ def ln_check(first=0, count=2**32):
     Returns
     -------
     violations : int
-        Words with ``|log(u) - ln(u)| > 2**-51 |ln(u)|``: half the bound the
-        route decides with; must be 0.
+        Words with ``|L' - ln(u)| > 2**-46 |ln(u)|``, ``L'`` the candidate:
+        half the bound the route decides with; must be 0.
     worst : float
-        The largest ``|log(u) - ln(u)| / |ln(u)|`` seen.
+        The largest ``|L' - ln(u)| / |ln(u)|`` seen.
     """
     if not 0 <= first <= first + count <= 2**32:
         raise ValueError(f"words [first, first + count) must lie in [0, 2**32), got first={first}, count={count}")
