@@ -157,7 +157,8 @@ def _host_source():
     text = "\n".join((KERNELS / name).read_text() for name in ("jitc_random.cuh", "jitc_exp.cuh", "jitc_laws.cuh"))
     # The PTX of the shared-memory row loads and of lg2.approx, as host code.
     text, n_loads = re.subn(
-        r'asm\("ld\.shared\.v2\.f64 \{%0, %1\}, \[%2(?: \+ (\d+))?\];" : "=d"\((\w+)\.x\), "=d"\(\2\.y\) : "r"\((\w+)\)\);',
+        r'asm\("ld\.shared\.v2\.f64 \{%0, %1\}, \[%2(?: \+ (\d+))?\];" : '
+        r'"=d"\((\w+)\.x\), "=d"\(\2\.y\) : "r"\((\w+)\)\);',
         lambda m: f"jitc_host_ld2({m.group(3)} + {m.group(1) or 0}, {m.group(2)}.x, {m.group(2)}.y);", text)
     text, n_lg2 = re.subn(r'asm\("lg2\.approx\.ftz\.f32 %0, %1;" : "=f"\((\w+)\) : "f"\((\w+)\)\);',
                           r"\1 = log2f(\2);", text)

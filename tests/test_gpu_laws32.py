@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from gpu_guard import cupy_or_skip  # noqa: E402
 
 cp = cupy_or_skip()
@@ -54,8 +53,9 @@ extern "C" __global__ void jitc_expc_check(const double *y, double *candidate, d
 
 
 def test_device_exp_candidate_is_within_its_bound():
-    # jitc_exp_candidate is within 2**-47 of exp (relative) for |y| <= 100,
-    # and jitc_exp within 2**-52: the two differ by less than 2**-46.9.
+    # jitc_exp_candidate is within 2**-48 of exp (relative) for |y| <= 100
+    # (the host emulation, which computes the same bits, measures 2**-48.5),
+    # and jitc_exp within 2**-52: the two differ by less than 2**-47.9.
     source = "\n".join((_KERNELS / name).read_text() for name in ("jitc_random.cuh", "jitc_exp.cuh", "jitc_laws.cuh"))
     module = cp.RawModule(code=source + _EXP_KERNEL, options=("--std=c++17", "--fmad=false"))
     rng = np.random.default_rng(11)
@@ -66,7 +66,7 @@ def test_device_exp_candidate_is_within_its_bound():
     module.get_function("jitc_expc_check")((256,), (256,), (y_device, candidate, pinned, np.int64(y.size)))
     assert cp.asnumpy(pinned).tobytes() == exp(y).tobytes()
     error = np.abs(cp.asnumpy(candidate) / cp.asnumpy(pinned) - 1.0)
-    assert error.max() < 2.0**-46.9
+    assert error.max() < 2.0**-47.9
 
 
 @pytest.mark.parametrize("law, fallback_limit", [

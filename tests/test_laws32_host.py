@@ -10,10 +10,9 @@ small would show), for parameters from typical to the edges of float32
 (subnormal and overflowing weights, tiny and huge scales).
 """
 
+import gpu_law_host
 import numpy as np
 import pytest
-
-import gpu_law_host
 
 _EDGES = np.array([0, 1, 2, 3, 15, 16, 17, 255, 256, 2**20, 2**30, 2**31 - 2, 2**31 - 1, 2**31, 2**31 + 1,
                    2**32 - 2**30, 2**32 - 17, 2**32 - 16, 2**32 - 3, 2**32 - 2, 2**32 - 1], dtype=np.uint64)
