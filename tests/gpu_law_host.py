@@ -46,6 +46,7 @@ _PRELUDE = r"""// Host emulation of the CUDA built-ins the law headers use.
 #define __host__
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
+#define __align__(n) __attribute__((aligned(n)))
 struct jitc_dim3 { unsigned x, y, z; };
 static jitc_dim3 threadIdx = {0, 0, 0}, blockDim = {1, 1, 1};
 struct double2 { double x, y; };

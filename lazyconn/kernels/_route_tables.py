@@ -64,7 +64,7 @@ def block():
     exp2 = [x.hex() for x in exp2_rows()]
     for j in range(0, EXP2_ROWS, 4):
         lines.append("    " + ", ".join(exp2[j:j + 4]) + f",  // {j} ..")
-    lines += ["};", "__device__ const double2 jitc_log_table[256] = {"]
+    lines += ["};", "__device__ const jitc_log_row jitc_log_table[256] = {"]
     entries = [f"{{{inv_c.hex()}, {t.hex()}}}" for inv_c, t in log_rows()]
     for i in range(0, LOG_ROWS, 2):
         lines.append(f"    {entries[i]}, {entries[i + 1]},  // {i}, {i + 1}")
