@@ -579,6 +579,7 @@ LOGNORMAL = Law(
     numba=".kernels._cpu_random:lognormal_weight",
     numba_batch=".kernels._cpu_random:lognormal_weights",
     cuda_type="LogNormalLaw",
+    cuda_float32_ndtri_table=True,  # the float32 route reads the Normal route's table
     kernel_max_abs_weight=lambda a, b: _lognormal_bound(a, abs(b)),  # (a, b) = (mu, sigma)
     cost=24.0,  # Normal's ndtri and one exp: deferred, as Normal
     summary="LogNormal(mu, sigma) weights",

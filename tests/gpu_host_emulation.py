@@ -82,6 +82,7 @@ static inline int __reduce_max_sync(unsigned, int v) { return v; }
 static inline int __reduce_min_sync(unsigned, int v) { return v; }
 static inline long long __double_as_longlong(double x) { long long b; memcpy(&b, &x, sizeof b); return b; }
 static inline double __longlong_as_double(long long b) { double x; memcpy(&x, &b, sizeof x); return x; }
+static inline unsigned __float_as_uint(float x) { unsigned b; memcpy(&b, &x, sizeof b); return b; }
 template <typename T> static inline void jitc_host_red(unsigned addr, T v)
 {
     T old;

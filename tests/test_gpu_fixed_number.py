@@ -384,9 +384,9 @@ def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
     ptx = (tmp_path / "jitc_all.ptx").read_text()
     assert ptx.count(".entry _Z") >= len(names)
     # --fmad=false holds for the walk: a kernel whose law has no explicit
-    # fma() (the products' accumulations and the float32 Normal route have)
+    # fma() (the products' accumulations and the float32 routes have)
     # carries no fused multiply-add, nor does the exact test.
-    for name in ("_Z12jitc_degreesIf14ExponentialLaw15FixedNumberWalkEv", "_Z23jitc_fixed_exact_accept"):
+    for name in ("_Z12jitc_degreesIf9ScalarLaw15FixedNumberWalkEv", "_Z23jitc_fixed_exact_accept"):
         start = re.search(r"\.(entry|func)[^;{]*" + name + r"[^;{]*\{", ptx).end()  # the definition
         body = ptx[start:ptx.index("\n}\n", start)]
         assert "fma." not in body and "ret;" in body, name

@@ -95,7 +95,8 @@ def _source():
     return "\n".join((_HERE / name).read_text() for name in _SOURCES)
 
 
-_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check", "jitc_gen_layout")
+_UTILS = ("jitc_coo_count", "jitc_gap_check", "jitc_ndtri_check", "jitc_gen_layout", "jitc_law32_check",
+          "jitc_ln_check")
 
 
 @functools.lru_cache(maxsize=None)

@@ -62,7 +62,7 @@ from ._gpu_launch import (
 
 __all__ = [
     "NAME", "dense", "coo", "scatter", "scatter_rows", "gather", "degrees", "compile_seconds", "gap_check",
-    "ndtri_check",
+    "ndtri_check", "law32_check", "ln_check",
 ]
 
 NAME = "gpu"
@@ -556,6 +556,74 @@ def ndtri_check(first=0, count=2**31):
         (_sm_count(device_id) * 16,), (_launch._THREADS,),
         (_ndtri_table(device_id), np.float64(_ndtri_bound()), np.uint64(first), np.uint64(count), counters[:1],
          counters[1:]),
+    )
+    violations, worst_bits = counters.get().tolist()
+    return violations, float(np.array(worst_bits, np.uint64).view(np.float64))
+
+
+def law32_check(params, first=0, count=2**32):
+    """Compare a law's float32 route with its exact float64 route on 32-bit weight words.
+
+    The float32 Normal, LogNormal and Exponential kernels keep a cheap
+    candidate only where a proven bound decides the float32 rounding
+    (``jitc_laws.cuh``); this runs that route (``weight32``) and the exact
+    route (``exact``) of the law on every word.
+
+    Parameters
+    ----------
+    params : lazyconn.spec.KernelParams
+        Parameters of a matrix whose law has a float32 route (Normal,
+        LogNormal, Exponential); only the law and its ``(a, b)`` matter.
+    first, count : int
+        The words ``first, ..., first + count - 1`` (default: all 2**32).
+
+    Returns
+    -------
+    mismatches, fallbacks : int
+        Decided words whose float32 weight differs from the exact route's
+        (must be 0), and words the route leaves to the exact route.
+    """
+    if not 0 <= first <= first + count <= 2**32:
+        raise ValueError(f"words [first, first + count) must lie in [0, 2**32), got first={first}, count={count}")
+    device_id = cp.cuda.Device().id
+    counters = cp.zeros(2, cp.uint64)
+    kernel = _launch._function(f"jitc_law32_check<{law_type(params)}>", device_id)
+    kernel(
+        (_sm_count(device_id) * 16,), (_launch._THREADS,),
+        (_gen_args(params), np.uint64(first), np.uint64(count), counters[:1], counters[1:]),
+    )
+    mismatches, fallbacks = counters.get().tolist()
+    return mismatches, fallbacks
+
+
+def ln_check(first=0, count=2**32):
+    """Measure the float32 Exponential route's log candidate against the pinned ``ln`` on 32-bit words.
+
+    The candidate (``jitc_log_candidate``, ``jitc_laws.cuh``) has a derived
+    bound of ``2**-47``; the route decides with ``2**-45``.
+
+    Parameters
+    ----------
+    first, count : int
+        The words ``first, ..., first + count - 1`` (default: all 2**32),
+        each as its spec uniform ``u``.
+
+    Returns
+    -------
+    violations : int
+        Words with ``|L' - ln(u)| > 2**-46 |ln(u)|``, ``L'`` the candidate:
+        half the bound the route decides with; must be 0.
+    worst : float
+        The largest ``|L' - ln(u)| / |ln(u)|`` seen.
+    """
+    if not 0 <= first <= first + count <= 2**32:
+        raise ValueError(f"words [first, first + count) must lie in [0, 2**32), got first={first}, count={count}")
+    device_id = cp.cuda.Device().id
+    counters = cp.zeros(2, cp.uint64)
+    kernel = _launch._function("jitc_ln_check", device_id)
+    kernel(
+        (_sm_count(device_id) * 16,), (_launch._THREADS,),
+        (np.uint64(first), np.uint64(count), counters[:1], counters[1:]),
     )
     violations, worst_bits = counters.get().tolist()
     return violations, float(np.array(worst_bits, np.uint64).view(np.float64))

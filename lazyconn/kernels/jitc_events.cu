@@ -96,4 +96,47 @@ __global__ void jitc_ndtri_check(const double *table, double bound, jitc_u64 fir
     if (bad) atomicAdd(violations, bad);
     atomicMax(worst_bits, (jitc_u64)__double_as_longlong(worst));
 }
+
+// Self-check of a law's float32 route (Law::weight32, table rows from global
+// memory) against its exact float64 route (Law::exact), for words [first,
+// first + count): count the words the route decides with other bits than
+// the exact route's (must be 0) and the words it leaves undecided.
+template <typename Law>
+__global__ void jitc_law32_check(JITC_GEN_PARAMS, jitc_u64 first, jitc_u64 count, jitc_u64 *mismatches,
+                                 jitc_u64 *fallbacks)
+{
+    JITC_GEN_INIT;
+    jitc_u64 bad = 0, slow = 0;
+    for (jitc_u64 e = (jitc_u64)blockIdx.x * blockDim.x + threadIdx.x; e < count;
+         e += (jitc_u64)gridDim.x * blockDim.x) {
+        const jitc_u32 w = (jitc_u32)(first + e);
+        float f;
+        if (Law::template weight32<false>(g.law, w, 0u, f))
+            bad += __float_as_uint(f) != __float_as_uint((float)Law::exact(g.law, jitc_uniform(w)));
+        else
+            ++slow;
+    }
+    if (bad) atomicAdd(mismatches, bad);
+    if (slow) atomicAdd(fallbacks, slow);
+}
+
+// Self-check of the float32 Exponential route's candidate
+// (jitc_log_candidate): for words [first, first + count), count the words
+// where |L' - jitc_ln(u)| > 2**-46 |jitc_ln(u)| (half the bound the route
+// decides with) and keep the largest |L' - jitc_ln(u)| / |jitc_ln(u)|.
+__global__ void jitc_ln_check(jitc_u64 first, jitc_u64 count, jitc_u64 *violations, jitc_u64 *worst_bits)
+{
+    jitc_u64 bad = 0;
+    double worst = 0.0;
+    for (jitc_u64 e = (jitc_u64)blockIdx.x * blockDim.x + threadIdx.x; e < count;
+         e += (jitc_u64)gridDim.x * blockDim.x) {
+        const jitc_u32 w = (jitc_u32)(first + e);
+        const double exact = jitc_ln(jitc_uniform(w));
+        const double error = fabs(jitc_log_candidate(w) - exact) / fabs(exact);
+        bad += error > 0x1p-46;
+        worst = fmax(worst, error);
+    }
+    if (bad) atomicAdd(violations, bad);
+    atomicMax(worst_bits, (jitc_u64)__double_as_longlong(worst));
+}
 #endif  // JITC_WITH_UTILS
