@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from . import _numba_cache
+from ._cpu_fixed_lanes import LANES, MAX_LANES_CONN, lanes_batch, lanes_scratch
 from ._cpu_random import (
     INLINE_OPTIONS,
     JIT_OPTIONS,
@@ -330,6 +331,11 @@ def kernels_for(rule, law):
     """
     key = _specialisation_key(rule, law)
     walk = _resolve(rule.numba_walk)
+    # A rule that can walk LANES lines at once (the fixed-number rule): the
+    # gather walks them so and replays each line's batches from the result
+    # (same batches, same bits); a constant, so pruned for the others.
+    has_lanes = bool(rule.numba_lanes)
+    lanes_walk = _resolve(rule.numba_lanes) if has_lanes else walk
     weights_of = _law_weights(law, key)
     # The law's weight strategy (exactly one is true): constants of the
     # closures, so Numba prunes the other two before typing.
@@ -529,6 +535,9 @@ def kernels_for(rule, law):
             first = k0 + chunk * n_lines // n_chunks
             chunk_lines = k0 + (chunk + 1) * n_lines // n_chunks - first
             acc = out[first - k0, 0] * 0  # a float64 zero
+            if has_lanes:
+                by_lanes = n_blocks == 1 and num_conn <= MAX_LANES_CONN
+                entries, counts, st, ww, tw, accepted, tails, lines_g = lanes_scratch(num_conn if by_lanes else 0)
             for item in range(chunk_lines * n_blocks):
                 if n_cols == 1:
                     k = first + item // n_blocks
@@ -548,10 +557,20 @@ def kernels_for(rule, law):
                 pos = np.int64(-1)
                 aux = np.int64(0)
                 t = np.int64(0)
+                if has_lanes:
+                    lane = (k - first) % LANES
+                    if by_lanes and lane == 0:
+                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, k, min(LANES, first + chunk_lines - k), end,
+                                   entries, counts, st, ww, tw, accepted, tails, lines_g)
                 while True:
-                    walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
-                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
-                                                        uniforms, words, positions, dus, n_deferred)
+                    if has_lanes and by_lanes:
+                        walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
+                                                             counts, lane, weights_deferred, weights_per_batch, gaps,
+                                                             uniforms, positions, dus, n_deferred)
+                    else:
+                        walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold,
+                                                            num_conn, n_eff, skip, k, block, t, n_draws, pos, aux,
+                                                            end, gaps, uniforms, words, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
@@ -725,7 +744,7 @@ def _specialisation_key(rule, law):
     """What a (rule, law) closure compiles in besides the kernel sources: names, codes,
     strategy and the source of every function the records point to."""
     parts = [rule.name, rule.code, law.name, law.code, law.constant, law.deferred]
-    for target in (rule.numba_walk, law.numba, law.numba_batch):
+    for target in (rule.numba_walk, rule.numba_lanes or None, law.numba, law.numba_batch):
         parts.append(_numba_cache.function_digest(_resolve(target)) if target is not None else None)
     return repr(tuple(parts))
 
