@@ -3,20 +3,16 @@
 The lanes walk must give exactly the entries of docs/spec.md F4 (the NumPy
 reference's walk), for whole lines and up to a window's end, in groups that
 are full or not, through every rare path (the exact test, ``n == 1``,
-``n == N_r``, dense steps); and the gather that replays its batches must
-give the same bits as the gather with the rule's batch walk.
+``n == N_r``, dense steps); and the batches that the product kernels
+replay from it must be the rule's batch walk's.
 """
-
-import dataclasses
 
 import numpy as np
 import pytest
 
-import lazyconn
-from lazyconn import _rule_fixed, laws, rules
+from lazyconn import _rule_fixed
 from lazyconn.kernels import _cpu_fixed_lanes as lanes
-from lazyconn.kernels import cpu
-from lazyconn.kernels._cpu_kernels import kernels_for
+from lazyconn.kernels._cpu_fixed import fixed_walk
 from lazyconn.kernels._cpu_random import round_key_arrays
 
 SEED = 2**64 - 7
@@ -45,8 +41,9 @@ def test_lanes_walk_gives_the_reference_entries(case):
     rk0, rk1 = round_key_arrays(*KEY)
     scratch = lanes.lanes_scratch(num_conn)
     entries, counts = scratch[0], scratch[1]
-    lanes.lanes_walk(rk0, rk1, num_conn, n_eff, skip, line0, n_lines, end, *scratch)
     line_ids = np.arange(line0, line0 + n_lines)
+    scratch[-1][:n_lines] = line_ids
+    lanes.lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_lines, end, *scratch)
     item, pos, _ = _rule_fixed.walk_lines(KEY, line_ids, n, num_conn, skip, np.full(n_lines, end))
     for lane in range(n_lines):
         expected = pos[item == lane]
@@ -54,23 +51,40 @@ def test_lanes_walk_gives_the_reference_entries(case):
         assert np.array_equal(entries[lane, :counts[lane]], expected), lane
 
 
-def _batch_walk_kernels(params):
-    # The same (rule, law) without the lanes walk: the rule's batch walk.
-    rule = dataclasses.replace(rules.by_code(params.rule), numba_lanes="")
-    return kernels_for(rule, laws.by_code(params.law))
-
-
-@pytest.mark.parametrize("law", [lazyconn.Scalar(0.5), lazyconn.Normal(0.0, 1.0)], ids=lambda law: type(law).__name__)
-def test_gather_by_lanes_is_bit_equal_to_the_batch_walk(law, monkeypatch):
-    # 37 lines (two full groups and a partial one) of 300 connections: the
-    # Normal law's deferred weights are flushed in the middle of lines.
-    spec = lazyconn.Spec((37, 4000), "R", None, law, SEED, np.float32, num_conn=300)
-    params = spec.kernel_params()
-    rng = np.random.default_rng(3)
-    cases = [(0, 37, 0, 4000, rng.standard_normal((4000, 1))), (2, 35, 1000, 3000, rng.standard_normal((2000, 3)))]
-    by_lanes = [cpu.gather(params, k0, k1, j0, j1, y, np.float32) for k0, k1, j0, j1, y in cases]
-    monkeypatch.setattr(cpu, "_kernels", _batch_walk_kernels)
-    for (k0, k1, j0, j1, y), got in zip(cases, by_lanes):
-        expected = cpu.gather(params, k0, k1, j0, j1, y, np.float32)
-        assert got.dtype == expected.dtype
-        assert np.array_equal(got, expected)
+@pytest.mark.parametrize("deferred", [False, True])
+@pytest.mark.parametrize("case", CASES[2:5] + CASES[6:8], ids=str)
+def test_lanes_batches_are_the_batch_walks(case, deferred):
+    # The kernels' loop sees the same batches from lanes_batch as from the
+    # rule's batch walk (first batch, then 8 draws each), hence the same
+    # weights, sums and deferral runs: the same bits.
+    n, num_conn, include_self, line0, n_lines, end = case
+    skip = not include_self
+    n_eff = n - 1 if skip else n
+    rk0, rk1 = round_key_arrays(*KEY)
+    scratch = lanes.lanes_scratch(num_conn)
+    entries, counts = scratch[0], scratch[1]
+    scratch[-1][:n_lines] = np.arange(line0, line0 + n_lines)
+    lanes.lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_lines, end, *scratch)
+    gaps, words = np.empty(256, dtype=np.int64), np.empty(256, dtype=np.uint64)
+    uniforms, dus = np.empty(256), np.empty(256 + 7)
+    positions = np.full(256 + 7, -1, dtype=np.int64)
+    table = (np.empty(0, dtype=np.int32), np.empty(0, dtype=np.uint32))
+    for lane in range(n_lines):
+        line = line0 + lane
+        t, n_draws, pos, aux, lanes_done = 0, 24, -1, 0, False
+        while True:
+            walked, pos, aux, done = fixed_walk(rk0, rk1, 0.0, *table, num_conn, n_eff, skip, line, 0, t, n_draws,
+                                                pos, aux, end, gaps, words, 0)
+            if lanes_done:  # the batch walk may find the end one (empty) batch later
+                assert walked == 0 and done
+                break
+            got, _, _, lanes_done = lanes.lanes_batch(rk0, rk1, line, 0, t, n_draws, -1, 0, entries, counts, lane,
+                                                      deferred, not deferred, words.view(np.int64), uniforms,
+                                                      positions, dus, 7)
+            assert got == walked
+            copied = positions[7:7 + got] if deferred else words.view(np.int64)[:got]
+            assert np.array_equal(copied, gaps[:walked])
+            assert lanes_done or not done
+            if done:
+                break
+            t, n_draws = t + n_draws, 8

@@ -179,10 +179,10 @@ def _scalar_pass(it, st, ww, acc, tail):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _compact(n_lines, skip, line0, entries, counts, st, acc):
+def _compact(n_lines, skip, lines_g, entries, counts, st, acc):
     """Append each line's accepted candidates of the block (those before its end), as entries."""
     for lane in range(n_lines):
-        line = line0 + lane
+        line = np.int64(lines_g[lane])
         ee = st[_EE + lane]
         c = counts[lane]
         for it in range(ITB):
@@ -195,19 +195,20 @@ def _compact(n_lines, skip, line0, entries, counts, st, acc):
 
 
 @numba.njit(**JIT_OPTIONS)
-def lanes_walk(rk0, rk1, num_conn, n_eff, skip, line0, n_lines, end, entries, counts, st, ww, tw, acc, tail,
-               lines_g):
-    """The entries of lines ``line0 .. line0 + n_lines`` (at most ``LANES``) before ``end``.
+def lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_lines, end, entries, counts, st, ww, tw, acc, tail, lines_g):
+    """The entries of lines ``lines_g[:n_lines]`` (at most ``LANES`` lines) before ``end``.
 
     Writes ``entries[lane, :counts[lane]]`` = the minor indices of line
-    ``line0 + lane`` below ``end``, in increasing order: exactly those of
+    ``lines_g[lane]`` below ``end``, in increasing order: exactly those of
     :func:`._cpu_fixed.fixed_walk` walking the line batch by batch.  The
-    buffers are those of :func:`lanes_scratch` (``num_conn <= MAX_LANES_CONN``).
+    buffers are those of :func:`lanes_scratch` (``num_conn <= MAX_LANES_CONN``),
+    ``lines_g`` filled by the caller.
     """
     for lane in range(LANES):
-        line = line0 + lane
         used = lane < n_lines
-        lines_g[lane] = np.uint64(line) if used else np.uint64(0)
+        if not used:
+            lines_g[lane] = 0
+        line = np.int64(lines_g[lane])
         st[_BF + lane] = np.float64(n_eff - 1)
         st[_NF + lane] = np.float64(num_conn - 1) if used else -1.0
         st[_E0 + lane] = 0.0
@@ -227,10 +228,10 @@ def lanes_walk(rk0, rk1, num_conn, n_eff, skip, line0, n_lines, end, entries, co
         for it in range(ITB):
             if _vector_step(it, st, tw, acc):
                 _scalar_pass(it, st, ww, acc, tail)
-        _compact(n_lines, skip, line0, entries, counts, st, acc)
+        _compact(n_lines, skip, lines_g, entries, counts, st, acc)
         d0 += ITB // 2
     for lane in range(n_lines):  # the entries chosen all at once (n == N_r), up to the end
-        line = line0 + lane
+        line = np.int64(lines_g[lane])
         c = counts[lane]
         for e in range(tail[lane], min(tail[lane] + tail[LANES + lane], np.int64(st[_EE + lane]))):
             entries[lane, c] = e + np.int64(skip and e >= line)

@@ -560,8 +560,11 @@ def kernels_for(rule, law):
                 if has_lanes:
                     lane = (k - first) % LANES
                     if by_lanes and lane == 0:
-                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, k, min(LANES, first + chunk_lines - k), end,
-                                   entries, counts, st, ww, tw, accepted, tails, lines_g)
+                        n_group = min(LANES, first + chunk_lines - k)
+                        for g in range(n_group):
+                            lines_g[g] = k + g
+                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, ww, tw,
+                                   accepted, tails, lines_g)
                 while True:
                     if has_lanes and by_lanes:
                         walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
@@ -655,6 +658,9 @@ def kernels_for(rule, law):
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
             n_runs = 0
+            if has_lanes:  # as in the gather
+                by_lanes = n_blocks == 1 and num_conn <= MAX_LANES_CONN
+                entries, counts, st, ww, tw, accepted, tails, lines_g = lanes_scratch(num_conn if by_lanes else 0)
             block_start = block << log2
             end = min(np.int64(1) << log2, j1 - block_start)
             low = j0 - block_start
@@ -669,10 +675,23 @@ def kernels_for(rule, law):
                 pos = np.int64(-1)
                 aux = np.int64(0)
                 t = np.int64(0)
+                if has_lanes:
+                    lane = (i - start) % LANES
+                    if by_lanes and lane == 0:
+                        n_group = min(LANES, stop - i)
+                        for g in range(n_group):
+                            lines_g[g] = lines[i + g]
+                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, ww, tw,
+                                   accepted, tails, lines_g)
                 while True:
-                    walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
-                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
-                                                        uniforms, words, positions, dus, n_deferred)
+                    if has_lanes and by_lanes:
+                        walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
+                                                             counts, lane, weights_deferred, weights_per_batch, gaps,
+                                                             uniforms, positions, dus, n_deferred)
+                    else:
+                        walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold,
+                                                            num_conn, n_eff, skip, k, block, t, n_draws, pos, aux,
+                                                            end, gaps, uniforms, words, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
