@@ -537,7 +537,7 @@ def kernels_for(rule, law):
             acc = out[first - k0, 0] * 0  # a float64 zero
             if has_lanes:
                 by_lanes = n_blocks == 1 and num_conn <= MAX_LANES_CONN
-                entries, counts, st, ww, tw, accepted, tails, lines_g = lanes_scratch(num_conn if by_lanes else 0)
+                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(num_conn if by_lanes else 0)
             for item in range(chunk_lines * n_blocks):
                 if n_cols == 1:
                     k = first + item // n_blocks
@@ -563,7 +563,7 @@ def kernels_for(rule, law):
                         n_group = min(LANES, first + chunk_lines - k)
                         for g in range(n_group):
                             lines_g[g] = k + g
-                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, ww, tw,
+                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, tw,
                                    accepted, tails, lines_g)
                 while True:
                     if has_lanes and by_lanes:
@@ -660,7 +660,7 @@ def kernels_for(rule, law):
             n_runs = 0
             if has_lanes:  # as in the gather
                 by_lanes = n_blocks == 1 and num_conn <= MAX_LANES_CONN
-                entries, counts, st, ww, tw, accepted, tails, lines_g = lanes_scratch(num_conn if by_lanes else 0)
+                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(num_conn if by_lanes else 0)
             block_start = block << log2
             end = min(np.int64(1) << log2, j1 - block_start)
             low = j0 - block_start
@@ -681,7 +681,7 @@ def kernels_for(rule, law):
                         n_group = min(LANES, stop - i)
                         for g in range(n_group):
                             lines_g[g] = lines[i + g]
-                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, ww, tw,
+                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, tw,
                                    accepted, tails, lines_g)
                 while True:
                     if has_lanes and by_lanes:
