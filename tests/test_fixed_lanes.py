@@ -20,7 +20,7 @@ KEY = (SEED & 0xFFFFFFFF, SEED >> 32)
 
 #: (minor size N, K, include_self, first line, lines, window end)
 CASES = [
-    (100_000, 1000, True, 0, 16, 100_000),  # a full group, sparse steps, the exact test now and then
+    (100_000, 1000, True, 0, 32, 100_000),  # a full group, sparse steps, the exact test now and then
     (100_000, 1000, False, 3, 16, 100_000),  # without the diagonal
     (5000, 300, False, 4990, 10, 2500),  # a partial group, a window's end, the diagonal inside or not
     (1000, 800, True, 0, 5, 1000),  # dense steps (ln1p, scalar) and n == N_r
