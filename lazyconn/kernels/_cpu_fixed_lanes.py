@@ -44,7 +44,7 @@ from . import _numba_cache
 from ._cpu_fixed import _trial
 from ._cpu_random import INLINE_OPTIONS, JIT_OPTIONS, fill_uniforms, ln, philox4x32, word_to_uniform
 
-__all__ = ["LANES", "MAX_LANES_CONN", "lanes_scratch", "lanes_walk", "lanes_batch"]
+__all__ = ["LANES", "MAX_LANES_CONN", "by_lanes", "lanes_scratch", "lanes_walk", "lanes_batch"]
 
 #: Lines walked at once (a power of two, at least 16: see the module
 #: docstring).  32 (four registers per operation) overlaps more of the
@@ -66,6 +66,17 @@ _SERIES_MAX = _rule_fixed.SERIES_MAX
 _BF, _NF, _E0, _EE = 0, LANES, 2 * LANES, 3 * LANES
 
 
+@numba.njit(**INLINE_OPTIONS)
+def by_lanes(num_conn, n_eff, n_blocks):
+    """Whether the kernels walk by lanes: one item per line, the buffer bound, and sparse lines.
+
+    Where ``num_conn`` is more than a fifth of the candidates, most steps
+    are dense (``t > 1/4``: the scalar ``ln1p`` proposal) and the lanes
+    only add work.
+    """
+    return n_blocks == 1 and num_conn <= MAX_LANES_CONN and 5 * num_conn <= n_eff
+
+
 @numba.njit(**JIT_OPTIONS)
 def lanes_scratch(num_conn):
     """Per-thread buffers of :func:`lanes_walk`: entries, counts, state, uniforms, accepted, tails, lines."""
@@ -82,15 +93,15 @@ def lanes_scratch(num_conn):
 
 
 @numba.njit(**INLINE_OPTIONS)
-def _fill_uniforms(rk0, rk1, lines_g, d0, tw):
-    """Trials ``2 d0 .. 2 d0 + ITB`` of the group's lines.
+def _fill_uniforms(rk0, rk1, lines_g, d0, n_it, tw):
+    """Trials ``2 d0 .. 2 d0 + n_it`` of the group's lines (``n_it`` even, at most ``ITB``).
 
     Trial ``2 d0 + it`` of lane ``l``: ``tw[it * 2 LANES + l]`` = ``ln(u1)``,
     ``tw[it * 2 LANES + LANES + l]`` = ``u2``.  The words themselves are not
     kept (the rare scalar trials draw theirs again): the buffers then fit in
     the L1 cache (about 8 % of the walk's time).
     """
-    for d in range(ITB // 2):
+    for d in range(n_it // 2):
         base = _U(d) * _U(4 * LANES)  # trial 2d from base, trial 2d + 1 from base + 2 LANES
         t = _U(d0) + _U(d)
         for lane in range(LANES):
@@ -179,13 +190,13 @@ def _scalar_pass(rk0, rk1, lines_g, d0, it, st, acc, tail):
 
 
 @numba.njit(**JIT_OPTIONS)
-def _compact(n_lines, skip, lines_g, entries, counts, st, acc):
+def _compact(n_lines, n_it, skip, lines_g, entries, counts, st, acc):
     """Append each line's accepted candidates of the block (those before its end), as entries."""
     for lane in range(n_lines):
         line = np.int64(lines_g[lane])
         ee = st[_EE + lane]
         c = counts[lane]
-        for it in range(ITB):
+        for it in range(n_it):
             v = acc[it * LANES + lane]
             if v >= 0.0 and v < ee:
                 e = np.int64(v)
@@ -219,17 +230,21 @@ def lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_lines, end, entries, counts, s
         counts[lane] = 0
     d0 = 0
     while True:
-        alive = 0
+        # A block of as many trials as the live line with the most entries
+        # left needs at least (short lines draw no words they do not read).
+        most = 0.0
         for lane in range(LANES):
-            alive += (st[_NF + lane] >= 0.0) & (st[_E0 + lane] < st[_EE + lane])
-        if alive == 0:
+            if st[_NF + lane] >= 0.0 and st[_E0 + lane] < st[_EE + lane]:
+                most = max(most, st[_NF + lane] + 1.0)
+        if most == 0.0:
             break
-        _fill_uniforms(rk0, rk1, lines_g, d0, tw)
-        for it in range(ITB):
+        n_it = min(ITB, (np.int64(most) + 1) & ~np.int64(1))
+        _fill_uniforms(rk0, rk1, lines_g, d0, n_it, tw)
+        for it in range(n_it):
             if _vector_step(it, st, tw, acc):
                 _scalar_pass(rk0, rk1, lines_g, d0, it, st, acc, tail)
-        _compact(n_lines, skip, lines_g, entries, counts, st, acc)
-        d0 += ITB // 2
+        _compact(n_lines, n_it, skip, lines_g, entries, counts, st, acc)
+        d0 += n_it // 2
     for lane in range(n_lines):  # the entries chosen all at once (n == N_r), up to the end
         line = np.int64(lines_g[lane])
         c = counts[lane]

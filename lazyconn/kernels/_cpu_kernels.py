@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from . import _numba_cache
-from ._cpu_fixed_lanes import LANES, MAX_LANES_CONN, lanes_batch, lanes_scratch
+from ._cpu_fixed_lanes import LANES, by_lanes, lanes_batch, lanes_scratch
 from ._cpu_random import (
     INLINE_OPTIONS,
     JIT_OPTIONS,
@@ -536,8 +536,8 @@ def kernels_for(rule, law):
             chunk_lines = k0 + (chunk + 1) * n_lines // n_chunks - first
             acc = out[first - k0, 0] * 0  # a float64 zero
             if has_lanes:
-                by_lanes = n_blocks == 1 and num_conn <= MAX_LANES_CONN
-                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(num_conn if by_lanes else 0)
+                lanes_on = by_lanes(num_conn, n_eff, n_blocks)
+                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(num_conn if lanes_on else 0)
             for item in range(chunk_lines * n_blocks):
                 if n_cols == 1:
                     k = first + item // n_blocks
@@ -559,14 +559,14 @@ def kernels_for(rule, law):
                 t = np.int64(0)
                 if has_lanes:
                     lane = (k - first) % LANES
-                    if by_lanes and lane == 0:
+                    if lanes_on and lane == 0:
                         n_group = min(LANES, first + chunk_lines - k)
                         for g in range(n_group):
                             lines_g[g] = k + g
                         lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, tw,
                                    accepted, tails, lines_g)
                 while True:
-                    if has_lanes and by_lanes:
+                    if has_lanes and lanes_on:
                         walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
                                                              counts, lane, weights_deferred, weights_per_batch, gaps,
                                                              uniforms, positions, dus, n_deferred)
@@ -659,8 +659,8 @@ def kernels_for(rule, law):
             n_deferred = 0
             n_runs = 0
             if has_lanes:  # as in the gather
-                by_lanes = n_blocks == 1 and num_conn <= MAX_LANES_CONN
-                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(num_conn if by_lanes else 0)
+                lanes_on = by_lanes(num_conn, n_eff, n_blocks)
+                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(num_conn if lanes_on else 0)
             block_start = block << log2
             end = min(np.int64(1) << log2, j1 - block_start)
             low = j0 - block_start
@@ -677,14 +677,14 @@ def kernels_for(rule, law):
                 t = np.int64(0)
                 if has_lanes:
                     lane = (i - start) % LANES
-                    if by_lanes and lane == 0:
+                    if lanes_on and lane == 0:
                         n_group = min(LANES, stop - i)
                         for g in range(n_group):
                             lines_g[g] = lines[i + g]
                         lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, tw,
                                    accepted, tails, lines_g)
                 while True:
-                    if has_lanes and by_lanes:
+                    if has_lanes and lanes_on:
                         walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
                                                              counts, lane, weights_deferred, weights_per_batch, gaps,
                                                              uniforms, positions, dus, n_deferred)
