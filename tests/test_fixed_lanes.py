@@ -88,3 +88,29 @@ def test_lanes_batches_are_the_batch_walks(case, deferred):
             if done:
                 break
             t, n_draws = t + n_draws, 8
+
+
+def test_constant_weight_products_sum_each_line_in_order():
+    # A constant weight with one column sums each line's entries straight
+    # from the lanes' buffer: term by term, in the order of the batch walk.
+    import lazyconn
+
+    n_lines, n = 40, 2000
+    spec = lazyconn.Spec((n_lines, n), "R", None, lazyconn.Scalar(0.5), SEED, np.float64, num_conn=60)
+    conn = lazyconn.from_spec(spec)
+    item, pos, _ = _rule_fixed.walk_lines(KEY, np.arange(n_lines), n, 60, False, np.full(n_lines, n))
+    y = np.random.default_rng(5).standard_normal(n)
+    expected = np.zeros(n_lines)
+    for i in range(n_lines):
+        acc = 0.0
+        for p in pos[item == i]:
+            if p >= 500:
+                acc += y[p]
+        expected[i] = acc * 0.5
+    assert np.array_equal(conn[:, 500:] @ y[500:], expected)
+    x = np.random.default_rng(6).standard_normal(n_lines)
+    columns = np.zeros(n)
+    for i in range(n_lines):
+        for p in pos[item == i]:
+            columns[p] += x[i] * 0.5
+    assert np.array_equal(x @ conn, columns)

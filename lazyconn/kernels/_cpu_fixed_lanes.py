@@ -44,7 +44,8 @@ from . import _numba_cache
 from ._cpu_fixed import _trial
 from ._cpu_random import INLINE_OPTIONS, JIT_OPTIONS, fill_uniforms, ln, philox4x32, word_to_uniform
 
-__all__ = ["LANES", "MAX_LANES_CONN", "by_lanes", "lanes_scratch", "lanes_walk", "lanes_batch"]
+__all__ = ["LANES", "MAX_LANES_CONN", "by_lanes", "lanes_scratch", "lanes_walk", "lanes_batch", "lanes_gather_sum",
+           "lanes_scatter_add"]
 
 #: Lines walked at once (a power of two, at least 16: see the module
 #: docstring).  32 (four registers per operation) overlaps more of the
@@ -281,6 +282,30 @@ def lanes_batch(rk0, rk1, line, block, t0, n_draws, pos, aux, entries, counts, l
         for s in range(walked):
             gaps[s] = np.int64(entries[lane, start + s])
     return walked, pos, aux, start + walked >= counts[lane]
+
+
+@numba.njit(**INLINE_OPTIONS)
+def lanes_gather_sum(entries, counts, lane, low, diagonal, offset, vectors, acc):
+    """``acc + sum vectors[p + offset, 0]`` over the line's entries ``p`` in the window, in order.
+
+    For a constant weight and one column the batches do not matter: the
+    gather's sum of the line, term by term in the same order as batch by
+    batch, so the same bits, without the replay.
+    """
+    for s in range(counts[lane]):
+        p = np.int64(entries[lane, s])
+        if p >= low and p != diagonal:
+            acc += vectors[p + offset, 0]
+    return acc
+
+
+@numba.njit(**INLINE_OPTIONS)
+def lanes_scatter_add(entries, counts, lane, low, diagonal, offset, out, scale):
+    """``out[p + offset, 0] += scale`` for the line's entries ``p`` in the window, in order (as the gather's)."""
+    for s in range(counts[lane]):
+        p = np.int64(entries[lane, s])
+        if p >= low and p != diagonal:
+            out[p + offset, 0] += scale
 
 
 _numba_cache.install(globals())  # last: every njit is defined, none compiled yet

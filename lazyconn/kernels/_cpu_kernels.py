@@ -29,7 +29,7 @@ import numba
 import numpy as np
 
 from . import _numba_cache
-from ._cpu_fixed_lanes import LANES, by_lanes, lanes_batch, lanes_scratch
+from ._cpu_fixed_lanes import LANES, by_lanes, lanes_batch, lanes_gather_sum, lanes_scatter_add, lanes_scratch
 from ._cpu_random import (
     INLINE_OPTIONS,
     JIT_OPTIONS,
@@ -567,9 +567,13 @@ def kernels_for(rule, law):
                                    accepted, tails, lines_g)
                 while True:
                     if has_lanes and lanes_on:
-                        walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
-                                                             counts, lane, weights_deferred, weights_per_batch, gaps,
-                                                             uniforms, positions, dus, n_deferred)
+                        if weights_constant and n_cols == 1:  # the line at once (same terms, same order)
+                            acc = lanes_gather_sum(entries, counts, lane, low, diagonal, offset, vectors, acc)
+                            walked, done = 0, True
+                        else:
+                            walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
+                                                                 counts, lane, weights_deferred, weights_per_batch,
+                                                                 gaps, uniforms, positions, dus, n_deferred)
                     else:
                         walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold,
                                                             num_conn, n_eff, skip, k, block, t, n_draws, pos, aux,
@@ -685,9 +689,13 @@ def kernels_for(rule, law):
                                    accepted, tails, lines_g)
                 while True:
                     if has_lanes and lanes_on:
-                        walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
-                                                             counts, lane, weights_deferred, weights_per_batch, gaps,
-                                                             uniforms, positions, dus, n_deferred)
+                        if weights_constant and n_cols == 1:  # the line at once (same terms, same order)
+                            lanes_scatter_add(entries, counts, lane, low, diagonal, offset, out, scale)
+                            walked, done = 0, True
+                        else:
+                            walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
+                                                                 counts, lane, weights_deferred, weights_per_batch,
+                                                                 gaps, uniforms, positions, dus, n_deferred)
                     else:
                         walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold,
                                                             num_conn, n_eff, skip, k, block, t, n_draws, pos, aux,
