@@ -489,6 +489,7 @@ FIXED_NUMBER = rules.register(rules.Rule(
     block_log2=lambda num_conn: BLOCK_LOG2,
     reference_walk=fixed_reference_walk,
     numba_walk=".kernels._cpu_fixed:fixed_walk",
+    numba_lanes=".kernels._cpu_fixed_lanes:lanes_walk",
     cuda_type="FixedNumberWalk",  # kernels/jitc_rules.cuh
     domain=DOMAIN_FIXED,
 ))

@@ -31,6 +31,10 @@ Record fields, and who reads them:
     (fewer only when the item ends); ``pos`` and ``aux`` are the walk's
     state from batch to batch, ``-1`` and ``0`` at the item's start (see
     ``kernels/_cpu_kernels.py`` and ``kernels/_cpu_fixed.py``).
+``numba_lanes``
+    Optional: ``"module:name"`` of a walk of many lines at once, which the
+    CPU gather uses in place of ``numba_walk`` (``kernels/_cpu_fixed_lanes.py``
+    says how, and why the bits are the same).
 ``cuda_type``
     The GPU backend's walk struct.
 ``domain``
@@ -95,6 +99,9 @@ class Rule:
         Name of the rule's walk struct in the GPU walk header.
     domain : int
         Philox domain of the rule's words.
+    numba_lanes : str, optional
+        ``"module:name"`` of a Numba walk of ``LANES`` whole lines at once
+        (empty: none); see the module docstring.
     """
 
     name: str
@@ -106,6 +113,7 @@ class Rule:
     numba_walk: str
     cuda_type: str
     domain: int
+    numba_lanes: str = ""
 
 
 _RULES = Registry("connection rule")

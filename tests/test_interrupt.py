@@ -2,7 +2,7 @@
 
 The CPU backend launches bounded parts one after another, so the
 interpreter can raise KeyboardInterrupt between two of them.  A child
-process compiles the kernels on a small product, says "ready", then starts
+process compiles the kernels on small products, says "ready", then starts
 a product of 5e10 expected connections (minutes on one thread); SIGINT
 follows half a second later and the child must be gone within 3 seconds.
 """
@@ -28,6 +28,12 @@ conn = getattr(lazyconn, sys.argv[2])(n, n, 0.05, 0.1, 1.0, seed=1) if sys.argv[
 x = np.ones(n, dtype=np.float32)
 small = conn[:64, :64]
 small @ x[:64], x[:64] @ small, small.count_nonzero()
+# Eight full rows (4e5 connections) take the threaded kernels the long
+# product runs: compiled here, before "ready", since a SIGINT that lands
+# inside Numba's compiler can be swallowed (CPython ignores exceptions
+# raised in the weakref callbacks it runs).
+rows = conn[:8]
+rows @ x, x[:8] @ rows, rows.count_nonzero()
 operations = {"gather": lambda: conn @ x, "scatter": lambda: x @ conn, "degrees": lambda: conn.count_nonzero()}
 print("ready", flush=True)
 try:

@@ -29,6 +29,7 @@ import numba
 import numpy as np
 
 from . import _numba_cache
+from ._cpu_fixed_lanes import LANES, by_lanes, lanes_batch, lanes_gather_sum, lanes_scatter_add, lanes_scratch
 from ._cpu_random import (
     INLINE_OPTIONS,
     JIT_OPTIONS,
@@ -330,6 +331,11 @@ def kernels_for(rule, law):
     """
     key = _specialisation_key(rule, law)
     walk = _resolve(rule.numba_walk)
+    # A rule that can walk LANES lines at once (the fixed-number rule): the
+    # gather walks them so and replays each line's batches from the result
+    # (same batches, same bits); a constant, so pruned for the others.
+    has_lanes = bool(rule.numba_lanes)
+    lanes_walk = _resolve(rule.numba_lanes) if has_lanes else walk
     weights_of = _law_weights(law, key)
     # The law's weight strategy (exactly one is true): constants of the
     # closures, so Numba prunes the other two before typing.
@@ -529,6 +535,9 @@ def kernels_for(rule, law):
             first = k0 + chunk * n_lines // n_chunks
             chunk_lines = k0 + (chunk + 1) * n_lines // n_chunks - first
             acc = out[first - k0, 0] * 0  # a float64 zero
+            if has_lanes:
+                lanes_on = by_lanes(num_conn, n_eff, n_blocks)
+                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(num_conn if lanes_on else 0)
             for item in range(chunk_lines * n_blocks):
                 if n_cols == 1:
                     k = first + item // n_blocks
@@ -548,10 +557,27 @@ def kernels_for(rule, law):
                 pos = np.int64(-1)
                 aux = np.int64(0)
                 t = np.int64(0)
+                if has_lanes:
+                    lane = (k - first) % LANES
+                    if lanes_on and lane == 0:
+                        n_group = min(LANES, first + chunk_lines - k)
+                        for g in range(n_group):
+                            lines_g[g] = k + g
+                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, tw,
+                                   accepted, tails, lines_g)
                 while True:
-                    walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
-                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
-                                                        uniforms, words, positions, dus, n_deferred)
+                    if has_lanes and lanes_on:
+                        if weights_constant and n_cols == 1:  # the line at once (same terms, same order)
+                            acc = lanes_gather_sum(entries, counts, lane, low, diagonal, offset, vectors, acc)
+                            walked, done = 0, True
+                        else:
+                            walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
+                                                                 counts, lane, weights_deferred, weights_per_batch,
+                                                                 gaps, uniforms, positions, dus, n_deferred)
+                    else:
+                        walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold,
+                                                            num_conn, n_eff, skip, k, block, t, n_draws, pos, aux,
+                                                            end, gaps, uniforms, words, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
@@ -636,6 +662,9 @@ def kernels_for(rule, law):
             positions, dus, dws, d_tail_index, d_tail_r, runs = _deferred(defer_capacity)
             n_deferred = 0
             n_runs = 0
+            if has_lanes:  # as in the gather
+                lanes_on = by_lanes(num_conn, n_eff, n_blocks)
+                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(num_conn if lanes_on else 0)
             block_start = block << log2
             end = min(np.int64(1) << log2, j1 - block_start)
             low = j0 - block_start
@@ -650,10 +679,27 @@ def kernels_for(rule, law):
                 pos = np.int64(-1)
                 aux = np.int64(0)
                 t = np.int64(0)
+                if has_lanes:
+                    lane = (i - start) % LANES
+                    if lanes_on and lane == 0:
+                        n_group = min(LANES, stop - i)
+                        for g in range(n_group):
+                            lines_g[g] = lines[i + g]
+                        lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_group, end, entries, counts, st, tw,
+                                   accepted, tails, lines_g)
                 while True:
-                    walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn,
-                                                        n_eff, skip, k, block, t, n_draws, pos, aux, end, gaps,
-                                                        uniforms, words, positions, dus, n_deferred)
+                    if has_lanes and lanes_on:
+                        if weights_constant and n_cols == 1:  # the line at once (same terms, same order)
+                            lanes_scatter_add(entries, counts, lane, low, diagonal, offset, out, scale)
+                            walked, done = 0, True
+                        else:
+                            walked, pos, aux, done = lanes_batch(rk0, rk1, k, block, t, n_draws, pos, aux, entries,
+                                                                 counts, lane, weights_deferred, weights_per_batch,
+                                                                 gaps, uniforms, positions, dus, n_deferred)
+                    else:
+                        walked, pos, aux, done = walk_batch(rk0, rk1, inv_log_q, table_base, table_threshold,
+                                                            num_conn, n_eff, skip, k, block, t, n_draws, pos, aux,
+                                                            end, gaps, uniforms, words, positions, dus, n_deferred)
                     if weights_constant:
                         if n_cols == 1:
                             for s in range(walked):
@@ -725,7 +771,7 @@ def _specialisation_key(rule, law):
     """What a (rule, law) closure compiles in besides the kernel sources: names, codes,
     strategy and the source of every function the records point to."""
     parts = [rule.name, rule.code, law.name, law.code, law.constant, law.deferred]
-    for target in (rule.numba_walk, law.numba, law.numba_batch):
+    for target in (rule.numba_walk, rule.numba_lanes or None, law.numba, law.numba_batch):
         parts.append(_numba_cache.function_digest(_resolve(target)) if target is not None else None)
     return repr(tuple(parts))
 

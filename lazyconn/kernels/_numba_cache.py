@@ -60,6 +60,7 @@ KERNEL_SOURCES = (
     "kernels/_cpu_exp.py",
     "_rule_fixed.py",
     "kernels/_cpu_fixed.py",
+    "kernels/_cpu_fixed_lanes.py",
 )
 
 try:  # private API: see the module docstring
