@@ -69,3 +69,32 @@ def test_ctrl_c_interrupts_a_long_product(operation, law):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_a_ctrl_c_swallowed_while_numba_compiles_still_stops_the_launch():
+    # A kernel whose call compiles and meets a SIGINT inside a weakref
+    # callback, where CPython drops the KeyboardInterrupt: the launch still
+    # raises it once the kernel returns, and SIGINT's handler is Python's again.
+    import signal
+
+    from lazyconn.kernels import cpu
+
+    listener = cpu._COMPILE_INTERRUPTS
+    ran = []
+
+    def compiling_kernel(*args):
+        listener.on_start(None)
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # what CPython does with it inside a weakref callback
+        listener.on_end(None)
+        ran.append(args)
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt):
+        cpu._launch(compiling_kernel, 0, 1, 2)
+    assert ran == [(1, 2)]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    cpu._launch(lambda *args: ran.append(args), 0, 3)  # nothing pending afterwards
+    assert ran[-1] == (3,)

@@ -48,9 +48,11 @@ import contextlib
 import importlib
 import math
 import os
+import signal
 import threading
 
 import numba
+import numba.core.event
 import numpy as np
 
 from .. import laws, rules
@@ -209,6 +211,46 @@ def _gap_table(inv_log_q):
     return _TABLES[inv_log_q]
 
 
+class _CompileInterrupts(numba.core.event.Listener):
+    """Keeps a Ctrl-C that lands while Numba compiles a kernel.
+
+    Numba's compiler runs weakref callbacks, and CPython ignores (prints and
+    drops) an exception raised inside one: a KeyboardInterrupt raised there
+    is lost and the product would run to its end.  While the main thread
+    compiles under Python's default SIGINT handler, SIGINT goes to a handler
+    that raises as the default one does and also records the interrupt;
+    :func:`_launch` raises it once the kernel returns.
+    """
+
+    def __init__(self):
+        self.depth = 0
+        self.pending = False
+        self._previous = None
+
+    def on_start(self, event):
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self.depth += 1
+        if self.depth == 1 and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._interrupted)
+
+    def on_end(self, event):
+        if threading.current_thread() is not threading.main_thread():
+            return
+        self.depth = max(0, self.depth - 1)
+        if self.depth == 0 and self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _interrupted(self, signum, frame):
+        self.pending = True
+        raise KeyboardInterrupt
+
+
+_COMPILE_INTERRUPTS = _CompileInterrupts()
+numba.core.event.register("numba:compile", _COMPILE_INTERRUPTS)
+
+
 def _launch(kernel, expected_connections, *args, serial_kernel=None):
     """Run a parallel kernel, on one thread when the job is small.
 
@@ -221,23 +263,26 @@ def _launch(kernel, expected_connections, *args, serial_kernel=None):
     machine a thread that is descheduled no longer holds back a fixed share
     of the work.
     """
+    _COMPILE_INTERRUPTS.pending = False
     if expected_connections >= _SERIAL_BELOW:
         with _LAUNCH_LOCK, numba.parallel_chunksize(_CHUNKSIZE):
             kernel(*args)
-        return
-    if serial_kernel is not None and expected_connections < _SERIAL_KERNEL_BELOW:
+    elif serial_kernel is not None and expected_connections < _SERIAL_KERNEL_BELOW:
         serial_kernel(*args)
-        return
-    # One thread: how iterations are handed out does not matter (and never
-    # changes a bit), so the chunk size is left alone -- setting and
-    # restoring it costs more than a small kernel.
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with _LAUNCH_LOCK:
-            kernel(*args)
-    finally:
-        numba.set_num_threads(threads)
+    else:
+        # One thread: how iterations are handed out does not matter (and
+        # never changes a bit), so the chunk size is left alone -- setting
+        # and restoring it costs more than a small kernel.
+        threads = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            with _LAUNCH_LOCK:
+                kernel(*args)
+        finally:
+            numba.set_num_threads(threads)
+    if _COMPILE_INTERRUPTS.pending:  # a Ctrl-C that compiling swallowed
+        _COMPILE_INTERRUPTS.pending = False
+        raise KeyboardInterrupt
 
 
 def _workqueue_only():
