@@ -33,8 +33,8 @@ Record fields, and who reads them:
     ``kernels/_cpu_kernels.py`` and ``kernels/_cpu_fixed.py``).
 ``numba_lanes``
     Optional: ``"module:name"`` of a walk of many lines at once, which the
-    CPU gather uses in place of ``numba_walk`` (``kernels/_cpu_fixed_lanes.py``
-    says how, and why the bits are the same).
+    CPU gather and scatter use in place of ``numba_walk``
+    (``kernels/_cpu_fixed_lanes.py`` says how, and why the bits are the same).
 ``cuda_type``
     The GPU backend's walk struct.
 ``domain``

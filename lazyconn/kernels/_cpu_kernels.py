@@ -332,7 +332,7 @@ def kernels_for(rule, law):
     key = _specialisation_key(rule, law)
     walk = _resolve(rule.numba_walk)
     # A rule that can walk LANES lines at once (the fixed-number rule): the
-    # gather walks them so and replays each line's batches from the result
+    # gather and the scatter walk them so and replay each line's batches from the result
     # (same batches, same bits); a constant, so pruned for the others.
     has_lanes = bool(rule.numba_lanes)
     lanes_walk = _resolve(rule.numba_lanes) if has_lanes else walk
