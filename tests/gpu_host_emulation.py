@@ -54,6 +54,8 @@ _PRELUDE = r"""// Host emulation of the CUDA built-ins the GPU kernels use: one 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <string>
+#include <vector>
 #define __device__
 #define __host__
 #define __global__
@@ -93,9 +95,9 @@ template <typename T> static inline void jitc_host_red(unsigned addr, T v)
 """
 
 _DRIVER = r"""// The driver: one job per process, arguments on the command line, arrays in
-// binary files (native byte order, C order).
-#include <string>
-#include <vector>
+// binary files (native byte order, C order).  <string> and <vector> are
+// included in the prelude, before __noinline__ is defined: libstdc++ 13
+// spells __attribute__((__noinline__)) in its headers.
 
 static std::vector<char> jitc_read(const char *path)
 {

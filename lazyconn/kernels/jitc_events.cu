@@ -16,7 +16,7 @@ __global__ void jitc_find_events(const S *data, jitc_i64 rs, jitc_i64 cs, int n_
         const jitc_i64 r = base + threadIdx.x;
         bool on = false;
         if (r < n_rows)
-            for (int c = 0; c < n_cols; ++c) on |= data[r * rs + c * cs] != (S)0;
+            for (int c = 0; c < n_cols; ++c) on |= jitc_nonzero(data[r * rs + c * cs]);
         const unsigned mask = __ballot_sync(0xFFFFFFFFu, on);
         jitc_u32 first = 0;
         if (lane == 0 && mask) first = atomicAdd(count, (jitc_u32)__popc(mask));
@@ -112,7 +112,7 @@ __global__ void jitc_law32_check(JITC_GEN_PARAMS, jitc_u64 first, jitc_u64 count
         const jitc_u32 w = (jitc_u32)(first + e);
         float f;
         if (Law::template weight32<false>(g.law, w, 0u, f))
-            bad += __float_as_uint(f) != __float_as_uint((float)Law::exact(g.law, jitc_uniform(w)));
+            bad += __float_as_uint(f) != __float_as_uint(jitc_convert(Law::exact(g.law, jitc_uniform(w)), float()));
         else
             ++slow;
     }

@@ -206,7 +206,9 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
                     }
                 }
             if (bad) {
-                const double w = jitc_convert(WEIGHTED ? weight : scalar_w, double());
+                // Each converted on its own: a ternary would widen scalar_w to
+                // double by a C conversion, which -ftz=true flushes.
+                const double w = WEIGHTED ? jitc_convert(weight, double()) : jitc_convert(scalar_w, double());
                 for (int c = 0; c < ncols; ++c) {
                     const jitc_u32 cls = (bad >> (3 * c)) & 7u;
                     if (cls) atomicOr(flags + (jitc_i64)(at + tile.lo - j0) * acc_ld + col0 + c, jitc_fixed_class(cls, w));

@@ -117,6 +117,13 @@ JITC_HD double jitc_convert(float x, double)
 JITC_HD float jitc_convert(float x, float) { return x; }
 JITC_HD double jitc_convert(double x, double) { return x; }
 
+// Whether an operand entry is nonzero: under -ftz=true a float compare with
+// 0 calls a subnormal zero, so a float is widened (exactly, no flush) and
+// compared in float64, which never flushes.
+JITC_HD bool jitc_nonzero(float x) { return jitc_convert(x, double()) != 0.0; }
+JITC_HD bool jitc_nonzero(double x) { return x != 0.0; }
+JITC_HD bool jitc_nonzero(unsigned char x) { return x != 0; }
+
 // u = (w + 0.5) * 2**-32: both steps are exact in float64.
 JITC_HD double jitc_uniform(jitc_u32 w) { return jitc_word_plus_half(w) * 0x1p-32; }
 
