@@ -300,9 +300,7 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
             kernel = _launch._function(expression, device_id)
             if smem <= 48 * 1024 or _allow_shared(kernel, smem, device_id):
                 break
-        per_sm = _launch._CTAS_PER_SM_EVENTS if events else _launch._CTAS_PER_SM
-        target = _launch._sm_count(device_id) * per_sm
-        n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _launch._MIN_LINES_PER_SEGMENT), 65535))
+        n_segs, lines_per_thread = _launch._scatter_segments(max_rows, n_tiles, events, use_smem, device_id)
         kernel(
             (n_tiles, n_segs), (_launch._THREADS,),
             (gen, rows, n_rows, np.int32(max_rows if values_by_row else -1), np.int32(line0), values,
@@ -310,6 +308,6 @@ def _scatter_into(params, rows, n_rows, max_rows, line0, values, values_by_row, 
              np.int32(j0), np.int32(j1), np.int32(b0), np.int32(b1), np.int32(G), total.acc,
              np.int32(total.shape[1]), total.flags, total.emax, np.int32(total.shift0),
              _launch._scalar_weight(params, dtype, value_dtype),
-             np.int32(_launch._EVENT_LINES_PER_THREAD if events else 1)),
+             np.int32(lines_per_thread)),
             shared_mem=smem,
         )

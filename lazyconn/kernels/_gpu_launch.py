@@ -453,6 +453,22 @@ def _segments(n_lines, n_tiles):
     return lines_per_seg, n_segs
 
 
+def _scatter_segments(max_rows, n_tiles, events, use_smem, device_id):
+    """``(n_segs, lines_per_thread)`` of a scatter: its grid's height, and the lines each thread takes.
+
+    With a shared tile, a CTA's lines pay back loading and flushing it, so
+    event scatters give each thread ``_EVENT_LINES_PER_THREAD`` lines.
+    Without one (a line longer than any tile: the fixed-number rule's one
+    item per line) there is nothing to pay back, and a thread takes one
+    line: a line's walk is sequential, so lines in flight set the time.
+    """
+    lines_per_thread = _EVENT_LINES_PER_THREAD if events and use_smem else 1
+    target = _sm_count(device_id) * (_CTAS_PER_SM_EVENTS if events else _CTAS_PER_SM)
+    min_lines = _MIN_LINES_PER_SEGMENT if use_smem else _THREADS
+    n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // min_lines), 65535))
+    return n_segs, lines_per_thread
+
+
 def _plain(params, j0):
     """Whether a product may use the kernels' PLAIN walk: no per-item window or diagonal tests.
 

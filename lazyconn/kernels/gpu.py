@@ -449,9 +449,8 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
         )
         # Rows are dealt round-robin over the grid's height, sized for the
         # most rows the list can hold (its length is known on the device only).
-        per_sm = _launch._CTAS_PER_SM if mode == _MODE_VALUES else _launch._CTAS_PER_SM_EVENTS
-        target = _sm_count(device_id) * per_sm
-        n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _launch._MIN_LINES_PER_SEGMENT), 65535))
+        n_segs, lines_per_thread = _launch._scatter_segments(max_rows, n_tiles, mode != _MODE_VALUES, use_smem,
+                                                             device_id)
         kernel = _kernel(
             "jitc_scatter", dtype, value_dtype, 1 if nc == 1 else _launch._MAX_COLUMNS, use_smem, law_type(params),
             _plain(params, j0), mode, rule_type(params),
@@ -462,7 +461,7 @@ def _scatter_plan(params, max_rows, line0, strides, values_by_row, n_cols, mode,
             val_rs=_int32(strides[0]), val_cs=np.int64(strides[1]), values_by_row=_int32(values_by_row),
             col0=_int32(col0), nc=_int32(nc), j0=_int32(j0), j1=_int32(j1), b0=_int32(b0), b1=_int32(b1),
             G=_int32(G), out_ld=_int32(out_ld), scalar_w=_scalar_weight(params, dtype, value_dtype),
-            lines_per_thread=_int32(1 if mode == _MODE_VALUES else _launch._EVENT_LINES_PER_THREAD),
+            lines_per_thread=_int32(lines_per_thread),
         ))
     return tuple(plan)
 
