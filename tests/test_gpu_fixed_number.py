@@ -14,8 +14,10 @@ Four parts, from the most to the least widely runnable:
   CUDA built-ins emulated (tests/gpu_host_emulation.py), launched over
   grids, shared tiles and the global-memory path: bit-equal to the
   reference where the result is exact.  Skipped without ``g++``.
-- nvcc: the kernels that _gpu_launch names for both rules compiled for
-  sm_90 (compile errors surface without a GPU).  Skipped without ``nvcc``.
+- nvcc: the kernels that _gpu_launch names for both rules, and the small
+  kernels beside them, compiled for sm_90 with CuPy's ``-ftz=true``
+  (compile errors surface without a GPU), and their PTX checked: no float32
+  conversion or compare that flushes subnormals.  Skipped without ``nvcc``.
 - GPU (CuPy and a usable device, marked ``gpu``): every entry point of
   :mod:`lazyconn.kernels.gpu` on fixed-number matrices, bit-equal to the
   reference where the result is exact (windows, connection lists, counts,
@@ -348,12 +350,21 @@ names = list(dict.fromkeys(names))  # once each
 sys.stdout.write(launch._source() + "\n//@@\n" + "\n".join(names))
 """
 
-#: The deterministic scatter's kernels, as _gpu_fixed._scatter_into names them.
+#: The deterministic scatter's kernels, as _gpu_fixed._scatter_into names
+#: them, and the small kernels beside the products (event finding, count
+#: scaling, partial sums, the fixed-point passes, the route checks).
 _FIXED_POINT_INSTANCES = [
     f"jitc_scatter_fixed<{args}, {rule}>"
     for rule in ("BernoulliWalk", "FixedNumberWalk")
     for args in ("float, float, 1, true, NormalLaw, false, false, 1, 4",
+                 "float, float, 1, true, ScalarLaw, false, false, 1, 4",
+                 "double, float, 1, true, ScalarLaw, false, false, 1, 4",
                  "double, double, 8, false, ExponentialLaw, false, true, 2, 4")
+] + [f"jitc_find_events<{t}>" for t in ("float", "double", "unsigned char")] + [
+    f"{name}<{t}>" for name in ("jitc_scale_counts", "jitc_sum_partials", "jitc_fixed_exponents")
+    for t in ("float", "double")
+] + ["jitc_fixed_finish<float, 1>", "jitc_fixed_finish<double, 2>"] + [
+    f"jitc_law32_check<{law}>" for law in ("NormalLaw", "LogNormalLaw", "ExponentialLaw")
 ]
 
 
@@ -376,10 +387,11 @@ def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
     source = tmp_path / "jitc_all.cu"
     source.write_text(code + f"\nstatic void *jitc_instances[] = {{\n{instances}\n}};\n"
                       "void *jitc_instance(int i) { return jitc_instances[i]; }\n")
-    # The options of _gpu_launch._OPTIONS (NVRTC's spelling of -fmad is nvcc's too).
+    # The options of _gpu_launch._OPTIONS (NVRTC's spelling of -fmad is nvcc's
+    # too), then -ftz=true, which CuPy appends to every compile.
     result = subprocess.run([nvcc, "-arch=sm_90", "-std=c++17", "-fmad=false", "-DJITC_WITH_UTILS", "-ptx",
-                             str(source), "-o", str(tmp_path / "jitc_all.ptx")], capture_output=True, text=True,
-                            check=False)
+                             "-ftz=true", str(source), "-o", str(tmp_path / "jitc_all.ptx")], capture_output=True,
+                            text=True, check=False)
     assert result.returncode == 0, result.stderr[-4000:]
     ptx = (tmp_path / "jitc_all.ptx").read_text()
     assert ptx.count(".entry _Z") >= len(names)
@@ -390,6 +402,18 @@ def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
         start = re.search(r"\.(entry|func)[^;{]*" + name + r"[^;{]*\{", ptx).end()  # the definition
         body = ptx[start:ptx.index("\n}\n", start)]
         assert "fma." not in body and "ret;" in body, name
+    # Under -ftz=true no float32 conversion or compare may flush subnormals
+    # (weights, operand entries and results keep the spec's bits): only the
+    # float32 gap fast path (values provably normal) and the atomic scatter
+    # (float atomics flush anyway) compute with .ftz.
+    function = None
+    for line in ptx.splitlines():
+        found = re.match(r"\.(?:visible |weak )?\.(?:entry|func)\s+(?:\([^)]*\)\s*)?(\w+)", line)
+        if found:
+            function = found.group(1)
+        opcode = line.split()[0] if line.split() else ""
+        if ".ftz" in opcode and opcode.startswith(("cvt", "setp")):
+            assert opcode.startswith("setp") and function.startswith("_Z12jitc_scatterI"), (function, line.strip())
 
 
 # ------------------------------------------------------------------ GPU
