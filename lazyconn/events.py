@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _float
+
 __all__ = ["BinaryArray"]
 
 
@@ -112,8 +114,19 @@ class BinaryArray:
 
 
 def _all_binary(values):
-    """True if every value is 0 or 1, computed in ``values``' own library (on its device)."""
-    ok = (values == 0) | (values == 1)
+    """True if every value is 0 or 1, computed in ``values``' own library (on its device).
+
+    float32 arrays of a library that may flush subnormals (CuPy compiles
+    with ``-ftz=true``, where ``1e-40 == 0`` holds) are tested by their
+    bits, so that a subnormal is refused as NumPy refuses it rather than
+    taken for a zero here and for an event by the kernels.
+    """
+    if _float._flushes(values) and _dtype_kind(values) == "f" and values.dtype.itemsize == 4 and hasattr(
+            values, "view"):
+        bits = values.view(_float._namespace(values).uint32)
+        ok = ((bits & 0x7FFFFFFF) == 0) | (bits == 0x3F800000)
+    else:
+        ok = (values == 0) | (values == 1)
     if hasattr(ok, "__array_namespace__"):
         return bool(ok.__array_namespace__().all(ok))
     # PyTorch tensors (no array-API namespace of their own) have the method.

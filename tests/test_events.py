@@ -92,6 +92,24 @@ def test_binary_array_validation(data, error, match):
         lazyconn.BinaryArray(data)
 
 
+@pytest.mark.parametrize("values, binary", [
+    ([0.0, 1.0, -0.0], True), ([1e-40, 1.0], False), ([-1.0, 0.0], False), ([np.nan, 1.0], False),
+    ([np.float32(1.0000001), 0.0], False),
+])
+def test_float32_validation_by_bits_where_a_library_flushes(monkeypatch, values, binary):
+    # CuPy compares float32 under -ftz=true (1e-40 == 0 there): such arrays
+    # are checked by their bits.  NumPy arrays stand in for them here.
+    from lazyconn import _float, events
+
+    data = np.asarray(values, dtype=np.float32)
+    assert events._all_binary(data) == binary  # NumPy's own compare
+    monkeypatch.setattr(_float, "_flushes", lambda x: True)
+    assert events._all_binary(data) == binary
+    if not binary:
+        with pytest.raises(ValueError, match="only 0 and 1"):
+            lazyconn.BinaryArray(data)
+
+
 def test_binary_array_accepts_numbers_and_reports_bool():
     events = lazyconn.BinaryArray([0, 1, 1, 0])
     assert events.dtype == np.bool_ and events.shape == (4,) and events.ndim == 1 and len(events) == 4

@@ -120,3 +120,11 @@ def test_subnormal_operand_entries_reach_the_product(matrix_dtype, orientation, 
     with lazyconn.set_options(deterministic=deterministic):
         check(conn @ cp.asarray(x), host)
         check(cp.asarray(y) @ conn, y @ conn)
+
+
+def test_binary_array_refuses_a_subnormal_on_the_gpu():
+    # Under -ftz=true 1e-40 == 0 holds on the device: the check goes by bits,
+    # as NumPy refuses it (the event kernels would take it for a spike).
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        lazyconn.BinaryArray(cp.asarray([1e-40, 1.0], dtype=cp.float32))
+    assert lazyconn.BinaryArray(cp.asarray([0.0, 1.0, -0.0], dtype=cp.float32)).shape == (3,)
