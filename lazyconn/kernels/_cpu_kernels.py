@@ -364,11 +364,13 @@ def kernels_for(rule, law):
 
     @numba.njit(**INLINE_OPTIONS)
     def line_block(gen, table_base, table_threshold, line, block, j0, j1, gaps, uniforms, weights, tail_index,
-                   tail_r, words, js, ws):
+                   tail_r, words, js, ws, lanes_on, entries, counts, lane):
         """All connections of item ``(line, block)`` inside ``[j0, j1)``, batch by batch.
 
         A generator would be the natural shape; Numba's are slow, so this
         returns the whole item instead, into ``js``/``ws`` (grown by doubling).
+        With ``lanes_on`` the line's batches are replayed from lane ``lane``
+        of the last ``lanes_walk`` (same batches, same weights).
 
         Returns
         -------
@@ -388,15 +390,17 @@ def kernels_for(rule, law):
         t = np.int64(0)
         count = 0
         while True:
-            if weights_constant:
-                walked, pos, aux, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff,
-                                              skip, line, block, t, n_draws, pos, aux, end, gaps, words, 0)
+            if has_lanes and lanes_on:
+                walked, pos, aux, done = lanes_batch(rk0, rk1, line, block, t, n_draws, pos, aux, entries, counts,
+                                                     lane, False, not weights_constant, gaps, uniforms, gaps,
+                                                     uniforms, 0)
             else:
-                fill_uniforms(rk0, rk1, line, block, t, 4 * n_draws, uniforms, 0)
+                if not weights_constant:
+                    fill_uniforms(rk0, rk1, line, block, t, 4 * n_draws, uniforms, 0)
                 walked, pos, aux, done = walk(rk0, rk1, inv_log_q, table_base, table_threshold, num_conn, n_eff,
                                               skip, line, block, t, n_draws, pos, aux, end, gaps, words, 0)
-                if walked:
-                    weights_of(walked, a, b, round32, uniforms, weights, tail_index, tail_r)
+            if walked and not weights_constant:
+                weights_of(walked, a, b, round32, uniforms, weights, tail_index, tail_r)
             if count + walked > js.size:
                 js, ws = _grown(js, ws, count, 2 * (count + walked))
             for s in range(walked):
@@ -478,12 +482,29 @@ def kernels_for(rule, law):
             gaps, uniforms, weights, tail_index, tail_r, words = _scratch()
             js = np.empty(4 * _MAX_DRAWS, dtype=np.int64)
             ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
-            for k in range(k0 + chunk * n_lines // n_chunks, k0 + (chunk + 1) * n_lines // n_chunks):
+            first = k0 + chunk * n_lines // n_chunks
+            last = k0 + (chunk + 1) * n_lines // n_chunks
+            lanes_on = False
+            entries, counts = np.empty((0, 0), dtype=np.int32), np.empty(0, dtype=np.int64)
+            if has_lanes:  # as in the products
+                lanes_on = by_lanes(gen.num_conn, gen.n_eff, b1 - b0)
+                entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(gen.num_conn if lanes_on else 0)
+            for k in range(first, last):
                 at = offsets[k - k0] if mode == _MODE_COO else 0  # offsets is empty otherwise
                 total = 0
+                lane = (k - first) % LANES
+                if has_lanes:
+                    if lanes_on and lane == 0:
+                        n_group = min(LANES, last - k)
+                        for g in range(n_group):
+                            lines_g[g] = k + g
+                        end = min(np.int64(1) << gen.block_log2, j1 - (b0 << gen.block_log2))
+                        lanes_walk(gen.rk0, gen.rk1, gen.num_conn, gen.n_eff, gen.skip_diagonal, n_group, end,
+                                   entries, counts, st, tw, accepted, tails, lines_g)
                 for block in range(b0, b1):
                     count, js, ws = line_block(gen, table_base, table_threshold, k, block, j0, j1, gaps, uniforms,
-                                               weights, tail_index, tail_r, words, js, ws)
+                                               weights, tail_index, tail_r, words, js, ws, lanes_on, entries, counts,
+                                               lane)
                     if mode == _MODE_DENSE:
                         for s in range(count):
                             dense_out[k - k0, js[s] - j0] = ws[s]
