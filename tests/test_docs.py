@@ -29,7 +29,7 @@ def html(tmp_path_factory):
 
 def test_every_page_is_built(html):
     for page in ("index", "quickstart", "concepts", "cli", "api", "spec", "guarantees", "performance",
-                 "performance_history", "developing",
+                 "performance_history", "developing", "changes",
                  "howto/choose_orientation", "howto/reproducibility", "howto/dask_cluster", "howto/gpu",
                  "howto/numpy_scipy", "howto/weight_laws"):
         assert (html / f"{page}.html").is_file(), page
