@@ -33,17 +33,23 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=str)
-def test_lanes_walk_gives_the_reference_entries(case):
+def _lanes_walked(case):
+    """``(rk0, rk1, skip, n_eff, entries, counts)`` after ``lanes_walk`` of the case's lines."""
     n, num_conn, include_self, line0, n_lines, end = case
     skip = not include_self
     n_eff = n - 1 if skip else n
     rk0, rk1 = round_key_arrays(*KEY)
     scratch = lanes.lanes_scratch(num_conn)
-    entries, counts = scratch[0], scratch[1]
-    line_ids = np.arange(line0, line0 + n_lines)
-    scratch[-1][:n_lines] = line_ids
+    scratch[-1][:n_lines] = np.arange(line0, line0 + n_lines)
     lanes.lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_lines, end, *scratch)
+    return rk0, rk1, skip, n_eff, scratch[0], scratch[1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=str)
+def test_lanes_walk_gives_the_reference_entries(case):
+    n, num_conn, _, line0, n_lines, end = case
+    _, _, skip, _, entries, counts = _lanes_walked(case)
+    line_ids = np.arange(line0, line0 + n_lines)
     item, pos, _ = _rule_fixed.walk_lines(KEY, line_ids, n, num_conn, skip, np.full(n_lines, end))
     for lane in range(n_lines):
         expected = pos[item == lane]
@@ -57,14 +63,8 @@ def test_lanes_batches_are_the_batch_walks(case, deferred):
     # The kernels' loop sees the same batches from lanes_batch as from the
     # rule's batch walk (first batch, then 8 draws each), hence the same
     # weights, sums and deferral runs: the same bits.
-    n, num_conn, include_self, line0, n_lines, end = case
-    skip = not include_self
-    n_eff = n - 1 if skip else n
-    rk0, rk1 = round_key_arrays(*KEY)
-    scratch = lanes.lanes_scratch(num_conn)
-    entries, counts = scratch[0], scratch[1]
-    scratch[-1][:n_lines] = np.arange(line0, line0 + n_lines)
-    lanes.lanes_walk(rk0, rk1, num_conn, n_eff, skip, n_lines, end, *scratch)
+    n, num_conn, _, line0, n_lines, end = case
+    rk0, rk1, skip, n_eff, entries, counts = _lanes_walked(case)
     gaps, words = np.empty(256, dtype=np.int64), np.empty(256, dtype=np.uint64)
     uniforms, dus = np.empty(256), np.empty(256 + 7)
     positions = np.full(256 + 7, -1, dtype=np.int64)
