@@ -313,9 +313,8 @@ _ASM = {
     'asm volatile("red.shared.add.f32 [%0], %1;" ::"r"(addr), "f"(v));': "jitc_host_red(addr, v);",
     'asm volatile("red.shared.add.f64 [%0], %1;" ::"r"(addr), "d"(v));': "jitc_host_red(addr, v);",
     'asm volatile("red.shared.add.u64 [%0], %1;" ::"r"(addr), "l"((jitc_u64)v));': "jitc_host_red(addr, (jitc_u64)v);",
-    # Conversions and float32 arithmetic without flush to zero: the host's own.
-    'asm("cvt.rn.f32.f64 %0, %1;" : "=f"(r) : "d"(x));': "r = (float)x;",
-    'asm("cvt.f64.f32 %0, %1;" : "=d"(r) : "f"(x));': "r = (double)x;",
+    # float32 arithmetic without flush to zero: the host's own.  (jitc_convert's
+    # PTX, in jitc_random.cuh, is behind __CUDA_ARCH__, undefined here.)
     'asm("fma.rn.f32 %0, %1, %2, %3;" : "=f"(r) : "f"(a), "f"(b), "f"(c));': "r = fmaf(a, b, c);",
     'asm("add.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));': "r = a + b;",
     'asm("mul.rn.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));': "r = a * b;",
