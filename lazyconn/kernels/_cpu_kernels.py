@@ -484,11 +484,12 @@ def kernels_for(rule, law):
             ws = np.empty(4 * _MAX_DRAWS, dtype=np.float64)
             first = k0 + chunk * n_lines // n_chunks
             last = k0 + (chunk + 1) * n_lines // n_chunks
-            lanes_on = False
-            entries, counts = np.empty((0, 0), dtype=np.int32), np.empty(0, dtype=np.int64)
             if has_lanes:  # as in the products
                 lanes_on = by_lanes(gen.num_conn, gen.n_eff, b1 - b0)
                 entries, counts, st, tw, accepted, tails, lines_g = lanes_scratch(gen.num_conn if lanes_on else 0)
+            else:  # line_block's arguments, unread
+                lanes_on = False
+                entries, counts = np.empty((0, 0), dtype=np.int32), np.empty(0, dtype=np.int64)
             for k in range(first, last):
                 at = offsets[k - k0] if mode == _MODE_COO else 0  # offsets is empty otherwise
                 total = 0
