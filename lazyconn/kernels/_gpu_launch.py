@@ -436,14 +436,20 @@ def _product_geometry(params, n_lines, j0, j1, columns, itemsize, reserved=0, ti
     G = max(1, min(_MAX_TILE_BLOCKS, capacity // (block * columns))) if use_smem else 1
     n_tiles = -(-(b1 - b0) // G)
     smem_bytes = reserved + (min(G * block, j1 - j0) * columns * itemsize if use_smem else 0)
-    lines_per_seg, n_segs = _segments(n_lines, n_tiles)
+    lines_per_seg, n_segs = _segments(n_lines, n_tiles, use_smem)
     return b0, b1, G, n_tiles, lines_per_seg, n_segs, use_smem, smem_bytes
 
 
-def _segments(n_lines, n_tiles):
-    """``(lines_per_seg, n_segs)``: lines of a launch over ``n_tiles`` tiles cut into segments (grid rows)."""
+def _segments(n_lines, n_tiles, use_smem=True):
+    """``(lines_per_seg, n_segs)``: lines of a launch over ``n_tiles`` tiles cut into segments (grid rows).
+
+    Without a shared tile to pay back (``use_smem`` False: the fixed-number
+    rule's lines, longer than any tile) a segment may be as small as one
+    line per thread (as :func:`_scatter_segments`).
+    """
     target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
-    lines_per_seg = max(_MIN_LINES_PER_SEGMENT, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
+    min_lines = _MIN_LINES_PER_SEGMENT if use_smem else _THREADS
+    lines_per_seg = max(min_lines, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
     lines_per_seg = min(lines_per_seg, n_lines)
     # Lines are dealt to threads round-robin: a multiple of the CTA size gives
     # every thread the same number (else some get one more line than the

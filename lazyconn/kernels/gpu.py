@@ -218,9 +218,9 @@ def gather(params, k0, k1, j0, j1, vectors, dtype):
         )
 
         def launch(line0, lines, tile0, tiles, target, ld, out_col0, part_stride,
-                   kernel=kernel, b0=b0, b1=b1, G=G, col0=col0, nc=nc, smem=smem):
+                   kernel=kernel, b0=b0, b1=b1, G=G, col0=col0, nc=nc, smem=smem, use_smem=use_smem):
             """Lines ``line0 + [0, lines)`` over tiles ``tile0 + [0, tiles)`` into ``target``."""
-            per_seg, n_segs = _segments(lines, tiles)
+            per_seg, n_segs = _segments(lines, tiles, use_smem)
             kernel(
                 (tiles, n_segs), (_launch._THREADS,),
                 (gen, _int32(k0 + line0), _int32(lines), _int32(j0), _int32(j1), _int32(b0 + tile0 * G),
