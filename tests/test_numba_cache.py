@@ -8,6 +8,7 @@ kernel (10-15 s on 2 cores); the package copy and its filled cache are shared.
 
 import ast
 import hashlib
+import math
 import os
 import shutil
 import subprocess
@@ -234,3 +235,78 @@ def test_factory_closures_of_two_laws_have_distinct_stable_index_keys():
         keys.append(key)
     assert len({key[2] for key in keys}) == 3  # one entry per law
     assert len({key[2][0] for key in keys}) == 1  # although the bytecode is the same
+
+
+_FACTORY = '''
+import numba
+import numpy as np
+from lazyconn.kernels import _numba_cache
+
+
+def make(c):
+    @numba.njit(cache=True)
+    def weights(x, out):  # big enough that LLVM keeps it a call, as weights_of
+        for i in range(out.size):
+            v = x * c + i
+            if v > 1e6:
+                v = np.sqrt(v) * c
+            elif v < -1e6:
+                v = np.log(-v) - c
+            out[i] = v * np.sin(c) + np.cos(v) * c
+        return out[0]
+
+    @numba.njit(cache=True)
+    def kernel(x, out):
+        total = 0.0
+        for r in range(3):
+            total += weights(x + r, out)
+        return total
+
+    _numba_cache.install_closures((weights, kernel), f"factory c={c!r}")
+    return kernel
+
+
+if __name__ == "__main__":
+    import sys
+    for c in sys.argv[1:]:
+        print(make(float(c))(2.0, np.zeros(5)))
+'''
+
+
+def _factory_sums(tmp_path, *cs):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(PACKAGE.parent), str(tmp_path)]),
+               NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, str(tmp_path / "factory.py"), *map(str, cs)],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [float(line) for line in out.stdout.split()]
+
+
+def _factory_sum(c, x=2.0):
+    """What ``make(c)(x, out)`` returns: the first of each call's values."""
+    return sum(math.sin(c) * ((x + r) * c) + math.cos((x + r) * c) * c for r in range(3))
+
+
+def test_closures_cached_by_two_processes_keep_their_own_code_in_a_third(tmp_path):
+    # Two processes each compile one closure of a factory, in the same order:
+    # with Numba's per-process uid counter both get the same symbol names, and
+    # a third process loading both from the cache ran the first one's code
+    # for the second (numba/numba#10486; seen with the weights_of of two laws).
+    (tmp_path / "factory.py").write_text(_FACTORY)
+    expected = {c: pytest.approx(_factory_sum(c), rel=1e-12) for c in (3.0, 5.0)}
+    assert _factory_sums(tmp_path, 3.0) == [expected[3.0]]
+    assert _factory_sums(tmp_path, 5.0) == [expected[5.0]]
+    assert len(list((tmp_path / "cache").rglob("*.nbc"))) == 4  # 2 closures x 2 constants
+    assert _factory_sums(tmp_path, 3.0, 5.0) == [expected[3.0], expected[5.0]]
+    assert _factory_sums(tmp_path, 5.0, 3.0) == [expected[5.0], expected[3.0]]
+
+
+def test_numba_draws_function_uids_at_random_once_the_kernels_are_imported():
+    # The mechanism of the test above: no counter two processes could share.
+    from numba.core.bytecode import FunctionIdentity
+
+    if not _numba_cache._API:
+        pytest.skip("this Numba has no usable cache API: nothing is cached")
+    uids = [next(FunctionIdentity._unique_ids) for _ in range(4)]
+    assert isinstance(FunctionIdentity._unique_ids, _numba_cache._RandomUids)
+    assert len(set(uids)) == 4 and max(uids) > 2**40

@@ -18,8 +18,20 @@ first product.  Instead the bad entry (or the whole index of that function)
 is dropped, the kernel is compiled again and saved, and one
 :class:`UserWarning` per process says so.
 
-Both rest on Numba's private caching classes (``FunctionCache._index_key``,
-``IndexDataCacheFile``); where they are missing or different, the kernels
+Machine code from several processes meets in one: each process names the
+functions it compiles after their qualname and a per-process counter
+(``FunctionIdentity._unique_ids``), and LLVM merges same-named symbols when
+it loads cached libraries.  Two closures of one factory compiled by two
+processes (the ``weights_of`` of two laws, the parfor loops of their
+kernels) can then share a name, and a third process loading both runs one
+law's code for the other (numba/numba#10486).  So the counter is replaced by
+64 random bits per function (:class:`_RandomUids`; fork-safe, as it reads
+``os.urandom``), and this module is one of the kernel sources, so entries
+named by the counter are never found again.
+
+All of this rests on Numba's private caching classes (``FunctionCache._index_key``,
+``IndexDataCacheFile``, ``FunctionIdentity._unique_ids``); where they are
+missing or different, the kernels
 are compiled in every process instead (``NullCache``): slower to start,
 never wrong.
 """
@@ -61,9 +73,11 @@ KERNEL_SOURCES = (
     "_rule_fixed.py",
     "kernels/_cpu_fixed.py",
     "kernels/_cpu_fixed_lanes.py",
+    "kernels/_numba_cache.py",
 )
 
 try:  # private API: see the module docstring
+    from numba.core.bytecode import FunctionIdentity
     from numba.core.caching import FunctionCache, IndexDataCacheFile, NullCache
     from numba.core.dispatcher import Dispatcher
 
@@ -71,8 +85,37 @@ try:  # private API: see the module docstring
         hasattr(IndexDataCacheFile, name) for name in ("_load_index", "_save_index", "_data_path", "save")
     )
 except ImportError:  # pragma: no cover - depends on the installed Numba
-    FunctionCache = IndexDataCacheFile = NullCache = Dispatcher = None
+    FunctionCache = IndexDataCacheFile = NullCache = Dispatcher = FunctionIdentity = None
     _API = False
+
+
+class _RandomUids:
+    """Iterator of random 64-bit function uids, in place of Numba's per-process counter.
+
+    A counter gives the same uid to the n-th function compiled in every
+    process (and in forked siblings), so two processes compiling different
+    closures of one factory give them the same symbol name; random uids make
+    such a meeting about as likely as a 64-bit collision.
+    """
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return int.from_bytes(os.urandom(8), "little")
+
+
+def _randomise_uids():
+    """Make Numba draw function uids at random; True if it now does."""
+    if FunctionIdentity is None or not hasattr(FunctionIdentity, "_unique_ids"):
+        return False
+    if not isinstance(FunctionIdentity._unique_ids, _RandomUids):
+        FunctionIdentity._unique_ids = _RandomUids()
+    return True
+
+
+if _API:
+    _API = _randomise_uids()
 
 _warned = False
 _warn_lock = threading.Lock()
