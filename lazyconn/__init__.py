@@ -5,6 +5,8 @@ connection probability, weight law, seed and orientation.  Rows, blocks and
 products are regenerated on demand, bit-identically on every backend.
 """
 
+# First: the digest of the kernel sources as this process reads them (see _sources).
+from . import _sources as _sources
 from ._info import info as info
 from ._version import __version__ as __version__
 from .composite import JITCComposite as JITCComposite

@@ -23,7 +23,7 @@ field                     used by
 
 Adding a law: a record here (or in any module) passed to :func:`register`;
 its Numba function (a plain Python function the CPU backend compiles, or
-one in a kernel module listed in ``kernels/_numba_cache.KERNEL_SOURCES``,
+one in a kernel module listed in ``_sources.KERNEL_SOURCES``,
 such as ``kernels/_cpu_random.py``); the two public matrix classes in
 :mod:`lazyconn.matrix` and their names in ``lazyconn/__init__.py``; and its
 CUDA struct in ``kernels/jitc_laws.cuh``, named by ``cuda_type`` (until

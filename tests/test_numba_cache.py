@@ -310,3 +310,32 @@ def test_numba_draws_function_uids_at_random_once_the_kernels_are_imported():
     uids = [next(FunctionIdentity._unique_ids) for _ in range(4)]
     assert isinstance(FunctionIdentity._unique_ids, _numba_cache._RandomUids)
     assert len(set(uids)) == 4 and max(uids) > 2**40
+
+
+_EDIT_AFTER_IMPORT = """
+import sys, warnings
+from pathlib import Path
+import lazyconn  # reads spec.py, laws.py, random.py ... now
+random_py = Path(lazyconn.__file__).parent / "random.py"
+random_py.write_bytes(random_py.read_bytes() + b"\\n# an upgrade lands while the process runs\\n")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from lazyconn.kernels import _cpu_random, _numba_cache
+print(type(_cpu_random.philox4x32._cache).__name__, _numba_cache.sources_digest())
+print(*[str(w.message) for w in caught], sep="\\n")
+"""
+
+
+def test_sources_edited_after_import_turn_the_cache_off_for_that_process(tmp_path):
+    # The modules read at `import lazyconn` and the kernel modules read at the
+    # first product would be two versions: no digest describes that code, so
+    # nothing may be saved under (or loaded for) either one.
+    shutil.copytree(PACKAGE, tmp_path / "lazyconn", ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path), NUMBA_CACHE_DIR=str(tmp_path / "cache"),
+               PYTHONDONTWRITEBYTECODE="1")
+    out = subprocess.run([sys.executable, "-c", _EDIT_AFTER_IMPORT], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    first, warning = out.stdout.split("\n", 1)
+    assert first == "NullCache None"
+    assert "changed since it was imported" in warning and "compiled in every process" in warning

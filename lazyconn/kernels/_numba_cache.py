@@ -45,36 +45,14 @@ import inspect
 import os
 import threading
 import warnings
-from pathlib import Path
 
 import numba
 
+from .. import _sources
+
 __all__ = ["KERNEL_SOURCES", "sources_digest", "install", "install_closures", "function_digest"]
 
-_PACKAGE = Path(__file__).resolve().parent.parent
-
-#: Every file, relative to the ``lazyconn`` package, whose contents are
-#: compiled into a cached kernel: the modules that hold ``cache=True``
-#: functions and every lazyconn module they import (constants are frozen into
-#: the machine code).  ``tests/test_numba_cache.py`` checks that this covers
-#: the kernel modules' lazyconn imports.
-KERNEL_SOURCES = (
-    "kernels/cpu.py",
-    "kernels/_cpu_kernels.py",
-    "kernels/_cpu_random.py",
-    "kernels/_ndtri_fast.py",
-    "spec.py",
-    "random.py",
-    "laws.py",
-    "rules.py",
-    "_registry.py",
-    "_exp.py",
-    "kernels/_cpu_exp.py",
-    "_rule_fixed.py",
-    "kernels/_cpu_fixed.py",
-    "kernels/_cpu_fixed_lanes.py",
-    "kernels/_numba_cache.py",
-)
+KERNEL_SOURCES = _sources.KERNEL_SOURCES
 
 try:  # private API: see the module docstring
     from numba.core.bytecode import FunctionIdentity
@@ -123,24 +101,19 @@ _warn_lock = threading.Lock()
 
 @functools.lru_cache(maxsize=None)
 def sources_digest():
-    """sha256 of the contents of every file in :data:`KERNEL_SOURCES`.
+    """Digest of the kernel sources this process runs, if it may key the cache.
 
     Returns
     -------
     str or None
-        Hex digest, or None when a source cannot be read (a zipped install):
-        then nothing is cached.
+        :data:`lazyconn._sources.AT_IMPORT`, or None (nothing is cached)
+        when a source cannot be read or the files changed since lazyconn was
+        imported: then the modules in memory may mix two versions, which no
+        digest of the files describes.
     """
-    hasher = hashlib.sha256()
-    try:
-        for name in KERNEL_SOURCES:
-            data = (_PACKAGE / name).read_bytes()
-            # Length-prefixed, so that moving bytes between files changes it.
-            hasher.update(f"{name}\0{len(data)}\0".encode())
-            hasher.update(data)
-    except OSError:
+    if _sources.AT_IMPORT is None or _sources.digest() != _sources.AT_IMPORT:
         return None
-    return hasher.hexdigest()
+    return _sources.AT_IMPORT
 
 
 def _warn_once(message):
@@ -333,8 +306,10 @@ def _give_cache(value):
     if not _caching_dispatcher(value):
         return 0
     try:
-        if not _API or sources_digest() is None:
-            raise RuntimeError("no usable Numba cache API or unreadable sources")
+        if not _API:
+            raise RuntimeError("no usable Numba cache API")
+        if sources_digest() is None:
+            raise RuntimeError("lazyconn's kernel sources are unreadable or changed since it was imported")
         value._cache = KernelCache(value.py_func)
         return 1
     except Exception as exc:  # never stale: compile in every process instead
