@@ -337,6 +337,7 @@ def source():
     return "\n".join([
         _PRELUDE,
         (KERNELS / "jitc_random.cuh").read_text(),
+        (KERNELS / "jitc_logc.cuh").read_text(),
         # The float32 Normal route is device code: no host case reaches it.
         ("template <bool S> bool jitc_normal_weight32(jitc_u32, double, double, double, double, double, "
          "const double *, jitc_u32, float &) { abort(); }"),

@@ -156,7 +156,7 @@ int main(int argc, char **argv)
 
 
 def _host_source():
-    text = "\n".join((KERNELS / name).read_text() for name in ("jitc_random.cuh", "jitc_exp.cuh", "jitc_laws.cuh"))
+    text = "\n".join((KERNELS / name).read_text() for name in ("jitc_random.cuh", "jitc_logc.cuh", "jitc_exp.cuh", "jitc_laws.cuh"))
     # The PTX of the shared-memory row loads and of lg2.approx, as host code.
     text, n_loads = re.subn(
         r'asm\("ld\.shared\.v2\.f64 \{%0, %1\}, \[%2(?: \+ (\d+))?\];" : '

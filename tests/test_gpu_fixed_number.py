@@ -92,9 +92,11 @@ _HARNESS = r"""
 #define __host__
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
+#define __align__(n) __attribute__((aligned(n)))
 #include <stdio.h>
 #include <stdlib.h>
 #include "jitc_random.cuh"
+#include "jitc_logc.cuh"
 
 struct jitc_law_args { double a, b; };
 struct jitc_gen {
@@ -157,18 +159,30 @@ int main()
 """
 
 
-@pytest.fixture(scope="module")
-def host_walk(tmp_path_factory):
-    """Run the CUDA walk compiled for the host: ``run(params, windows) -> stdout lines``."""
+#: The skip margin of a second host build of the walk (the device's is
+#: 2**-44): wide enough that about a third of the trials leave the log
+#: candidate undecided and take the pinned ln (jitc_fixed_skip).
+WIDE_SKIP_MARGIN = "0.25"
+
+
+@pytest.fixture(scope="module", params=["device margin", "wide margin"])
+def host_walk(tmp_path_factory, request):
+    """Run the CUDA walk compiled for the host: ``run(params, windows) -> stdout lines``.
+
+    Built twice: with the device's skip margin, and with a wide one under
+    which the walk's exact skip route runs often (the same positions either way).
+    """
     compiler = shutil.which("g++") or shutil.which("c++")
     if compiler is None:
         pytest.skip("no C++ compiler for the host build of the CUDA walk")
     folder = tmp_path_factory.mktemp("host_walk")
     (folder / "harness.cpp").write_text(_HARNESS)
     binary = folder / "harness"
+    margin = [f"-DJITC_FIXED_SKIP_MARGIN={WIDE_SKIP_MARGIN}"] if request.param == "wide margin" else []
     # -ffp-contract=off: no fused multiply-add, as --fmad=false on the device.
-    build = subprocess.run([compiler, "-std=c++17", "-O2", "-ffp-contract=off", f"-I{KERNELS}", "-o", str(binary),
-                            str(folder / "harness.cpp"), "-lm"], capture_output=True, text=True, check=False)
+    build = subprocess.run([compiler, "-std=c++17", "-O2", "-ffp-contract=off", f"-I{KERNELS}", *margin, "-o",
+                            str(binary), str(folder / "harness.cpp"), "-lm"], capture_output=True, text=True,
+                           check=False)
     assert build.returncode == 0, build.stderr[-4000:]
 
     def run(params, windows):
@@ -397,11 +411,17 @@ def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
     assert ptx.count(".entry _Z") >= len(names)
     # --fmad=false holds for the walk: a kernel whose law has no explicit
     # fma() (the products' accumulations and the float32 routes have)
-    # carries no fused multiply-add, nor does the exact test.
-    for name in ("_Z12jitc_degreesIf9ScalarLaw15FixedNumberWalkEv", "_Z23jitc_fixed_exact_accept"):
+    # carries no fused multiply-add but the log candidate's six
+    # (jitc_logc.cuh: one row of its table read per candidate), nor do the
+    # exact test and the exact skip.
+    for name in ("_Z12jitc_degreesIf9ScalarLaw15FixedNumberWalkEv", "_Z23jitc_fixed_exact_accept",
+                 "_Z21jitc_fixed_skip_exact"):
         start = re.search(r"\.(entry|func)[^;{]*" + name + r"[^;{]*\{", ptx).end()  # the definition
         body = ptx[start:ptx.index("\n}\n", start)]
-        assert "fma." not in body and "ret;" in body, name
+        fused = re.findall(r"\bfma\.\S+", body)
+        candidates = body.count("jitc_log_table")
+        assert fused == ["fma.rn.f64"] * 6 * candidates and "ret;" in body, (name, fused)
+        assert candidates == (name.startswith("_Z12jitc_degrees")), name  # the walk takes the candidate
     # Under -ftz=true no float32 conversion or compare may flush subnormals
     # (weights, operand entries and results keep the spec's bits): only the
     # float32 gap fast path (values provably normal) and the atomic scatter

@@ -57,7 +57,7 @@ def test_device_exp_candidate_is_within_its_bound():
     # jitc_exp_candidate is within 2**-48 of exp (relative) for |y| <= 100
     # (the host emulation, which computes the same bits, measures 2**-48.5),
     # and jitc_exp within 2**-52: the two differ by less than 2**-47.9.
-    source = "\n".join((_KERNELS / name).read_text() for name in ("jitc_random.cuh", "jitc_exp.cuh", "jitc_laws.cuh"))
+    source = "\n".join((_KERNELS / name).read_text() for name in ("jitc_random.cuh", "jitc_logc.cuh", "jitc_exp.cuh", "jitc_laws.cuh"))
     module = cp.RawModule(code=source + _EXP_KERNEL, options=("--std=c++17", "--fmad=false"))
     rng = np.random.default_rng(11)
     y = np.concatenate([rng.uniform(-100.0, 100.0, 2**22), rng.uniform(-0.35, 0.35, 2**20),

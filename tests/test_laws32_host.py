@@ -91,13 +91,14 @@ def test_the_routes_fall_back_rarely_for_typical_parameters(driver):
         assert 1.0 - decided.mean() < limit, (law, 1.0 - decided.mean())
 
 
-def test_the_tables_in_the_laws_header_are_the_generated_ones():
+def test_the_tables_in_the_headers_are_the_generated_ones():
     from lazyconn.kernels import _route_tables
 
-    header = (gpu_law_host.KERNELS / "jitc_laws.cuh").read_text()
-    start = header.index(_route_tables.BEGIN)
-    end = header.index(_route_tables.END) + len(_route_tables.END)
-    assert header[start:end] == _route_tables.block()
+    for name, block in (("jitc_laws.cuh", _route_tables.exp2_block()), ("jitc_logc.cuh", _route_tables.log_block())):
+        header = (gpu_law_host.KERNELS / name).read_text()
+        start = header.index(_route_tables.BEGIN)
+        end = header.index(_route_tables.END) + len(_route_tables.END)
+        assert header[start:end] == block, name
     inv_c, t = zip(*_route_tables.log_rows())
     assert inv_c[-1] == 0.5 and t[-1] == 0.0  # u just below 1: the polynomial alone
     assert all(0.5 < x < 1.0 for x in inv_c[:-1]) and all(x < 0.0 for x in t[:-1])

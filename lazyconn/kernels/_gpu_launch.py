@@ -78,12 +78,12 @@ _NDTRI_SMEM_BYTES = _ndtri_fast.N_INTERVALS * (_ndtri_fast.DEGREE + 1) * 8
 _compile_seconds = {}
 
 
-#: The translation unit, in order: the random primitives, the pinned exp,
-#: the weight laws, the kernels, then the connection rules' walks (which use
-#: the kernels' generator and Bernoulli walk; the kernels name them only as
-#: template arguments).
-_SOURCES = ("jitc_random.cuh", "jitc_exp.cuh", "jitc_laws.cuh", "jitc_kernels.cu", "jitc_rules.cuh", "jitc_events.cu",
-            "jitc_fixed.cu")
+#: The translation unit, in order: the random primitives, the log candidate,
+#: the pinned exp, the weight laws, the kernels, then the connection rules'
+#: walks (which use the kernels' generator and Bernoulli walk; the kernels
+#: name them only as template arguments).
+_SOURCES = ("jitc_random.cuh", "jitc_logc.cuh", "jitc_exp.cuh", "jitc_laws.cuh", "jitc_kernels.cu", "jitc_rules.cuh",
+            "jitc_events.cu", "jitc_fixed.cu")
 
 
 def _source():

@@ -55,7 +55,8 @@ struct BernoulliWalk {
 // Every floating-point step is F4's, in its order and parenthesisation,
 // each correctly rounded (the module is compiled with --fmad=false, so no
 // multiply-add is fused; double division and floor are IEEE), with the
-// pinned jitc_ln: the positions are the reference's, bit for bit.  Integers
+// pinned jitc_ln (or a candidate proven to give the same skip, see
+// jitc_fixed_skip): the positions are the reference's, bit for bit.  Integers
 // are below 2**31, so their conversions to double are exact and the CPU
 // twin's float bookkeeping (b_f, n_f, a_f) gives the same values.
 #define JITC_FIXED_DOMAIN 2u
@@ -93,6 +94,39 @@ __device__ __forceinline__ void jitc_fixed_proposal(double b_f, double n_f, doub
         delta_up = 0.0;
         delta_lo = 0.0;
     }
+}
+
+// The proposed skip S = floor(min(jitc_ln(u1) / lam, 2**31)) of F4, from the
+// log candidate (jitc_log_candidate, jitc_logc.cuh) where that decides it,
+// the pinned jitc_ln only where it cannot:
+//   x = fl(L / lam), L = jitc_ln(u1) < 0, lam < 0, so x > 0.  The candidate
+//   L' = L (1 + e1), |e1| <= 2**-46.9 (derived in jitc_logc.cuh; on all
+//   2**32 words at most 2**-47.54), and xc = fl(L' / lam): xc / x lies in
+//   1 +- (2**-46.9 + 2 * 2**-53) < 1 +- 2**-46.8.  xc is a normal double
+//   (2**-33 / 23 <= xc < 2**36: |lam| <= 23 and >= 2**-31), so the ends
+//   fl(xc (1 -+ M)), M = JITC_FIXED_SKIP_MARGIN = 2**-44 (1 -+ M exact),
+//   lie below and above x; floor(min(., 2**31)) is monotone, so equal at
+//   both ends it is S.  They differ about 2 M x of the time (x is some
+//   hundreds at most on sparse lines), then the exact route runs.  The
+//   margin is a macro so that the host tests can widen it and take the
+//   exact route often; the decided value does not depend on it.
+// Division by lam rather than a product by a reciprocal kept per step: one
+// register fewer, which the atomic scatters measurably need (H100).
+#ifndef JITC_FIXED_SKIP_MARGIN
+#define JITC_FIXED_SKIP_MARGIN 0x1p-44
+#endif
+__device__ __noinline__ double jitc_fixed_skip_exact(jitc_u32 w1, double lam)
+{
+    const double x = jitc_ln(jitc_uniform(w1)) / lam;
+    return floor(x < JITC_FIXED_SKIP_CLAMP ? x : JITC_FIXED_SKIP_CLAMP);  // clamp before converting
+}
+__device__ __forceinline__ double jitc_fixed_skip(jitc_u32 w1, double lam)
+{
+    const double xc = jitc_log_candidate(w1) / lam;
+    const double lo = xc * (1.0 - JITC_FIXED_SKIP_MARGIN), hi = xc * (1.0 + JITC_FIXED_SKIP_MARGIN);
+    const double s_lo = floor(lo < JITC_FIXED_SKIP_CLAMP ? lo : JITC_FIXED_SKIP_CLAMP);
+    const double s_hi = floor(hi < JITC_FIXED_SKIP_CLAMP ? hi : JITC_FIXED_SKIP_CLAMP);
+    return s_lo == s_hi ? s_lo : jitc_fixed_skip_exact(w1, lam);
 }
 
 // The exact test u2 <= Y exp(-lam S) (rare; _rule_fixed._exact_accept): Y
@@ -152,9 +186,7 @@ __device__ __forceinline__ void jitc_fixed_line(const jitc_gen &g, jitc_u32 line
                     fresh = false;
                 }
                 const double a_f = (double)(n_r - n);  // A, the largest skip
-                double x = jitc_ln(jitc_uniform(w1)) / lam;
-                x = x < JITC_FIXED_SKIP_CLAMP ? x : JITC_FIXED_SKIP_CLAMP;  // clamp before converting
-                const double sf = floor(x);
+                const double sf = jitc_fixed_skip(w1, lam);
                 if (sf > a_f) continue;  // reject
                 const double u2 = jitc_uniform(w2);
                 const double num = n_f * (sf * (sf - 1.0));
