@@ -596,9 +596,9 @@ def law32_check(params, first=0, count=2**32):
 
 
 def ln_check(first=0, count=2**32):
-    """Measure the float32 Exponential route's log candidate against the pinned ``ln`` on 32-bit words.
+    """Measure the log candidate (the float32 Exponential route's, the fixed-number skip's) against the pinned ``ln``.
 
-    The candidate (``jitc_log_candidate``, ``jitc_laws.cuh``) has a derived
+    The candidate (``jitc_log_candidate``, ``jitc_logc.cuh``) has a derived
     bound of ``2**-47``; the route decides with ``2**-45``.
 
     Parameters
