@@ -29,11 +29,10 @@ law's code for the other (numba/numba#10486).  So the counter is replaced by
 ``os.urandom``), and this module is one of the kernel sources, so entries
 named by the counter are never found again.
 
-All of this rests on Numba's private caching classes (``FunctionCache._index_key``,
-``IndexDataCacheFile``, ``FunctionIdentity._unique_ids``); where they are
-missing or different, the kernels
-are compiled in every process instead (``NullCache``): slower to start,
-never wrong.
+All of this rests on Numba's private API (``FunctionCache._index_key``,
+``IndexDataCacheFile``, ``FunctionIdentity._unique_ids``); where it is
+missing or different, the kernels are compiled in every process instead
+(``NullCache``): slower to start, never wrong.
 """
 
 from __future__ import annotations
