@@ -105,9 +105,11 @@ __device__ __forceinline__ void jitc_fixed_proposal(double b_f, double n_f, doub
 //   1 +- (2**-46.9 + 2 * 2**-53) < 1 +- 2**-46.8.  xc is a normal double
 //   (2**-33 / 23 <= xc < 2**36: |lam| <= 23 and >= 2**-31), so the ends
 //   fl(xc (1 -+ M)), M = JITC_FIXED_SKIP_MARGIN = 2**-44 (1 -+ M exact),
-//   lie below and above x; floor(min(., 2**31)) is monotone, so equal at
-//   both ends it is S.  They differ about 2 M x of the time (x is some
-//   hundreds at most on sparse lines), then the exact route runs.  The
+//   lie below and above x; floor is monotone, so equal at both ends and
+//   below 2**31 (where the clamp changes nothing) it is S.  They differ
+//   about 2 M x of the time (x is some hundreds at most on sparse lines),
+//   and a proposal near or past the clamp is left undecided (any such skip
+//   is rejected: lines are shorter); then the exact route runs.  The
 //   margin is a macro so that the host tests can widen it and take the
 //   exact route often; the decided value does not depend on it.
 // Division by lam rather than a product by a reciprocal kept per step: one
@@ -123,10 +125,11 @@ __device__ __noinline__ double jitc_fixed_skip_exact(jitc_u32 w1, double lam)
 __device__ __forceinline__ double jitc_fixed_skip(jitc_u32 w1, double lam)
 {
     const double xc = jitc_log_candidate(w1) / lam;
-    const double lo = xc * (1.0 - JITC_FIXED_SKIP_MARGIN), hi = xc * (1.0 + JITC_FIXED_SKIP_MARGIN);
-    const double s_lo = floor(lo < JITC_FIXED_SKIP_CLAMP ? lo : JITC_FIXED_SKIP_CLAMP);
-    const double s_hi = floor(hi < JITC_FIXED_SKIP_CLAMP ? hi : JITC_FIXED_SKIP_CLAMP);
-    return s_lo == s_hi ? s_lo : jitc_fixed_skip_exact(w1, lam);
+    const double s_lo = floor(xc * (1.0 - JITC_FIXED_SKIP_MARGIN));
+    const double s_hi = floor(xc * (1.0 + JITC_FIXED_SKIP_MARGIN));
+    // Below the clamp at both ends, min(., 2**31) leaves them alone: the
+    // decided path holds no clamp.
+    return (s_lo == s_hi && s_hi < JITC_FIXED_SKIP_CLAMP) ? s_lo : jitc_fixed_skip_exact(w1, lam);
 }
 
 // The exact test u2 <= Y exp(-lam S) (rare; _rule_fixed._exact_accept): Y
