@@ -29,6 +29,7 @@ _PACKAGE = Path(__file__).resolve().parent
 KERNEL_SOURCES = (
     "kernels/cpu.py",
     "kernels/_cpu_kernels.py",
+    "kernels/_cpu_specialise.py",
     "kernels/_cpu_random.py",
     "kernels/_ndtri_fast.py",
     "spec.py",

@@ -19,7 +19,7 @@ from lazyconn.random import ln, ndtri, philox4x32, round_keys, words_to_uniform
 from lazyconn.spec import GAP_CLAMP, Normal, Scalar, Spec, Uniform
 
 cpu = pytest.importorskip("lazyconn.kernels.cpu")
-from lazyconn.kernels import _cpu_kernels, _cpu_random  # noqa: E402
+from lazyconn.kernels import _cpu_random, _cpu_specialise  # noqa: E402
 
 EDGE_SEEDS = [0, 2**64 - 1]
 LAWS = [Scalar(0.5), Normal(0.2, 1.5), Uniform(-1.0, 2.0)]
@@ -60,7 +60,7 @@ def test_gap_batches_equal_the_numpy_formula(seed, inv_log_q):
 def test_weight_batches_equal_the_numpy_formula(law, a, b, round32):
     # The law's compiled batch function (its own, or a loop over its Numba
     # function) on the weight stream, against the law's NumPy function.
-    weights_of = _cpu_kernels._law_weights(law, "test " + law.name)
+    weights_of = _cpu_specialise.law_weights(law, "test " + law.name)
     rk0, rk1 = _cpu_random.round_key_arrays(99, 1)
     n = 1000  # a few hundred tail lanes: the compressed tail pass runs vectorised
     uniforms, weights = np.empty(n + 3), np.empty(n + 3)

@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("numba")
 
 import lazyconn  # noqa: E402
+from lazyconn import _sources  # noqa: E402
 from lazyconn.kernels import _numba_cache  # noqa: E402
 
 PACKAGE = Path(lazyconn.__file__).resolve().parent
@@ -96,11 +97,12 @@ def test_an_edited_inlined_module_is_not_served_from_numba_cache_dir(warm, tmp_p
 
 
 def test_truncated_cache_files_are_dropped_recompiled_and_warned_once(warm, tmp_path):
-    # A bad data file (.nbc) of every _cpu_kernels.py kernel, and a bad index (.nbi) of
-    # every _cpu_random.py function, which the recompiled kernels look up.
+    # A bad data file (.nbc) of every _cpu_kernels.py kernel and _cpu_specialise.py weight
+    # function, and a bad index (.nbi) of every _cpu_random.py function, which the
+    # recompiled kernels look up.
     cache = _fresh_copy(warm.cache, tmp_path)
     truncated = {}
-    for pattern in ("_cpu_kernels.*.nbc", "_cpu_random.*.nbi"):
+    for pattern in ("_cpu_kernels.*.nbc", "_cpu_specialise.*.nbc", "_cpu_random.*.nbi"):
         paths = sorted(cache.rglob(pattern))
         assert paths, pattern
         for path in paths:
@@ -155,7 +157,7 @@ def test_kernel_sources_cover_every_lazyconn_module_the_kernels_import():
         for path in PACKAGE.rglob("*.py")
         if "njit" in path.read_text() and path.name != "_numba_cache.py"
     }
-    assert numba_modules <= set(_numba_cache.KERNEL_SOURCES)
+    assert numba_modules <= set(_sources.KERNEL_SOURCES)
     pending, seen = list(numba_modules), set()
     while pending:
         module = pending.pop()
@@ -163,24 +165,24 @@ def test_kernel_sources_cover_every_lazyconn_module_the_kernels_import():
             continue
         seen.add(module)
         pending.extend(_lazyconn_imports(module) - _NOT_COMPILED)
-    assert seen <= set(_numba_cache.KERNEL_SOURCES), sorted(seen - set(_numba_cache.KERNEL_SOURCES))
+    assert seen <= set(_sources.KERNEL_SOURCES), sorted(seen - set(_sources.KERNEL_SOURCES))
 
 
 def test_every_cached_kernel_is_keyed_on_the_digest_of_the_kernel_sources():
     import numba
     from numba.core.dispatcher import Dispatcher
 
-    from lazyconn.kernels import _cpu_kernels, _cpu_random, _ndtri_fast, cpu
+    from lazyconn.kernels import _cpu_kernels, _cpu_random, _cpu_specialise, _ndtri_fast, cpu
 
     digest = hashlib.sha256()
-    for name in _numba_cache.KERNEL_SOURCES:
+    for name in _sources.KERNEL_SOURCES:
         data = (PACKAGE / name).read_bytes()
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
     assert _numba_cache.sources_digest() == digest.hexdigest()
     dispatchers = [
         value
-        for module in (_cpu_kernels, _cpu_random, _ndtri_fast)
+        for module in (_cpu_kernels, _cpu_random, _cpu_specialise, _ndtri_fast)
         for value in vars(module).values()
         if isinstance(value, Dispatcher) and value.__module__ == module.__name__
     ]
@@ -222,14 +224,14 @@ def test_factory_closures_of_two_laws_have_distinct_stable_index_keys():
     import numba
 
     from lazyconn import laws, rules
-    from lazyconn.kernels import _cpu_kernels
+    from lazyconn.kernels import _cpu_kernels, _cpu_specialise
 
     keys = []
     for law in (laws.NORMAL, laws.UNIFORM, laws.SCALAR):
         gather = _cpu_kernels.kernels_for(rules.BERNOULLI, law).gather
         assert isinstance(gather._cache, _numba_cache.KernelCache)
         key = gather._cache._index_key(numba.void(), gather.targetctx.codegen())
-        specialisation = _cpu_kernels._specialisation_key(rules.BERNOULLI, law)
+        specialisation = _cpu_specialise.specialisation_key(rules.BERNOULLI, law)
         assert key[2][1] == hashlib.sha256(specialisation.encode()).hexdigest()
         assert law.name in specialisation
         keys.append(key)

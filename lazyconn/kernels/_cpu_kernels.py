@@ -12,7 +12,8 @@ the law's weight strategy (three constants, of which exactly one is true),
 so no law or rule is tested at run time.  Numba prunes the branches of the
 other strategies before typing, so each law compiles only its own path; the
 dtypes and layouts of the operands specialise them further, as Numba does
-for every signature.  Every function is compiled with ``cache=True``
+for every signature.  What a (rule, law) pair compiles in is resolved in
+:mod:`._cpu_specialise`.  Every function is compiled with ``cache=True``
 through :mod:`lazyconn.kernels._numba_cache`, whose index key names the
 (rule, law) of a closure.
 """
@@ -20,9 +21,7 @@ through :mod:`lazyconn.kernels._numba_cache`, whose index key names the
 from __future__ import annotations
 
 import functools
-import importlib
 import math
-import types
 from typing import NamedTuple
 
 import numba
@@ -36,9 +35,9 @@ from ._cpu_random import (
     fill_gap_words,
     fill_gaps,
     fill_uniforms,
-    round_to_float32,
     table_gap,
 )
+from ._cpu_specialise import law_weights, resolve, serial, specialisation_key
 
 __all__ = ["Generator", "Kernels", "kernels_for", "bernoulli_walk"]
 
@@ -261,58 +260,6 @@ _MODE_COO = 2
 _MODE_DEGREES = 3
 
 
-#: The lazyconn package's own name (it may be imported under another one).
-_PACKAGE = __name__.rsplit(".", 2)[0]
-
-
-def _resolve(target):
-    """A function given as ``"module:name"`` (imported now), or the function itself.
-
-    A module name starting with a dot is relative to the lazyconn package.
-    """
-    if isinstance(target, str):
-        module, _, name = target.partition(":")
-        return getattr(importlib.import_module(module, package=_PACKAGE), name)
-    return target
-
-
-def _law_weights(law, key):
-    """``weights_of(n, a, b, round32, uniforms, weights, tail_index, tail_r)`` of a law.
-
-    The law's batch function, or a loop over its one-weight function
-    (inlined at IR level, so that the loop is vectorised); then the
-    rounding to float32 when the matrix is float32.
-    """
-    if law.constant:
-        return _no_weights
-    if law.numba_batch is not None:
-        batch = _resolve(law.numba_batch)
-    else:
-        one = _resolve(law.numba)
-        one = one if isinstance(one, numba.core.dispatcher.Dispatcher) else numba.njit(**INLINE_OPTIONS)(one)
-
-        def batch(n, a, b, uniforms, weights, tail_index, tail_r):
-            for s in range(n):
-                weights[s] = one(uniforms[s], a, b)
-
-        batch = numba.njit(**JIT_OPTIONS)(batch)
-        _numba_cache.install_closures((batch,), key)
-
-    def weights_of(n, a, b, round32, uniforms, weights, tail_index, tail_r):
-        batch(n, a, b, uniforms, weights, tail_index, tail_r)
-        if round32:
-            round_to_float32(n, weights)
-
-    weights_of = numba.njit(**JIT_OPTIONS)(weights_of)
-    _numba_cache.install_closures((weights_of,), key)
-    return weights_of
-
-
-@numba.njit(**JIT_OPTIONS)
-def _no_weights(n, a, b, round32, uniforms, weights, tail_index, tail_r):
-    """The weights of a constant law: nothing to compute (every weight is ``a``)."""
-
-
 @functools.lru_cache(maxsize=None)
 def kernels_for(rule, law):
     """The parallel kernels of a (rule, law), compiled for it alone (memoised).
@@ -329,14 +276,14 @@ def kernels_for(rule, law):
         Numba dispatchers, compiled per operand dtype and layout on first
         use, and cached on disk under a key that names the rule and law.
     """
-    key = _specialisation_key(rule, law)
-    walk = _resolve(rule.numba_walk)
+    key = specialisation_key(rule, law)
+    walk = resolve(rule.numba_walk)
     # A rule that can walk LANES lines at once (the fixed-number rule): the
     # gather and the scatter walk them so and replay each line's batches from the result
     # (same batches, same bits); a constant, so pruned for the others.
     has_lanes = bool(rule.numba_lanes)
-    lanes_walk = _resolve(rule.numba_lanes) if has_lanes else walk
-    weights_of = _law_weights(law, key)
+    lanes_walk = resolve(rule.numba_lanes) if has_lanes else walk
+    weights_of = law_weights(law, key)
     # The law's weight strategy (exactly one is true): constants of the
     # closures, so Numba prunes the other two before typing.
     weights_constant = law.constant
@@ -768,34 +715,11 @@ def kernels_for(rule, law):
         (walk_batch, line_block, flush_gather, flush_scatter, lines_kernel, gather_kernel, scatter_kernel),
         key,
     )
-    serial_gather, serial_scatter = _serial(gather_kernel), _serial(scatter_kernel)
+    serial_gather, serial_scatter = serial(gather_kernel), serial(scatter_kernel)
     # Their own key: they share the parallel kernels' qualname and bytecode.
     _numba_cache.install_closures((serial_gather, serial_scatter), key + " serial")
     return Kernels(lines=lines_kernel, gather=gather_kernel, scatter=scatter_kernel, serial_gather=serial_gather,
                    serial_scatter=serial_scatter)
-
-
-def _serial(dispatcher):
-    """A parallel kernel compiled without ``parallel`` (``prange`` is ``range``), compiled on first use.
-
-    A copy of its Python function (same code, globals and closure cells),
-    so that the cache key set on it does not overwrite the parallel one's.
-    """
-    function = dispatcher.py_func
-    copy = types.FunctionType(function.__code__, function.__globals__, function.__name__, function.__defaults__,
-                              function.__closure__)
-    copy.__qualname__ = function.__qualname__
-    copy.__doc__ = function.__doc__
-    return numba.njit(**JIT_OPTIONS)(copy)
-
-
-def _specialisation_key(rule, law):
-    """What a (rule, law) closure compiles in besides the kernel sources: names, codes,
-    strategy and the source of every function the records point to."""
-    parts = [rule.name, rule.code, law.name, law.code, law.constant, law.deferred]
-    for target in (rule.numba_walk, rule.numba_lanes or None, law.numba, law.numba_batch):
-        parts.append(_numba_cache.function_digest(_resolve(target)) if target is not None else None)
-    return repr(tuple(parts))
 
 
 _numba_cache.install(globals())  # last: every kernel is defined, none compiled yet

@@ -49,9 +49,7 @@ import numba
 
 from .. import _sources
 
-__all__ = ["KERNEL_SOURCES", "sources_digest", "install", "install_closures", "function_digest"]
-
-KERNEL_SOURCES = _sources.KERNEL_SOURCES
+__all__ = ["sources_digest", "install", "install_closures", "function_digest"]
 
 try:  # private API: see the module docstring
     from numba.core.bytecode import FunctionIdentity
