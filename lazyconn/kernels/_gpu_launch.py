@@ -448,8 +448,7 @@ def _segments(n_lines, n_tiles, use_smem=True):
     line per thread (as :func:`_scatter_segments`).
     """
     target = _sm_count(cp.cuda.Device().id) * _CTAS_PER_SM
-    min_lines = _MIN_LINES_PER_SEGMENT if use_smem else _THREADS
-    lines_per_seg = max(min_lines, -(-n_lines * n_tiles // target), -(-n_lines // 65535))
+    lines_per_seg = max(_fewest_lines(use_smem), -(-n_lines * n_tiles // target), -(-n_lines // 65535))
     lines_per_seg = min(lines_per_seg, n_lines)
     # Lines are dealt to threads round-robin: a multiple of the CTA size gives
     # every thread the same number (else some get one more line than the
@@ -470,9 +469,13 @@ def _scatter_segments(max_rows, n_tiles, events, use_smem, device_id):
     """
     lines_per_thread = _EVENT_LINES_PER_THREAD if events and use_smem else 1
     target = _sm_count(device_id) * (_CTAS_PER_SM_EVENTS if events else _CTAS_PER_SM)
-    min_lines = _MIN_LINES_PER_SEGMENT if use_smem else _THREADS
-    n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // min_lines), 65535))
+    n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _fewest_lines(use_smem)), 65535))
     return n_segs, lines_per_thread
+
+
+def _fewest_lines(use_smem):
+    """The fewest lines of a segment: enough to pay back a shared tile, else one per thread."""
+    return _MIN_LINES_PER_SEGMENT if use_smem else _THREADS
 
 
 def _plain(params, j0):
