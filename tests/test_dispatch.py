@@ -235,7 +235,7 @@ def _module_names(path):
 
 
 TUNABLES = {"_THREADS", "_TILE_BYTES", "_MAX_TILE_BLOCKS", "_CTAS_PER_SM", "_CTAS_PER_SM_EVENTS",
-            "_EVENT_LINES_PER_THREAD", "_MIN_LINES_PER_SEGMENT", "_MAX_COLUMNS", "_ROWS_PER_CHUNK"}
+            "_CTAS_PER_SM_SPREAD", "_EVENT_LINES_PER_THREAD", "_MIN_LINES_PER_SEGMENT", "_MAX_COLUMNS", "_ROWS_PER_CHUNK"}
 
 
 # _gpu_fixed sizes its integer tiles itself (its own _TILE_BYTES).

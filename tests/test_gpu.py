@@ -47,6 +47,7 @@ def small_launch(monkeypatch):
     monkeypatch.setattr(_gpu_launch, "_MIN_LINES_PER_SEGMENT", 3)
     monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM", 64)
     monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM_EVENTS", 64)
+    monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM_SPREAD", 64)
 
 
 # ------------------------------------------------------------------ matrices

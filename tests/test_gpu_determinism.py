@@ -155,6 +155,7 @@ def test_scatter_bits_do_not_depend_on_the_launch_geometry(law, dtype, monkeypat
     first = [_bits(x @ conn), _bits(x[0] @ conn), _bits(spikes @ conn)]
     monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM", 3)
     monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM_EVENTS", 1)
+    monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM_SPREAD", 1)
     monkeypatch.setattr(_gpu_launch, "_MIN_LINES_PER_SEGMENT", 256)
     monkeypatch.setattr(_gpu_launch, "_ROWS_PER_CHUNK", 4096)
     assert [_bits(x @ conn), _bits(x[0] @ conn), _bits(spikes @ conn)] == first

@@ -541,6 +541,36 @@ def test_gpu_small_launch_geometry(gpu, monkeypatch):
 
 
 @pytest.mark.gpu
+def test_gpu_event_lines_spread_over_the_grid(gpu, monkeypatch):
+    # Lines found on the device, without a tile, are spread over every CTA
+    # of the grid (jitc_scatter_lines), a warp's worth at least each: few
+    # lines on a grid of many CTAs, many lines on a grid of few.  The
+    # products are the reference's whatever the spread.
+    module, cp = gpu
+    from lazyconn.kernels import _gpu_launch
+
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal((4000, 1)).astype(np.float32)
+    for law in (Scalar(0.5), Normal(0.2, 1.5)):
+        params = _spec((4000, 500), 20, True, law, np.float32).kernel_params()
+        for active in (0.001, 0.05, 1.0):
+            spikes = rng.random(4000) < active
+            lines = np.flatnonzero(spikes).astype(np.int64)
+            counts = reference.scatter(params, lines, None, 0, 500, np.float32)
+            sums = reference.scatter(params, lines, values[lines], 0, 500, np.float32)
+            for per_sm in (1, 3, 64):
+                monkeypatch.setattr(_gpu_launch, "_CTAS_PER_SM_SPREAD", per_sm)
+                for deterministic in (True, False):
+                    with lazyconn.set_options(deterministic=deterministic):
+                        got = module.scatter_rows(params, 0, cp.asarray(spikes[:, None]), True, 0, 500, np.float32,
+                                                  np.float32)
+                        np.testing.assert_allclose(cp.asnumpy(got), counts, rtol=1e-5, atol=1e-4)
+                        got = module.scatter_rows(params, 0, cp.asarray(values * spikes[:, None]), False, 0, 500,
+                                                  np.float32, np.float32)
+                        np.testing.assert_allclose(cp.asnumpy(got), sums, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("deterministic", [True, False])
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 def test_gpu_binary_scalar_events_count_exactly(gpu, dtype, deterministic):

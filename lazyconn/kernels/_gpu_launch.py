@@ -49,6 +49,11 @@ _MAX_TILE_BLOCKS = 1
 # and flushes a whole tile.
 _CTAS_PER_SM = 64
 _CTAS_PER_SM_EVENTS = 16
+# Binary events without a tile (lines longer than any tile: the
+# fixed-number rule) are spread over the grid's CTAs by the kernel
+# (jitc_scatter_lines); a grid of as many CTAs as fit on the GPU at once
+# (three per SM under every scatter's launch bounds) runs them in one wave.
+_CTAS_PER_SM_SPREAD = 3
 # The scatter's grid is sized on the host for every row of the operand; on
 # the device only enough CTAs for this many active lines per thread run (the
 # active count is known there only).  Four keeps the 1e6-row, 1% spikes
@@ -466,9 +471,12 @@ def _scatter_segments(max_rows, n_tiles, events, use_smem, device_id):
     Without one (a line longer than any tile: the fixed-number rule's one
     item per line) there is nothing to pay back, and a thread takes one
     line: a line's walk is sequential, so lines in flight set the time.
+    The kernel then spreads the lines it finds over the grid, which for
+    events is one wave of CTAs.
     """
     lines_per_thread = _EVENT_LINES_PER_THREAD if events and use_smem else 1
-    target = _sm_count(device_id) * (_CTAS_PER_SM_EVENTS if events else _CTAS_PER_SM)
+    per_sm = (_CTAS_PER_SM_EVENTS if use_smem else _CTAS_PER_SM_SPREAD) if events else _CTAS_PER_SM
+    target = _sm_count(device_id) * per_sm
     n_segs = max(1, min(-(-target // n_tiles), -(-max_rows // _fewest_lines(use_smem)), 65535))
     return n_segs, lines_per_thread
 

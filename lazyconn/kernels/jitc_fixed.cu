@@ -136,9 +136,8 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     JITC_GEN_INIT;
     constexpr bool WEIGHTED = !Law::CONSTANT;
     const int n = (int)*n_rows;
-    const int per_seg = lines_per_thread * (int)blockDim.x;
-    const int segs = min((int)gridDim.y, max(1, n / per_seg + (n % per_seg != 0)));
-    if ((int)blockIdx.y >= segs) return;
+    int first_line, line_stride;
+    if (!jitc_scatter_lines<SMEM>(n, lines_per_thread, first_line, line_stride)) return;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
     constexpr int ndtri_bytes = jitc_law_smem_bytes<W, Law>();
     jitc_law_stage<W, Law>(g, jitc_smem);
@@ -167,8 +166,7 @@ __global__ void __launch_bounds__(256, MIN_CTAS) jitc_scatter_fixed(JITC_GEN_PAR
     const bool all_rows = n == chunk_rows;
     const T *values_col = values + (jitc_i64)col0 * val_cs;
     Rule::template walk_items<W, Law, PLAIN, 1>(
-        g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
-        j0, j1, tile.lo,
+        g, ndtri_smem, first_line, n, line_stride, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) {
             const int row = all_rows ? li : rows[li];
             const T *value_row = values_col + (jitc_i64)(values_by_row ? row : li) * val_rs;

@@ -486,12 +486,47 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtr
 // so that four such CTAs fit on an SM (64 registers): the walk is
 // latency-bound and needs warps.  The one-column Scalar scatter, whose
 // shared-memory float adds are compare-and-swap loops that wait on each
-// other, gains from six (40 registers, a few spilled); its gather loses.
-// Weighted walks keep four CTAs (64 registers): fewer CTAs, with more
-// registers each, run both products slower.  (WEIGHTED and NC are the
-// kernels' template arguments.)
+// other, gains from six (40 registers, a few spilled) with the Bernoulli
+// walk; the fixed-number walk spills ~100 bytes there and takes three (its
+// rule's CONSTANT_SCATTER_CTAS).  Its gather loses.  Weighted walks keep
+// four CTAs (64 registers): fewer CTAs, with more registers each, run both
+// products slower.  (Law, NC and Rule are the kernels' template arguments;
+// the bound is a function because NVRTC rejects a member of a template
+// argument written into the launch bounds.)
+template <bool ONE_CONSTANT, typename Rule>
+__host__ __device__ constexpr int jitc_scatter_ctas()
+{
+    return ONE_CONSTANT ? Rule::CONSTANT_SCATTER_CTAS : 4;
+}
 #define JITC_GATHER_BOUNDS __launch_bounds__(256, 4)
-#define JITC_SCATTER_BOUNDS __launch_bounds__(256, !Law::CONSTANT || NC > 1 ? 4 : 6)
+#define JITC_SCATTER_BOUNDS __launch_bounds__(256, (jitc_scatter_ctas<(Law::CONSTANT && NC == 1), Rule>()))
+
+// The lines li = first, first + stride, ... < n of this thread in a scatter
+// of n lines found on the device (jitc_scatter, jitc_scatter_fixed); false
+// if its CTA (grid row blockIdx.y) has none, and then leaves before touching
+// its tile.  A CTA's threads take lines_per_thread each, so that the CTAs
+// in use pay back their shared tile.  Without a tile (SMEM false: one line
+// per thread, nothing to pay back) the lines are spread over every CTA of
+// the grid, at least a warp's worth each: a few long lines (1 % spikes of
+// an R matrix with fixed-number lines) then run on every SM instead of
+// eight warps on each of the first few.  The host sizes such a grid to the
+// CTAs that fit at once (_gpu_launch._scatter_segments), so there is one
+// wave.
+template <bool SMEM>
+__device__ __forceinline__ bool jitc_scatter_lines(int n, int lines_per_thread, int &first, int &stride)
+{
+    int threads = (int)blockDim.x;  // the threads of a CTA that take lines
+    if (!SMEM) {
+        const int share = n / (int)gridDim.y + (n % (int)gridDim.y != 0);
+        threads = min(threads, max(32, (share + 31) & ~31));
+    }
+    const int per_seg = lines_per_thread * threads;
+    const int segs = min((int)gridDim.y, max(1, n / per_seg + (n % per_seg != 0)));
+    if ((int)blockIdx.y >= segs) return false;
+    first = (int)threadIdx.x < threads ? (int)blockIdx.y * threads + (int)threadIdx.x : n;
+    stride = segs * threads;
+    return true;
+}
 
 // Bytes of a product CTA's dynamic shared memory that the law takes before
 // the tile (the float32 Normal route's copy of its table; _gpu_launch.py
@@ -635,13 +670,9 @@ __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
 {
     constexpr int mode = MODE;
     JITC_GEN_INIT;
-    // The grid's height is sized for the most rows the list can hold; the
-    // rows found on the device need only enough CTAs for lines_per_thread
-    // each, and the others leave before touching their tile.
     const int n = (int)*n_rows;
-    const int per_seg = lines_per_thread * (int)blockDim.x;
-    const int segs = min((int)gridDim.y, max(1, n / per_seg + (n % per_seg != 0)));
-    if ((int)blockIdx.y >= segs) return;
+    int first_line, line_stride;
+    if (!jitc_scatter_lines<SMEM>(n, lines_per_thread, first_line, line_stride)) return;
     extern __shared__ __align__(16) unsigned char jitc_smem[];
     constexpr bool WEIGHTED = !Law::CONSTANT;
     constexpr int ndtri_bytes = jitc_law_smem_bytes<W, Law>();
@@ -673,8 +704,7 @@ __global__ void JITC_SCATTER_BOUNDS jitc_scatter(JITC_GEN_PARAMS, const int *row
     // One draw per iteration: with two, the scatter needs the registers that
     // its six CTAs per SM take, and gains nothing.
     Rule::template walk_items<W, Law, PLAIN, 1>(
-        g, ndtri_smem, (int)(blockIdx.y * blockDim.x + threadIdx.x), n, segs * (int)blockDim.x, tile.first, tile.last,
-        j0, j1, tile.lo,
+        g, ndtri_smem, first_line, n, line_stride, tile.first, tile.last, j0, j1, tile.lo,
         [&](int li) {
             const int row = all_rows ? li : rows[li];
             const T *value_row = values_col + (jitc_i64)(values_by_row ? row : li) * val_rs;

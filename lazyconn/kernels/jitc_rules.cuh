@@ -24,6 +24,8 @@
 
 // Bernoulli(p), spec v1 sections 2-4: the gap walk of jitc_kernels.cu.
 struct BernoulliWalk {
+    // CTAs per SM of a one-column constant-law scatter (JITC_SCATTER_BOUNDS).
+    static constexpr int CONSTANT_SCATTER_CTAS = 6;
     template <typename F>
     __device__ __forceinline__ static void walk(const jitc_gen &g, jitc_u32 line, jitc_u32 blk, int end, F &&emit)
     {
@@ -213,6 +215,10 @@ __device__ __forceinline__ void jitc_fixed_line(const jitc_gen &g, jitc_u32 line
 }
 
 struct FixedNumberWalk {
+    // Three CTAs per SM (80 registers) for a one-column constant-law
+    // scatter: at six (40) the walk spills ~100 bytes a thread, and at four
+    // (64) still some.
+    static constexpr int CONSTANT_SCATTER_CTAS = 3;
     // The candidate that stands for minor index j1 (a window's end): without
     // the diagonal, candidate e is entry e + (e >= line).
     __device__ __forceinline__ static int candidate_end(const jitc_gen &g, int diagonal, int j1)
