@@ -215,9 +215,10 @@ __device__ __forceinline__ void jitc_fixed_line(const jitc_gen &g, jitc_u32 line
 }
 
 struct FixedNumberWalk {
-    // Three CTAs per SM (80 registers) for a one-column constant-law
-    // scatter: at six (40) the walk spills ~100 bytes a thread, and at four
-    // (64) still some.
+    // Three CTAs per SM (up to 80 registers; it takes 60-64) for a
+    // one-column constant-law scatter: at six (40) the walk spills ~100
+    // bytes a thread inside its loop (performance_history.md, "Fixed-number
+    // scatters: registers and the spread of event lines").
     static constexpr int CONSTANT_SCATTER_CTAS = 3;
     // The candidate that stands for minor index j1 (a window's end): without
     // the diagonal, candidate e is entry e + (e >= line).
