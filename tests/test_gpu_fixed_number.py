@@ -361,7 +361,7 @@ for spec in (Spec((50, 60), "R", 0.1, Normal(0.0, 1.0), 1, np.float32),
     names += [launch._kernel("jitc_scatter", dtype, dtype, 1, True, law, plain, mode, rule)
               for mode in ((0, 1, 2) if law == "ScalarLaw" else (0, 1))]
 names = list(dict.fromkeys(names))  # once each
-sys.stdout.write(launch._source() + "\n//@@\n" + "\n".join(names))
+sys.stdout.write(launch._source() + "\n//@@\n" + "\n".join(names) + "\n//@@\n" + "\n".join(launch._OPTIONS))
 """
 
 #: The deterministic scatter's kernels, as _gpu_fixed._scatter_into names
@@ -386,15 +386,15 @@ def _source_and_instances():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stderr[-4000:]
-    source, _, names = result.stdout.partition("\n//@@\n")
-    return source, names.split("\n") + _FIXED_POINT_INSTANCES
+    source, names, options = result.stdout.split("\n//@@\n")
+    return source, names.split("\n") + _FIXED_POINT_INSTANCES, tuple(options.split("\n"))
 
 
 def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc is not installed")
-    code, names = _source_and_instances()
+    code, names, _ = _source_and_instances()
     assert "jitc_gather<float, float, 1, true, NormalLaw, false, FixedNumberWalk>" in names
     assert "jitc_dense<float, NormalLaw, BernoulliWalk>" in names and len(names) >= 40
     instances = "\n".join(f"    (void *)&{name}," for name in names)
@@ -434,6 +434,22 @@ def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
         opcode = line.split()[0] if line.split() else ""
         if ".ftz" in opcode and opcode.startswith(("cvt", "setp")):
             assert opcode.startswith("setp") and function.startswith("_Z12jitc_scatterI"), (function, line.strip())
+
+
+def test_the_kernels_of_both_rules_compile_with_nvrtc():
+    # NVRTC is what CuPy compiles the kernels with, and it refuses some code
+    # that nvcc accepts: every instance above, through the same source and
+    # options as _gpu_launch._function (-ftz=true as CuPy appends it).
+    from nvrtc_compile import compile_ptx, library
+
+    lib = library()
+    if lib is None:
+        pytest.skip("no NVRTC library (the nvidia-cuda-nvrtc wheel of the test extra)")
+    code, names, options = _source_and_instances()
+    options += ("-DJITC_WITH_UTILS", "-ftz=true", "-arch=compute_90")
+    ok, log, lowered = compile_ptx(lib, code, names, options)
+    assert ok, log[-4000:]
+    assert sorted(lowered) == sorted(names), set(names) - set(lowered)
 
 
 # ------------------------------------------------------------------ GPU

@@ -491,8 +491,9 @@ __device__ __forceinline__ void jitc_walk_items(const jitc_gen &g, jitc_u32 ndtr
 // rule's CONSTANT_SCATTER_CTAS).  Its gather loses.  Weighted walks keep
 // four CTAs (64 registers): fewer CTAs, with more registers each, run both
 // products slower.  (Law, NC and Rule are the kernels' template arguments;
-// the bound is a function because NVRTC rejects a member of a template
-// argument written into the launch bounds.)
+// the bound is a function because NVRTC, unlike nvcc, rejects a launch
+// bound that is a member of a template argument, "bad attribute argument
+// substitution": tests/test_gpu_fixed_number.py compiles with NVRTC.)
 template <bool ONE_CONSTANT, typename Rule>
 __host__ __device__ constexpr int jitc_scatter_ctas()
 {
