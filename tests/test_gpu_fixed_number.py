@@ -163,14 +163,19 @@ int main()
 #: 2**-44): wide enough that about a third of the trials leave the log
 #: candidate undecided and take the pinned ln (jitc_fixed_skip).
 WIDE_SKIP_MARGIN = "0.25"
+#: The exact test's margin in that build (the device's is 2**-45): wide
+#: enough that many exact tests leave the candidates undecided and take the
+#: pinned logarithms (jitc_fixed_exact_accept).
+WIDE_EXACT_MARGIN = "0x1p-10"
 
 
 @pytest.fixture(scope="module", params=["device margin", "wide margin"])
 def host_walk(tmp_path_factory, request):
     """Run the CUDA walk compiled for the host: ``run(params, windows) -> stdout lines``.
 
-    Built twice: with the device's skip margin, and with a wide one under
-    which the walk's exact skip route runs often (the same positions either way).
+    Built twice: with the device's margins, and with wide ones under which
+    the walk's exact skip route and the exact test's pinned logarithms run
+    often (the same positions either way).
     """
     compiler = shutil.which("g++") or shutil.which("c++")
     if compiler is None:
@@ -178,7 +183,8 @@ def host_walk(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("host_walk")
     (folder / "harness.cpp").write_text(_HARNESS)
     binary = folder / "harness"
-    margin = [f"-DJITC_FIXED_SKIP_MARGIN={WIDE_SKIP_MARGIN}"] if request.param == "wide margin" else []
+    margin = [f"-DJITC_FIXED_SKIP_MARGIN={WIDE_SKIP_MARGIN}", f"-DJITC_FIXED_EXACT_MARGIN={WIDE_EXACT_MARGIN}"
+              ] if request.param == "wide margin" else []
     # -ffp-contract=off: no fused multiply-add, as --fmad=false on the device.
     build = subprocess.run([compiler, "-std=c++17", "-O2", "-ffp-contract=off", f"-I{KERNELS}", *margin, "-o",
                             str(binary), str(folder / "harness.cpp"), "-lm"], capture_output=True, text=True,
@@ -236,6 +242,61 @@ def test_the_cuda_walk_built_for_the_host_equals_the_reference(host_walk, regime
     # Two seeds where the reference's walk is quick (it loops over the entries of a line).
     for seed in (5, 2**64 - 1)[: 2 if num_conn <= 300 else 1]:
         _host_check(host_walk, _spec(shape, num_conn, include_self, Uniform(-1.0, 2.0), seed=seed), windows)
+
+
+_LOG_HARNESS = r"""
+// jitc_log_candidate_of against the pinned ln, for the doubles on stdin (hex
+// bits): the largest |L' - ln(x)| / |ln(x)|.
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__ __attribute__((noinline))
+#define __align__(n) __attribute__((aligned(n)))
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "jitc_random.cuh"
+#include "jitc_logc.cuh"
+int main()
+{
+    unsigned long long bits;
+    double worst = 0.0;
+    while (scanf("%llx", &bits) == 1) {
+        double x;
+        memcpy(&x, &bits, sizeof x);
+        const double exact = jitc_ln(x);
+        const double rel = fabs(jitc_log_candidate_of(x) - exact) / fabs(exact);
+        if (rel > worst) worst = rel;
+    }
+    printf("%.17g\n", worst);
+    return 0;
+}
+"""
+
+
+def test_the_log_candidate_of_any_double_below_one_is_within_its_bound(tmp_path):
+    # The exact test decides from jitc_log_candidate_of(Y), Y a product of
+    # factors in [2**-100, 1): its bound (jitc_logc.cuh, 2**-46.9 of the pinned
+    # ln) measured on doubles over that range, at every row and next to 1.
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if compiler is None:
+        pytest.skip("no C++ compiler for the host build of the log candidate")
+    (tmp_path / "log.cpp").write_text(_LOG_HARNESS)
+    binary = tmp_path / "log"
+    build = subprocess.run([compiler, "-std=c++17", "-O2", "-ffp-contract=off", f"-I{KERNELS}", "-o", str(binary),
+                            str(tmp_path / "log.cpp"), "-lm"], capture_output=True, text=True, check=False)
+    assert build.returncode == 0, build.stderr[-4000:]
+    rng = np.random.default_rng(46)
+    x = np.concatenate([
+        np.exp2(-rng.uniform(0.0, 100.0, 400_000)),          # every binade down to 2**-100
+        1.0 - rng.uniform(0.0, 2.0**-9, 100_000),           # the last row, next to 1
+        1.0 - np.ldexp(1.0, -rng.integers(1, 54, 1_000)),   # 1 - 2**-k, k <= 53
+        np.array([2.0**-100, 0.5, np.nextafter(1.0, 0.0)]),
+    ])
+    x = x[(x > 0.0) & (x < 1.0)]
+    text = "\n".join(f"{b:x}" for b in x.view(np.uint64).tolist())
+    result = subprocess.run([str(binary)], input=text, capture_output=True, text=True, check=True)
+    assert 0.0 < float(result.stdout) <= 2.0**-46.9
 
 
 def test_the_host_built_walk_takes_the_exact_test(host_walk, monkeypatch):
@@ -412,16 +473,18 @@ def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
     # --fmad=false holds for the walk: a kernel whose law has no explicit
     # fma() (the products' accumulations and the float32 routes have)
     # carries no fused multiply-add but the log candidate's six
-    # (jitc_logc.cuh: one row of its table read per candidate), nor do the
-    # exact test and the exact skip.
+    # (jitc_logc.cuh: one row of its table read per candidate), nor does the
+    # exact skip; the exact test has two candidates.
     for name in ("_Z12jitc_degreesIf9ScalarLaw15FixedNumberWalkEv", "_Z23jitc_fixed_exact_accept",
                  "_Z21jitc_fixed_skip_exact"):
         start = re.search(r"\.(entry|func)[^;{]*" + name + r"[^;{]*\{", ptx).end()  # the definition
         body = ptx[start:ptx.index("\n}\n", start)]
         fused = re.findall(r"\bfma\.\S+", body)
-        candidates = body.count("jitc_log_table")
+        # The walk evaluates one candidate, the exact test two (A' and LY'),
+        # the exact skip none.
+        candidates = {"_Z12": 1, "_Z23": 2, "_Z21": 0}[name[:4]]
         assert fused == ["fma.rn.f64"] * 6 * candidates and "ret;" in body, (name, fused)
-        assert candidates == (name.startswith("_Z12jitc_degrees")), name  # the walk takes the candidate
+        assert ("jitc_log_table" in body) == (candidates > 0), name
     # Under -ftz=true no float32 conversion or compare may flush subnormals
     # (weights, operand entries and results keep the spec's bits): only the
     # float32 gap fast path (values provably normal) and the atomic scatter

@@ -179,9 +179,19 @@ __device__ const jitc_log_row jitc_log_table[256] = {
 #define JITC_LOGC_LN2 0x1.62e42fefa39efp-1
 #define JITC_LOGC_C3 0x1.5555555555555p-2  // 1/3
 #define JITC_LOGC_C5 0x1.999999999999ap-3  // 1/5
-__device__ __forceinline__ double jitc_log_candidate(jitc_u32 word)
+//
+// The same steps for any positive normal double x < 1 (jitc_log_candidate_of;
+// the fixed-number walk's exact test takes it for its product Y >= 2**-100):
+// E in [-1022, -1], and for E <= -2 each absolute error above divided by
+// |ln(x)| > |E + 1| ln 2 rather than by ln 2 -- (E + 1)(LN2 - ln 2): 2**-53.4;
+// the fma's rounding, 2**-53 of |E + 1| ln 2 + ln 2: 2**-52; t's, P's and
+// the last rounding as above -- gives <= 2**-50.5 there, and E = -1 is the
+// case above word for word: |L' - ln(x)| <= 2**-47 |ln(x)|.  fdlibm's log
+// (the pinned ln) is within 1 ulp for every positive double, so
+// |L' - jitc_ln(x)| <= 2**-46.9 |jitc_ln(x)| for these x too.
+__device__ __forceinline__ double jitc_log_candidate_of(double x)
 {
-    const jitc_u64 bits = jitc_double_bits(jitc_uniform(word));
+    const jitc_u64 bits = jitc_double_bits(x);
     const int hi = (int)(bits >> 32);
     const double m = jitc_bits_double((bits & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);
     const jitc_log_row row = jitc_log_table[(hi >> 12) & 0xFF];
@@ -192,6 +202,10 @@ __device__ __forceinline__ double jitc_log_candidate(jitc_u32 word)
     q = fma(q, z, 1.0);
     const double e1 = (double)((hi >> 20) - 1022);  // E + 1
     return fma(e1, JITC_LOGC_LN2, row.t) + z * q;
+}
+__device__ __forceinline__ double jitc_log_candidate(jitc_u32 word)
+{
+    return jitc_log_candidate_of(jitc_uniform(word));
 }
 
 #endif  // JITC_LOGC_CUH

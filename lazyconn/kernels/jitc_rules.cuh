@@ -135,10 +135,24 @@ __device__ __forceinline__ double jitc_fixed_skip(jitc_u32 w1, double lam)
 }
 
 // The exact test u2 <= Y exp(-lam S) (rare; _rule_fixed._exact_accept): Y
-// by its shorter product, stopped (rejected) once below 2**-100.  Out of
-// line: it is taken about once in many lines, and inlined it would hold
-// registers that the walk needs.
-__device__ __noinline__ bool jitc_fixed_exact_accept(int skip, int n, int n_r, double lam, double u2)
+// by its shorter product, stopped (rejected) once below 2**-100, then
+// accept iff A <= R, A = jitc_ln(u2), R = fl(jitc_ln(Y) - fl(S lam)).  Out
+// of line: it is taken about once a line, and inlined it would hold
+// registers that the walk needs.  A warp runs it for one lane at a time,
+// which makes it a sizeable share of a product (performance_history.md), so
+// its two pinned logarithms are decided from the log candidates where they
+// can be: A' = jitc_log_candidate(w2), LY' = jitc_log_candidate_of(Y) (0 for
+// Y = 1, whose ln is 0), R' = fl(LY' - fl(S lam)).  Each candidate is within
+// 2**-46.9 of its pinned value (jitc_logc.cuh), so |A' - A| + |R' - R| <=
+// 2**-46.8 (|A'| + |LY'| + |S lam|) with the roundings of R and R'; the
+// margin d = M (|A'| + |LY'| + |S lam|), M = JITC_FIXED_EXACT_MARGIN =
+// 2**-45, covers that and the rounding of A' -+ d, so A' + d < R' means
+// A < R (accept) and A' - d > R' means A > R (reject); between them the
+// pinned route decides.  A macro, so that the host tests can widen it.
+#ifndef JITC_FIXED_EXACT_MARGIN
+#define JITC_FIXED_EXACT_MARGIN 0x1p-45
+#endif
+__device__ __noinline__ bool jitc_fixed_exact_accept(int skip, int n, int n_r, double lam, jitc_u32 w2)
 {
     double y = 1.0;
     if (skip <= n - 1) {
@@ -153,7 +167,14 @@ __device__ __noinline__ bool jitc_fixed_exact_accept(int skip, int n, int n_r, d
             if (y < JITC_FIXED_EXACT_FLOOR) return false;
         }
     }
-    return jitc_ln(u2) <= jitc_ln(y) - (double)skip * lam;
+    const double s_lam = (double)skip * lam;
+    const double a_c = jitc_log_candidate(w2);
+    const double ly_c = y == 1.0 ? 0.0 : jitc_log_candidate_of(y);
+    const double r_c = ly_c - s_lam;
+    const double d = ((fabs(a_c) + fabs(ly_c)) + fabs(s_lam)) * JITC_FIXED_EXACT_MARGIN;
+    if (a_c + d < r_c) return true;
+    if (a_c - d > r_c) return false;
+    return jitc_ln(jitc_uniform(w2)) <= jitc_ln(y) - s_lam;
 }
 
 // The walk of line `line` (F4) up to candidate e_end (exclusive; at most
@@ -199,7 +220,7 @@ __device__ __forceinline__ void jitc_fixed_line(const jitc_gen &g, jitc_u32 line
                 if (!((1.0 - u2) * den_up - num >= (sf * delta_up) * den_up)) {
                     const double den_lo = (2.0 * a_f) * b_f;
                     if (u2 * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo) continue;  // reject
-                    if (!jitc_fixed_exact_accept((int)sf, n, n_r, lam, u2)) continue;
+                    if (!jitc_fixed_exact_accept((int)sf, n, n_r, lam, w2)) continue;
                 }
                 p = e0 + (int)sf;
             }
