@@ -84,15 +84,35 @@ def _law_id(law):
 
 
 # ------------------------------------------------------------------ host
-_HARNESS = r"""
-// The fixed-number walk of jitc_rules.cuh compiled for the host: the device
-// qualifiers become plain C++, the generator carries the fields the walk
-// reads, Philox comes from jitc_random.cuh.
-#define __device__
+#: The device qualifiers as plain C++: the start of every host build of the
+#: CUDA headers below.
+_HOST_QUALIFIERS = r"""#define __device__
 #define __host__
 #define __forceinline__ inline
 #define __noinline__ __attribute__((noinline))
 #define __align__(n) __attribute__((aligned(n)))
+"""
+
+
+def _build_host(folder, name, source, flags=()):
+    """``source`` (C++ over the CUDA headers) compiled for the host as ``folder / name``; skips without g++."""
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if compiler is None:
+        pytest.skip("no C++ compiler for the host build of the CUDA code")
+    (folder / f"{name}.cpp").write_text(source)
+    binary = folder / name
+    # -ffp-contract=off: no fused multiply-add, as --fmad=false on the device.
+    build = subprocess.run([compiler, "-std=c++17", "-O2", "-ffp-contract=off", f"-I{KERNELS}", *flags, "-o",
+                            str(binary), str(folder / f"{name}.cpp"), "-lm"], capture_output=True, text=True,
+                           check=False)
+    assert build.returncode == 0, build.stderr[-4000:]
+    return binary
+
+
+_HARNESS = _HOST_QUALIFIERS + r"""
+// The fixed-number walk of jitc_rules.cuh compiled for the host: the device
+// qualifiers become plain C++ (above), the generator carries the fields the
+// walk reads, Philox comes from jitc_random.cuh.
 #include <stdio.h>
 #include <stdlib.h>
 #include "jitc_random.cuh"
@@ -177,19 +197,9 @@ def host_walk(tmp_path_factory, request):
     the walk's exact skip route and the exact test's pinned logarithms run
     often (the same positions either way).
     """
-    compiler = shutil.which("g++") or shutil.which("c++")
-    if compiler is None:
-        pytest.skip("no C++ compiler for the host build of the CUDA walk")
-    folder = tmp_path_factory.mktemp("host_walk")
-    (folder / "harness.cpp").write_text(_HARNESS)
-    binary = folder / "harness"
     margin = [f"-DJITC_FIXED_SKIP_MARGIN={WIDE_SKIP_MARGIN}", f"-DJITC_FIXED_EXACT_MARGIN={WIDE_EXACT_MARGIN}"
               ] if request.param == "wide margin" else []
-    # -ffp-contract=off: no fused multiply-add, as --fmad=false on the device.
-    build = subprocess.run([compiler, "-std=c++17", "-O2", "-ffp-contract=off", f"-I{KERNELS}", *margin, "-o",
-                            str(binary), str(folder / "harness.cpp"), "-lm"], capture_output=True, text=True,
-                           check=False)
-    assert build.returncode == 0, build.stderr[-4000:]
+    binary = _build_host(tmp_path_factory.mktemp("host_walk"), "harness", _HARNESS, margin)
 
     def run(params, windows):
         n_eff = _rule_fixed.line_length(params.minor_size, not params.skip_diagonal)
@@ -244,14 +254,9 @@ def test_the_cuda_walk_built_for_the_host_equals_the_reference(host_walk, regime
         _host_check(host_walk, _spec(shape, num_conn, include_self, Uniform(-1.0, 2.0), seed=seed), windows)
 
 
-_LOG_HARNESS = r"""
+_LOG_HARNESS = _HOST_QUALIFIERS + r"""
 // jitc_log_candidate_of against the pinned ln, for the doubles on stdin (hex
 // bits): the largest |L' - ln(x)| / |ln(x)|.
-#define __device__
-#define __host__
-#define __forceinline__ inline
-#define __noinline__ __attribute__((noinline))
-#define __align__(n) __attribute__((aligned(n)))
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -278,14 +283,7 @@ def test_the_log_candidate_of_any_double_below_one_is_within_its_bound(tmp_path)
     # The exact test decides from jitc_log_candidate_of(Y), Y a product of
     # factors in [2**-100, 1): its bound (jitc_logc.cuh, 2**-46.9 of the pinned
     # ln) measured on doubles over that range, at every row and next to 1.
-    compiler = shutil.which("g++") or shutil.which("c++")
-    if compiler is None:
-        pytest.skip("no C++ compiler for the host build of the log candidate")
-    (tmp_path / "log.cpp").write_text(_LOG_HARNESS)
-    binary = tmp_path / "log"
-    build = subprocess.run([compiler, "-std=c++17", "-O2", "-ffp-contract=off", f"-I{KERNELS}", "-o", str(binary),
-                            str(tmp_path / "log.cpp"), "-lm"], capture_output=True, text=True, check=False)
-    assert build.returncode == 0, build.stderr[-4000:]
+    binary = _build_host(tmp_path, "log", _LOG_HARNESS)
     rng = np.random.default_rng(46)
     x = np.concatenate([
         np.exp2(-rng.uniform(0.0, 100.0, 400_000)),          # every binade down to 2**-100
