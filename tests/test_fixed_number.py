@@ -9,7 +9,10 @@ line, and a transcription of docs/spec.md's algorithm written from the text.
 
 import math
 import pickle
+import re
+from fractions import Fraction
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,6 +117,26 @@ def _spec_line(seed, n_minor, num_conn, k, include_self=True):
         n_r -= skip + 1
         n -= 1
     return [e + (not include_self and e >= k) for e in out]
+
+
+def test_the_gpu_squeeze_bound_is_above_delta_up():
+    # The GPU walk accepts against up_bound = fl(fl(t3 C) fl(1 + 2 t)) and
+    # computes F4's delta_up only when that does not accept
+    # (jitc_fixed_proposal, kernels/jitc_rules.cuh): its proof needs C >=
+    # (1 + 2**-48) / 3 and up_bound >= delta_up on every series step.
+    header = (Path(__file__).resolve().parents[1] / "lazyconn" / "kernels" / "jitc_rules.cuh").read_text()
+    scale = float.fromhex(re.search(r"#define JITC_FIXED_DELTA_UP_SCALE (\S+)", header).group(1))
+    assert Fraction(scale) >= Fraction(1, 3) * (1 + Fraction(1, 2**48))
+    rng = np.random.default_rng(48)
+    b = rng.integers(1, 2**31 - 1, 2_000_000).astype(np.float64)
+    n = np.floor(b * rng.uniform(0.0, 0.25, b.size) ** rng.uniform(1.0, 4.0, b.size))
+    t = np.concatenate([n[n >= 1.0] / b[n >= 1.0], rng.uniform(0.0, 0.25, 1_000_000),
+                        np.array([0.25, 2.0**-31, np.nextafter(0.25, 0.0)])])
+    t = t[(t > 0.0) & (t <= 0.25)]
+    t3 = (t * t) * t
+    delta_up = t3 / (3.0 * (1.0 - t))
+    up_bound = (t3 * scale) * (1.0 + 2.0 * t)
+    assert np.all(up_bound >= delta_up) and t.size > 2_500_000
 
 
 TRANSCRIBED = [

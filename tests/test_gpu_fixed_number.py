@@ -187,6 +187,10 @@ WIDE_SKIP_MARGIN = "0.25"
 #: enough that many exact tests leave the candidates undecided and take the
 #: pinned logarithms (jitc_fixed_exact_accept).
 WIDE_EXACT_MARGIN = "0x1p-10"
+#: The squeeze's bound scale in that build (the device's is 1/3 (1 + 2**-48)
+#: rounded up, jitc_fixed_proposal): large enough that every trial with a
+#: skip above 0 computes F4's two bounds (jitc_fixed_deltas).
+WIDE_DELTA_UP_SCALE = "0x1p40"
 
 
 @pytest.fixture(scope="module", params=["device margin", "wide margin"])
@@ -194,11 +198,11 @@ def host_walk(tmp_path_factory, request):
     """Run the CUDA walk compiled for the host: ``run(params, windows) -> stdout lines``.
 
     Built twice: with the device's margins, and with wide ones under which
-    the walk's exact skip route and the exact test's pinned logarithms run
-    often (the same positions either way).
+    the walk's exact skip route, the squeeze's exact bounds and the exact
+    test's pinned logarithms run often (the same positions either way).
     """
-    margin = [f"-DJITC_FIXED_SKIP_MARGIN={WIDE_SKIP_MARGIN}", f"-DJITC_FIXED_EXACT_MARGIN={WIDE_EXACT_MARGIN}"
-              ] if request.param == "wide margin" else []
+    margin = [f"-DJITC_FIXED_SKIP_MARGIN={WIDE_SKIP_MARGIN}", f"-DJITC_FIXED_EXACT_MARGIN={WIDE_EXACT_MARGIN}",
+              f"-DJITC_FIXED_DELTA_UP_SCALE={WIDE_DELTA_UP_SCALE}"] if request.param == "wide margin" else []
     binary = _build_host(tmp_path_factory.mktemp("host_walk"), "harness", _HARNESS, margin)
 
     def run(params, windows):

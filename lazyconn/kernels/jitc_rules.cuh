@@ -58,7 +58,8 @@ struct BernoulliWalk {
 // each correctly rounded (the module is compiled with --fmad=false, so no
 // multiply-add is fused; double division and floor are IEEE), with the
 // pinned jitc_ln (or a candidate proven to give the same skip, see
-// jitc_fixed_skip): the positions are the reference's, bit for bit.  Integers
+// jitc_fixed_skip, and a bound proven to give the same squeeze, see
+// jitc_fixed_proposal): the positions are the reference's, bit for bit.  Integers
 // are below 2**31, so their conversions to double are exact and the CPU
 // twin's float bookkeeping (b_f, n_f, a_f) gives the same values.
 #define JITC_FIXED_DOMAIN 2u
@@ -77,22 +78,49 @@ __device__ __forceinline__ int jitc_fixed_uniform_index(int count, jitc_u32 w1, 
     return (int)((c * (jitc_u64)w1 + ((c * (jitc_u64)w2) >> 32)) >> 32);
 }
 
-// A step's (lam, delta_up, delta_lo) from b_f = float(N_r - 1) and n_f =
-// float(n - 1), 2 <= n < N_r (_rule_fixed.proposal).
-__device__ __forceinline__ void jitc_fixed_proposal(double b_f, double n_f, double &lam, double &delta_up,
-                                                    double &delta_lo)
+// A step's lam and up_bound from b_f = float(N_r - 1) and n_f = float(n - 1),
+// 2 <= n < N_r (_rule_fixed.proposal computes lam, delta_up and delta_lo).
+// F4's two bounds cost a division each and only the squeeze reads them, so
+// a step keeps up_bound >= delta_up instead, found by products alone.  On a
+// series step (0 < t <= 1/4): delta_up = fl(t3 / fl(3 fl(1 - t))) <=
+// (t3 / 3) / (1 - t) (1 + 3.01 2**-53) (three roundings); 1 / (1 - t) <=
+// 1 + 2 t for t <= 1/2; and up_bound = fl(fl(t3 C) fl(1 + 2 t)) >=
+// t3 C (1 + 2 t) (1 - 2**-53)**3 with C = JITC_FIXED_DELTA_UP_SCALE >=
+// (1 + 2**-48) / 3, which is more.  On an ln1p step delta_up = 0 =
+// up_bound.  Rounding is monotone and sf, den_up >= 0, so
+// fl(fl(sf up_bound) den_up) >= fl(fl(sf delta_up) den_up): the squeeze's
+// acceptance against up_bound implies F4's, and only the trials it does
+// not accept (those F4's squeeze does not accept either, and a sliver
+// beside them) compute the bounds (jitc_fixed_squeeze_accept).  A macro, so
+// that the host tests can widen it: any larger C keeps the proof, and the
+// positions do not depend on it.
+#ifndef JITC_FIXED_DELTA_UP_SCALE
+#define JITC_FIXED_DELTA_UP_SCALE 0x1.555555555556bp-2
+#endif
+__device__ __forceinline__ void jitc_fixed_proposal(double b_f, double n_f, double &lam, double &up_bound)
 {
     const double t = n_f / b_f;
     if (t <= JITC_FIXED_SERIES_MAX) {
-        const double t3 = (t * t) * t;
         lam = (-t) * (1.0 + 0.5 * t);
-        delta_up = t3 / (3.0 * (1.0 - t));
-        delta_lo = t3 / 3.0;
+        up_bound = (((t * t) * t) * JITC_FIXED_DELTA_UP_SCALE) * (1.0 + 2.0 * t);
     } else {
         // ln1p(x) of spec section 4, x = -t: v is neither 0 nor 1 here.
         const double x = -t;
         const double v = 1.0 + x;
         lam = jitc_ln(v) * (x / (v - 1.0));
+        up_bound = 0.0;
+    }
+}
+
+// F4's bounds (delta_up, delta_lo) of a step (b_f, n_f as above).
+__device__ __forceinline__ void jitc_fixed_deltas(double b_f, double n_f, double &delta_up, double &delta_lo)
+{
+    const double t = n_f / b_f;
+    if (t <= JITC_FIXED_SERIES_MAX) {
+        const double t3 = (t * t) * t;
+        delta_up = t3 / (3.0 * (1.0 - t));
+        delta_lo = t3 / 3.0;
+    } else {
         delta_up = 0.0;
         delta_lo = 0.0;
     }
@@ -177,6 +205,26 @@ __device__ __noinline__ bool jitc_fixed_exact_accept(int skip, int n, int n_r, d
     return jitc_ln(jitc_uniform(w2)) <= jitc_ln(y) - s_lam;
 }
 
+// F4's squeeze, then its exact test, for a trial that the walk's squeeze
+// against up_bound (jitc_fixed_proposal) did not accept: whether F4 accepts
+// skip sf (n, n_r the step, lam its proposal, w2 the trial's second word).
+// It recomputes its operands (t included) from the integers, so that a step
+// keeps only lam and up_bound.  Inlined: out of line, the registers saved
+// around the call cost more than it spares (performance_history.md).
+__device__ __forceinline__ bool jitc_fixed_squeeze_accept(double sf, jitc_u32 w2, int n, int n_r, double lam)
+{
+    const double b_f = (double)(n_r - 1), n_f = (double)(n - 1), a_f = (double)(n_r - n);
+    const double u2 = jitc_uniform(w2);
+    const double num = n_f * (sf * (sf - 1.0));
+    const double den_up = (2.0 * b_f) * ((a_f - sf) + 1.0);
+    double delta_up, delta_lo;
+    jitc_fixed_deltas(b_f, n_f, delta_up, delta_lo);
+    if ((1.0 - u2) * den_up - num >= (sf * delta_up) * den_up) return true;
+    const double den_lo = (2.0 * a_f) * b_f;
+    if (u2 * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo) return false;
+    return jitc_fixed_exact_accept((int)sf, n, n_r, lam, w2);
+}
+
 // The walk of line `line` (F4) up to candidate e_end (exclusive; at most
 // N'): chosen(e, s) for each chosen candidate e < e_end, in increasing e, s
 // being its slot.  Entries before a window's start are the caller's to drop:
@@ -191,7 +239,7 @@ __device__ __forceinline__ void jitc_fixed_line(const jitc_gen &g, jitc_u32 line
     int s = 0;           // the next entry's slot
     jitc_u32 tau = 0;    // trials read
     jitc_words r = {0u, 0u, 0u, 0u};  // draw tau / 2, read by trials tau and tau + 1
-    double lam = 0.0, delta_up = 0.0, delta_lo = 0.0;
+    double lam = 0.0, up_bound = 0.0;
     bool fresh = true;  // the step's constants need computing
     while (n > 0 && e0 < e_end) {
         int p;
@@ -208,7 +256,7 @@ __device__ __forceinline__ void jitc_fixed_line(const jitc_gen &g, jitc_u32 line
                 const double b_f = (double)(n_r - 1);  // B
                 const double n_f = (double)(n - 1);
                 if (fresh) {
-                    jitc_fixed_proposal(b_f, n_f, lam, delta_up, delta_lo);
+                    jitc_fixed_proposal(b_f, n_f, lam, up_bound);
                     fresh = false;
                 }
                 const double a_f = (double)(n_r - n);  // A, the largest skip
@@ -217,11 +265,9 @@ __device__ __forceinline__ void jitc_fixed_line(const jitc_gen &g, jitc_u32 line
                 const double u2 = jitc_uniform(w2);
                 const double num = n_f * (sf * (sf - 1.0));
                 const double den_up = (2.0 * b_f) * ((a_f - sf) + 1.0);
-                if (!((1.0 - u2) * den_up - num >= (sf * delta_up) * den_up)) {
-                    const double den_lo = (2.0 * a_f) * b_f;
-                    if (u2 * ((den_lo + num) + (sf * delta_lo) * den_lo) > den_lo) continue;  // reject
-                    if (!jitc_fixed_exact_accept((int)sf, n, n_r, lam, w2)) continue;
-                }
+                if (!((1.0 - u2) * den_up - num >= (sf * up_bound) * den_up) &&
+                    !jitc_fixed_squeeze_accept(sf, w2, n, n_r, lam))
+                    continue;  // reject
                 p = e0 + (int)sf;
             }
         }
