@@ -133,20 +133,11 @@ template <typename W, typename Law, bool PLAIN, int DRAWS, typename A, typename 
 void jitc_walk_items(const jitc_gen &, jitc_u32, int, int, int, int, int, int, int, int, A &&, B &&, C &&, D &&);
 #include "jitc_rules.cuh"
 
-// UniformLaw's weights (a + b * u), NaN for the slots not asked for: a
-// weight the walk emits without asking for it shows.
+// UniformLaw's weight (a + b * u).
 struct HostUniformLaw {
     static constexpr bool CONSTANT = false;
-    template <typename W>
-    static void weights4(const jitc_law_args &p, const jitc_words &wr, unsigned need, jitc_u32, W &w0, W &w1, W &w2,
-                         W &w3)
-    {
-        const double nan = __builtin_nan("");
-        w0 = need & 1u ? (W)(p.a + p.b * jitc_uniform(wr.w0)) : nan;
-        w1 = need & 2u ? (W)(p.a + p.b * jitc_uniform(wr.w1)) : nan;
-        w2 = need & 4u ? (W)(p.a + p.b * jitc_uniform(wr.w2)) : nan;
-        w3 = need & 8u ? (W)(p.a + p.b * jitc_uniform(wr.w3)) : nan;
-    }
+    template <typename W, bool SMEM_ROWS>
+    static W weight(const jitc_law_args &p, jitc_u32 word, jitc_u32) { return (W)(p.a + p.b * jitc_uniform(word)); }
 };
 
 // stdin: key0 key1 skip_diagonal num_conn n_eff a b, then windows k0 k1 j0 j1.

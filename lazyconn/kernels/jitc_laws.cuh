@@ -11,7 +11,10 @@
 //                       the law takes before the tile (the host allots the
 //                       same: _gpu_launch._ndtri_smem_bytes);
 //   stage<W>(p, smem)   fills them (every thread of the CTA calls it);
-//   weight<W>(p, word)  one weight;
+//   weight<W, SMEM_ROWS>(p, word, smem_addr)
+//                       one weight (SMEM_ROWS: a law's table from the CTA's
+//                       copy at smem_addr, as weights4 reads it; else from
+//                       global memory);
 //   weights4<W>(p, wr, need, smem_addr, w0..w3)
 //                       the four weights of one Philox block of weight words,
 //                       for the slots in the bit mask `need` (the others may
@@ -75,7 +78,11 @@ struct ScalarLaw {
     static constexpr bool CONSTANT = true;
     template <typename W> __host__ __device__ static constexpr int smem_bytes() { return 0; }
     template <typename W> __device__ static void stage(const jitc_law_args &, void *) {}
-    template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32) { return jitc_convert(p.a, W()); }
+    template <typename W, bool SMEM_ROWS = false>
+    __device__ static W weight(const jitc_law_args &p, jitc_u32, jitc_u32 = 0u)
+    {
+        return jitc_convert(p.a, W());
+    }
     template <typename W>
     __device__ static void weights4(const jitc_law_args &p, const jitc_words &, unsigned, jitc_u32, W &w0, W &w1,
                                     W &w2, W &w3)
@@ -89,7 +96,8 @@ struct UniformLaw {
     static constexpr bool CONSTANT = false;
     template <typename W> __host__ __device__ static constexpr int smem_bytes() { return 0; }
     template <typename W> __device__ static void stage(const jitc_law_args &, void *) {}
-    template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32 word)
+    template <typename W, bool SMEM_ROWS = false>
+    __device__ static W weight(const jitc_law_args &p, jitc_u32 word, jitc_u32 = 0u)
     {
         return jitc_convert(p.a + p.b * jitc_uniform(word), W());
     }
@@ -131,11 +139,12 @@ struct NormalLaw {
     }
     // The spec's float64 weight, out of line (gpu.law32_check compares with it).
     __device__ static double exact(const jitc_law_args &p, double u) { return p.a + p.b * jitc_ndtri_exact_call(u); }
-    template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32 word)
+    template <typename W, bool SMEM_ROWS = false>
+    __device__ static W weight(const jitc_law_args &p, jitc_u32 word, jitc_u32 smem_rows = 0u)
     {
         if (sizeof(W) == sizeof(float)) {
             float w;
-            if (weight32<false>(p, word, 0u, w)) return jitc_convert(w, W());
+            if (weight32<SMEM_ROWS>(p, word, smem_rows, w)) return jitc_convert(w, W());
         }
         return jitc_convert(p.a + p.b * jitc_ndtri(jitc_uniform(word)), W());
     }
@@ -379,11 +388,12 @@ struct LogNormalLaw {
     }
     // The spec's float64 weight.
     __device__ static double exact(const jitc_law_args &p, double u) { return jitc_lognormal_exact_call(u, p.a, p.b); }
-    template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32 word)
+    template <typename W, bool SMEM_ROWS = false>
+    __device__ static W weight(const jitc_law_args &p, jitc_u32 word, jitc_u32 smem_rows = 0u)
     {
         if (sizeof(W) == sizeof(float)) {
             float w;
-            if (weight32<false>(p, word, 0u, w)) return jitc_convert(w, W());
+            if (weight32<SMEM_ROWS>(p, word, smem_rows, w)) return jitc_convert(w, W());
             return jitc_convert(exact(p, jitc_uniform(word)), W());
         }
         return jitc_convert(jitc_exp(p.a + p.b * jitc_ndtri(jitc_uniform(word))), W());
@@ -428,7 +438,8 @@ struct ExponentialLaw {
     }
     // The spec's float64 weight.
     __device__ static double exact(const jitc_law_args &p, double u) { return p.a * jitc_ln_exact_call(u); }
-    template <typename W> __device__ static W weight(const jitc_law_args &p, jitc_u32 word)
+    template <typename W, bool SMEM_ROWS = false>
+    __device__ static W weight(const jitc_law_args &p, jitc_u32 word, jitc_u32 = 0u)
     {
         if (sizeof(W) == sizeof(float)) {
             float w;

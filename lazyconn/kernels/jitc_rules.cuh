@@ -307,11 +307,15 @@ struct FixedNumberWalk {
 
     // The products' walk: each line of the thread from its start to the
     // window's end j1 (the tile is the whole window: one block per line).
-    // The four weights of a slot group (one Philox block of weight words)
-    // come from one Law::weights4 call, made at the group's first connection
-    // inside the window, for that slot and the group's later slots that the
-    // line has; connections before j0 take no weight.  PLAIN and DRAWS are
-    // the Bernoulli walk's and unused here.
+    // Each connection inside the window takes its own weight (Law::weight,
+    // the law's table from the CTA's copy), from the Philox block of weight
+    // words of its slot group, drawn at the group's first connection inside
+    // the window; connections before j0 take no weight.  One weight a
+    // connection, not the group's four at its first: the lanes of a warp
+    // reach their groups' first connections at different trials (their
+    // lines reject different trials), so four at a time ran the four-weight
+    // code with a quarter of the lanes nearly every trial.  PLAIN and DRAWS
+    // are the Bernoulli walk's and unused here.
     template <typename W, typename Law, bool PLAIN, int DRAWS, typename LineOf, typename OnBase, typename Emit,
               typename LineDone>
     __device__ __forceinline__ static void walk_items(const jitc_gen &g, jitc_u32 ndtri_smem, int li, int li_end,
@@ -323,24 +327,19 @@ struct FixedNumberWalk {
         if (li >= li_end || first >= last) return;
         const int base = -tile_lo;  // block 0 starts at minor index 0: positions are minor indices
         on_base(base);
-        const int num_conn = g.num_conn;
         for (; li < li_end; li += stride) {
             const int line = line_of(li);
             const int diagonal = g.skip_diagonal ? line : JITC_FIXED_NO_DIAGONAL;
-            jitc_u32 group = 0xFFFFFFFFu;  // the slot group whose weights w0..w3 hold
-            W w0 = (W)0, w1 = (W)0, w2 = (W)0, w3 = (W)0;
+            jitc_u32 group = 0xFFFFFFFFu;  // the slot group whose weight words wr holds
+            jitc_words wr = {0u, 0u, 0u, 0u};
             jitc_fixed_line(g, (jitc_u32)line, candidate_end(g, diagonal, j1), [&](int e, int s) {
                 const int j = e + (e >= diagonal ? 1 : 0);
                 if (j < j0) return;
-                const int i = s & 3;
                 if (WEIGHTED && (jitc_u32)(s >> 2) != group) {
                     group = (jitc_u32)(s >> 2);
-                    const jitc_words wr = jitc_philox_rk(group, 0u, (jitc_u32)line, 1u, g);
-                    const int slots = num_conn - (s & ~3);  // slots of this group the line has
-                    const unsigned need = (slots >= 4 ? 0xFu : (1u << slots) - 1u) & (0xFu << i);
-                    Law::template weights4<W>(g.law, wr, need, ndtri_smem, w0, w1, w2, w3);
+                    wr = jitc_philox_rk(group, 0u, (jitc_u32)line, 1u, g);
                 }
-                emit(line, base, j, i == 0 ? w0 : i == 1 ? w1 : i == 2 ? w2 : w3);
+                emit(line, base, j, Law::template weight<W, true>(g.law, jitc_word(wr, s & 3), ndtri_smem));
             });
             line_done(li);
         }
