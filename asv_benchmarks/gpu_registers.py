@@ -27,18 +27,16 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from kernel_instances import source_and_instances
+from kernel_instances import instantiated, source_and_instances
 
 
 def registers(tree, match):
     """``{kernel (demangled-ish name): (registers, spill stores, spill loads)}`` for a tree."""
     source, names, options = source_and_instances(Path(tree).resolve())
     names = [name for name in names if match in name]
-    instances = "\n".join(f"    (void *)&{name}," for name in names)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "jitc_all.cu"
-        path.write_text(source + f"\nstatic void *jitc_instances[] = {{\n{instances}\n}};\n"
-                        "void *jitc_instance(int i) { return jitc_instances[i]; }\n")
+        path.write_text(instantiated(source, names))
         fmad = ["-fmad=false"] if "--fmad=false" in options else []
         result = subprocess.run(["nvcc", "-arch=sm_90", "-std=c++17", *fmad, "-DJITC_WITH_UTILS", "-ftz=true",
                                  "-cubin", "-Xptxas", "-v", str(path), "-o", str(Path(tmp) / "jitc_all.cubin")],

@@ -80,3 +80,14 @@ def source_and_instances(root=ROOT):
         raise RuntimeError(result.stderr[-4000:])
     source, names, options = result.stdout.split("\n//@@\n")
     return source, names.split("\n") + FIXED_POINT_INSTANCES, tuple(options.split("\n"))
+
+
+def instantiated(source, names):
+    """``source`` followed by a table that takes the address of every kernel in ``names``.
+
+    nvcc then compiles each of those template instances (NVRTC is given the
+    names instead).
+    """
+    table = "\n".join(f"    (void *)&{name}," for name in names)
+    return (source + f"\nstatic void *jitc_instances[] = {{\n{table}\n}};\n"
+            "void *jitc_instance(int i) { return jitc_instances[i]; }\n")

@@ -395,10 +395,10 @@ def test_the_kernels_of_both_rules_compile_with_nvcc(tmp_path):
     code, names, _ = _source_and_instances()
     assert "jitc_gather<float, float, 1, true, NormalLaw, false, FixedNumberWalk>" in names
     assert "jitc_dense<float, NormalLaw, BernoulliWalk>" in names and len(names) >= 40
-    instances = "\n".join(f"    (void *)&{name}," for name in names)
+    from kernel_instances import instantiated
+
     source = tmp_path / "jitc_all.cu"
-    source.write_text(code + f"\nstatic void *jitc_instances[] = {{\n{instances}\n}};\n"
-                      "void *jitc_instance(int i) { return jitc_instances[i]; }\n")
+    source.write_text(instantiated(code, names))
     # The options of _gpu_launch._OPTIONS (NVRTC's spelling of -fmad is nvcc's
     # too), then -ftz=true, which CuPy appends to every compile.
     result = subprocess.run([nvcc, "-arch=sm_90", "-std=c++17", "-fmad=false", "-DJITC_WITH_UTILS", "-ptx",

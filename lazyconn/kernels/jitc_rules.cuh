@@ -208,9 +208,11 @@ __device__ __noinline__ bool jitc_fixed_exact_accept(int skip, int n, int n_r, d
 // F4's squeeze, then its exact test, for a trial that the walk's squeeze
 // against up_bound (jitc_fixed_proposal) did not accept: whether F4 accepts
 // skip sf (n, n_r the step, lam its proposal, w2 the trial's second word).
-// It recomputes its operands (t included) from the integers, so that a step
-// keeps only lam and up_bound.  Inlined: out of line, the registers saved
-// around the call cost more than it spares (performance_history.md).
+// It takes t again from the integers (a division, on this rare path), so
+// that a step keeps only lam and up_bound; its other operands are the
+// walk's own expressions, which the inlined code shares with the walk.
+// Inlined: out of line, the registers saved around the call cost more than
+// it spares (performance_history.md).
 __device__ __forceinline__ bool jitc_fixed_squeeze_accept(double sf, jitc_u32 w2, int n, int n_r, double lam)
 {
     const double b_f = (double)(n_r - 1), n_f = (double)(n - 1), a_f = (double)(n_r - n);
